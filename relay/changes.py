@@ -1,0 +1,103 @@
+"""The canonical change: what every CRM source is turned into, and what workers deliver.
+
+A `CustomerChange` speaks ChartMogul's own words (`company`, `lead_created_at`,
+`primary_contact.first_name`, tags, custom attributes). Tags and custom attributes are
+expressed as *operations* (add/remove, set/remove), never as whole lists, because a PATCH
+of `attributes.tags` replaces every tag the customer has: the worker reads the customer,
+applies the operations, and sends the merged result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+# Top-level fields of PATCH /v1/customers/{uuid} that a change may set.
+CUSTOMER_FIELDS: tuple[str, ...] = (
+    "name",
+    "email",
+    "company",
+    "lead_created_at",
+    "free_trial_started_at",
+    "zip",
+    "city",
+    "state",
+    "country",
+    "owner",
+    "status",
+    "website_url",
+)
+
+# Fields of `primary_contact`.
+CONTACT_FIELDS: tuple[str, ...] = (
+    "first_name",
+    "last_name",
+    "email",
+    "title",
+    "phone",
+    "linked_in",
+    "twitter",
+    "notes",
+)
+
+# The only statuses a client may write; Active, Past Due and Cancelled are ChartMogul's own.
+LEAD_STATUSES: tuple[str, ...] = ("New Lead", "Working Lead", "Qualified Lead", "Unqualified Lead")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRef:
+    """How an event names its ChartMogul customer: by uuid, by external id, or by email."""
+
+    uuid: str | None = None
+    external_id: str | None = None
+    data_source_uuid: str | None = None
+    email: str | None = None
+
+    @property
+    def key(self) -> str:
+        """One string per customer reference; the unit of ordering and coalescing."""
+        if self.uuid:
+            return self.uuid
+        if self.external_id:
+            return f"ext:{self.data_source_uuid or '*'}:{self.external_id}"
+        if self.email:
+            return f"email:{self.email.lower()}"
+        raise ValueError("a customer reference needs a uuid, an external_id or an email")
+
+
+@dataclass(slots=True)
+class CustomerChange:
+    """One CRM event, as changes to one ChartMogul customer."""
+
+    event_id: str
+    source: str
+    occurred_at_ms: int
+    customer: CustomerRef
+    # ChartMogul top-level fields; `primary_contact` is a nested dict of CONTACT_FIELDS.
+    fields: dict[str, Any] = field(default_factory=dict)
+    tags_add: list[str] = field(default_factory=list)
+    tags_remove: list[str] = field(default_factory=list)
+    custom_set: dict[str, Any] = field(default_factory=dict)
+    custom_remove: list[str] = field(default_factory=list)
+    # Why something the CRM sent was not turned into a change (e.g. an unknown owner id).
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def touches_attributes(self) -> bool:
+        """True when delivering needs the customer's current tags/custom (read-merge-write)."""
+        return bool(self.tags_add or self.tags_remove or self.custom_set or self.custom_remove)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.fields or self.touches_attributes)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> CustomerChange:
+        doc = orjson.loads(raw)
+        doc["customer"] = CustomerRef(**doc["customer"])
+        return cls(**doc)

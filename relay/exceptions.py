@@ -1,0 +1,82 @@
+"""The relay's exceptions, in one place.
+
+    RelayError
+     ├── WebhookError              an incoming request is refused (carries its HTTP status)
+     │    ├── SourceDisabled       404: unknown source, or its secret is not configured
+     │    ├── InvalidSignature     401
+     │    ├── PayloadTooLarge      413
+     │    ├── MalformedPayload     400: not JSON / not XML
+     │    ├── InvalidEvent         422: parses, but breaks the source's schema
+     │    └── UnresolvableCustomer 422: names its customer in a way not supported yet
+     └── DeliveryError             a call to ChartMogul failed (raised in workers/chartmogul.py)
+          ├── Rejected             400/402/404/422: the change is wrong; dead-letter it
+          ├── AuthFailed           401/403: the credentials are wrong for every event
+          └── Transient            429/5xx/timeouts/resets: try again later
+               └── RateLimited     429
+"""
+
+from __future__ import annotations
+
+
+class RelayError(Exception):
+    pass
+
+
+class WebhookError(RelayError):
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SourceDisabled(WebhookError):
+    status_code = 404
+
+
+class InvalidSignature(WebhookError):
+    status_code = 401
+
+
+class PayloadTooLarge(WebhookError):
+    status_code = 413
+
+
+class MalformedPayload(WebhookError):
+    status_code = 400
+
+
+class InvalidEvent(WebhookError):
+    status_code = 422
+
+
+class UnresolvableCustomer(WebhookError):
+    status_code = 422
+
+
+class DeliveryError(RelayError):
+    def __init__(self, message: str, *, status: int | None = None, body: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.body = body
+
+
+class Rejected(DeliveryError):
+    pass
+
+
+class AuthFailed(DeliveryError):
+    pass
+
+
+class Transient(DeliveryError):
+    def __init__(
+        self, message: str, *, status: int | None = None, body: str = "", retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message, status=status, body=body)
+        self.retry_after_s = retry_after_s
+
+
+class RateLimited(Transient):
+    pass

@@ -1,0 +1,98 @@
+"""Settings, read once from the environment (and `.env`) into one typed object.
+
+Every secret is a `SecretStr`, so no repr, log line or error message can show it.
+Durations carry their unit in their name.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MissingSetting(Exception):
+    """A command needs a setting that is not configured."""
+
+    def __init__(self, env_name: str, why: str) -> None:
+        super().__init__(f"{env_name} is not set: {why}")
+        self.env_name = env_name
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RELAY_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- Redis and queues
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    queue_name: str = "relay"
+
+    # --- ChartMogul (the target)
+    chartmogul_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("CHARTMOGUL_API_KEY", "chartmogul_api_key")
+    )
+    chartmogul_api_base: str = Field(
+        default="https://api.chartmogul.com",
+        validation_alias=AliasChoices("CHARTMOGUL_API_BASE", "chartmogul_api_base"),
+    )
+
+    # --- Sources: a source without its secret answers 404
+    generic_secret: SecretStr | None = None
+    hubspot_client_secret: SecretStr | None = None
+    pipedrive_basic_auth: SecretStr | None = None
+    salesforce_org_id: SecretStr | None = None
+    close_signature_key: SecretStr | None = None
+    public_base_url: str | None = None
+    mapping_dir: str | None = None
+
+    # --- Admin surface: no token, no admin surface (404)
+    admin_token: SecretStr | None = None
+
+    # --- Ingest
+    max_body_bytes: int = 1024 * 1024
+    event_ttl_s: int = 7 * 24 * 3600
+    signature_tolerance_s: int = 300
+
+    # --- Delivery
+    delivery_concurrency: int = 8
+    rate_limit_per_s: float = 40.0
+    max_connections: int = 20
+    http_timeout_s: float = 10.0
+    retry_base_s: float = 1.0
+    retry_cap_s: float = 3600.0
+    retry_deadline_s: float = 12 * 3600.0
+    lease_s: float = 30.0
+    maintenance_interval_s: float = 1.0
+
+    # --- Logs
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    def require_api_key(self) -> SecretStr:
+        if self.chartmogul_api_key is None or not self.chartmogul_api_key.get_secret_value():
+            raise MissingSetting(
+                "CHARTMOGUL_API_KEY", "the worker needs your ChartMogul API key to deliver changes"
+            )
+        return self.chartmogul_api_key
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets `field` (what operators see in docs and errors)."""
+    info = Settings.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        first = alias.choices[0]
+        if isinstance(first, str):
+            return first
+    return f"RELAY_{field.upper()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
