@@ -1,18 +1,18 @@
 """The relay's exceptions, in one place.
 
-    RelayError
-     ├── WebhookError              an incoming request is refused (carries its HTTP status)
-     │    ├── SourceDisabled       404: unknown source, or its secret is not configured
-     │    ├── InvalidSignature     401
-     │    ├── PayloadTooLarge      413
-     │    ├── MalformedPayload     400: not JSON / not XML
-     │    ├── InvalidEvent         422: parses, but breaks the source's schema
-     │    └── UnresolvableCustomer 422: names its customer in a way not supported yet
-     └── DeliveryError             a call to ChartMogul failed (raised in workers/chartmogul.py)
-          ├── Rejected             400/402/404/422: the change is wrong; dead-letter it
-          ├── AuthFailed           401/403: the credentials are wrong for every event
-          └── Transient            429/5xx/timeouts/resets: try again later
-               └── RateLimited     429
+RelayError
+ ├── WebhookError              an incoming request is refused (carries its HTTP status)
+ │    ├── SourceDisabled       404: unknown source, or its secret is not configured
+ │    ├── InvalidSignature     401
+ │    ├── PayloadTooLarge      413
+ │    ├── MalformedPayload     400: not JSON / not XML
+ │    ├── InvalidEvent         422: parses, but breaks the source's schema
+ │    └── UnresolvableCustomer 422: names its customer in a way not supported yet
+ └── DeliveryError             a call to ChartMogul failed (raised in workers/chartmogul.py)
+      ├── Rejected             400/402/404/422: the change is wrong; dead-letter it
+      ├── AuthFailed           401/403: the credentials are wrong for every event
+      └── Transient            429/5xx/timeouts/resets: try again later
+           └── RateLimited     429
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ PREFIX = "relay"
 
 READY = f"{PREFIX}:ready"
 LEASES = f"{PREFIX}:leases"
+LEASE_OWNERS = f"{PREFIX}:lease_owners"
 RETRY = f"{PREFIX}:retry"
 DLQ = f"{PREFIX}:dlq"
 CIRCUIT = f"{PREFIX}:circuit"

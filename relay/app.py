@@ -1,0 +1,172 @@
+"""The web app: receives CRM webhooks, makes them durable in Redis, answers in milliseconds."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio as aioredis
+from rq import Queue
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from relay.exceptions import PayloadTooLarge, SourceDisabled, WebhookError
+from relay.ledger import Accepted, Ledger, connect
+from relay.logs import get_logger
+from relay.settings import Settings, get_settings
+from relay.sources import KNOWN_SOURCES, IncomingWebhook, WebhookSource, enabled_sources
+from relay.wakeup import enqueue_wakeup, relay_queue, rq_connection
+
+log = get_logger("relay.web")
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    sources: dict[str, WebhookSource]
+    redis: aioredis.Redis
+    ledger: Ledger
+    queue: Queue
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing more than `limit` bytes without reading them all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body is larger than {limit} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def public_url(request: Request, settings: Settings) -> str:
+    """The URL as the CRM addressed it; behind a proxy, RELAY_PUBLIC_BASE_URL says the origin."""
+    if settings.public_base_url:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return settings.public_base_url.rstrip("/") + path
+    return str(request.url)
+
+
+async def receive_webhook(request: Request) -> Response:
+    state: AppState = request.app.state.relay
+    name = request.path_params["source"]
+    source = state.sources.get(name)
+    if source is None:
+        why = "is not configured (its secret is not set)" if name in KNOWN_SOURCES else "is unknown"
+        raise SourceDisabled(f"source {name!r} {why}")
+    webhook = IncomingWebhook(
+        method=request.method,
+        url=public_url(request, state.settings),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=await read_body(request, state.settings.max_body_bytes),
+    )
+    source.verify(webhook)
+    events = source.parse(webhook)
+    try:
+        results = [await state.ledger.accept(event.change, event.raw) for event in events]
+    except (redis.RedisError, OSError) as exc:
+        log.error("redis_unavailable", error=type(exc).__name__, source=name)
+        return JSONResponse({"error": "the queue is unavailable; retry later"}, status_code=503)
+    if Accepted.READY in results:
+        await wake_worker(state)
+    for event, result in zip(events, results, strict=True):
+        log.info(
+            "event_accepted" if result is not Accepted.DUPLICATE else "event_duplicate",
+            event_id=event.change.event_id,
+            source=name,
+            customer_uuid=event.change.customer.key,
+        )
+    if len(events) == 1:
+        if results[0] is Accepted.DUPLICATE:
+            return JSONResponse({"status": "duplicate", "event_id": events[0].change.event_id})
+        return JSONResponse({"status": "accepted", "event_id": events[0].change.event_id}, status_code=202)
+    duplicates = sum(r is Accepted.DUPLICATE for r in results)
+    return JSONResponse(
+        {"status": "accepted", "accepted": len(results) - duplicates, "duplicates": duplicates},
+        status_code=202,
+    )
+
+
+async def wake_worker(state: AppState) -> None:
+    # The event is already durable; a failed wake-up only delays it until a worker's
+    # maintenance loop notices the ready customer.
+    try:
+        await run_in_threadpool(enqueue_wakeup, state.queue)
+    except redis.RedisError as exc:
+        log.warning("wakeup_failed", error=type(exc).__name__)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    state: AppState = request.app.state.relay
+    checks: dict[str, str] = {}
+    try:
+        await state.redis.ping()
+        checks["redis"] = "ok"
+    except (redis.RedisError, OSError) as exc:
+        checks["redis"] = f"unreachable: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+    )
+
+
+async def webhook_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WebhookError)
+    log.info("webhook_refused", status=exc.status_code, reason=exc.message, path=request.url.path)
+    return JSONResponse({"error": exc.message}, status_code=exc.status_code)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("internal_error", path=request.url.path, error=type(exc).__name__)
+    return JSONResponse({"error": "internal error"}, status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    sources = enabled_sources(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        client = connect(settings.redis_url)
+        rq_redis = rq_connection(settings.redis_url)
+        app.state.relay = AppState(
+            settings=settings,
+            sources=sources,
+            redis=client,
+            ledger=Ledger(client, event_ttl_s=settings.event_ttl_s),
+            queue=relay_queue(rq_redis, settings.queue_name),
+        )
+        log.info(
+            "web_started",
+            sources_enabled=sorted(sources),
+            sources_disabled=sorted(set(KNOWN_SOURCES) - set(sources)),
+        )
+        try:
+            yield
+        finally:
+            await client.aclose()
+            rq_redis.close()
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/{source}", receive_webhook, methods=["POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        exception_handlers={WebhookError: webhook_error, Exception: internal_error},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,287 @@
+"""The event ledger: every accepted event, its customer's delivery state, and the DLQ, in Redis.
+
+Both sides use it: the web app accepts and replays events; workers claim customers, record
+attempts and settle outcomes. Every state change that touches more than one key is one Lua
+script or one MULTI/EXEC transaction, so a crash at any point leaves a consistent state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import resources
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from relay import keys
+from relay.changes import CustomerChange
+
+
+def _script(name: str) -> str:
+    return resources.files("relay.lua").joinpath(f"{name}.lua").read_text()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def history_entry(what: str, **details: Any) -> bytes:
+    return orjson.dumps({"at_ms": now_ms(), "what": what, **details})
+
+
+class Accepted(Enum):
+    DUPLICATE = 0
+    QUEUED = 1  # its customer was already waiting or being delivered
+    READY = 2  # its customer just became ready: a worker should be woken
+
+
+@dataclass(slots=True)
+class EventRecord:
+    event_id: str
+    source: str
+    customer: str
+    status: str
+    occurred_at_ms: int
+    received_at_ms: int
+    attempts: int
+    change: CustomerChange | None
+    raw: str
+    details: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_hash(cls, fields: dict[str, str]) -> EventRecord:
+        known = {"event_id", "source", "customer", "status", "occurred_at_ms", "received_at_ms"}
+        known |= {"attempts", "change", "raw"}
+        change_json = fields.get("change")
+        return cls(
+            event_id=fields["event_id"],
+            source=fields.get("source", ""),
+            customer=fields.get("customer", ""),
+            status=fields.get("status", ""),
+            occurred_at_ms=int(fields.get("occurred_at_ms", 0)),
+            received_at_ms=int(fields.get("received_at_ms", 0)),
+            attempts=int(fields.get("attempts", 0)),
+            change=CustomerChange.from_json(change_json) if change_json else None,
+            raw=fields.get("raw", ""),
+            details={k: v for k, v in fields.items() if k not in known},
+        )
+
+    def to_public(self) -> dict[str, Any]:
+        """The record as operators see it (CLI, admin API): no internal encodings."""
+        return {
+            "event_id": self.event_id,
+            "source": self.source,
+            "customer": self.customer,
+            "status": self.status,
+            "occurred_at_ms": self.occurred_at_ms,
+            "received_at_ms": self.received_at_ms,
+            "attempts": self.attempts,
+            **self.details,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one event's delivery ended. `status` is applied, dead, stale or expired."""
+
+    event_id: str
+    status: str
+    fields: dict[str, str | int] = field(default_factory=dict)
+    history: dict[str, Any] = field(default_factory=dict)
+
+
+class Ledger:
+    def __init__(self, redis: aioredis.Redis, *, event_ttl_s: int = 7 * 24 * 3600) -> None:
+        self.redis = redis
+        self.event_ttl_s = event_ttl_s
+        self._accept = redis.register_script(_script("accept"))
+        self._claim = redis.register_script(_script("claim"))
+        self._release = redis.register_script(_script("release"))
+        self._promote = redis.register_script(_script("promote"))
+        self._extend = redis.register_script(_script("extend"))
+        self._replay = redis.register_script(_script("replay"))
+
+    # --- web side -----------------------------------------------------------------------
+
+    async def accept(self, change: CustomerChange, raw: str) -> Accepted:
+        customer = change.customer.key
+        result = await self._accept(
+            keys=[
+                keys.event(change.event_id),
+                keys.event_history(change.event_id),
+                keys.pending(customer),
+                keys.READY,
+                keys.LEASES,
+                keys.RETRY,
+            ],
+            args=[
+                change.event_id,
+                customer,
+                change.occurred_at_ms,
+                now_ms(),
+                self.event_ttl_s,
+                change.source,
+                change.to_json(),
+                raw,
+                history_entry("accepted", source=change.source),
+            ],
+        )
+        return Accepted(int(result))
+
+    async def replay(self, event_id: str, *, change: CustomerChange | None = None) -> int:
+        """1 replayed, 0 not dead-lettered, -1 record expired. `change` replaces the stored one."""
+        record = await self.event(event_id)
+        if record is None:
+            await self.redis.zrem(keys.DLQ, event_id)
+            return -1
+        customer = change.customer.key if change else record.customer
+        occurred_ms = change.occurred_at_ms if change else record.occurred_at_ms
+        result = await self._replay(
+            keys=[
+                keys.DLQ,
+                keys.event(event_id),
+                keys.event_history(event_id),
+                keys.pending(customer),
+                keys.READY,
+                keys.LEASES,
+                keys.RETRY,
+            ],
+            args=[
+                event_id,
+                customer,
+                occurred_ms,
+                history_entry("replayed", remapped=change is not None),
+                change.to_json() if change else b"",
+            ],
+        )
+        return int(result)
+
+    # --- worker side --------------------------------------------------------------------
+
+    async def claim(self, n: int, *, lease_ms: int, token: str) -> list[str]:
+        leased = await self._claim(
+            keys=[keys.READY, keys.LEASES, keys.LEASE_OWNERS], args=[n, lease_ms, token]
+        )
+        return [c.decode() if isinstance(c, bytes) else str(c) for c in leased]
+
+    async def extend(self, customer: str, *, token: str, lease_ms: int) -> bool:
+        return bool(
+            await self._extend(keys=[keys.LEASES, keys.LEASE_OWNERS], args=[customer, token, lease_ms])
+        )
+
+    async def release(self, customer: str, *, token: str, retry_due_ms: int | None = None) -> int:
+        return int(
+            await self._release(
+                keys=[
+                    keys.pending(customer),
+                    keys.LEASES,
+                    keys.LEASE_OWNERS,
+                    keys.READY,
+                    keys.RETRY,
+                    keys.retry_state(customer),
+                ],
+                args=[customer, token, "" if retry_due_ms is None else retry_due_ms],
+            )
+        )
+
+    async def promote(self, limit: int = 1000) -> tuple[int, int]:
+        due, expired = await self._promote(
+            keys=[keys.RETRY, keys.LEASES, keys.LEASE_OWNERS, keys.READY], args=[limit]
+        )
+        return int(due), int(expired)
+
+    async def pending(self, customer: str, limit: int = 500) -> list[tuple[str, EventRecord | None]]:
+        """The customer's waiting events in occurred_at order, with their records (None: expired)."""
+        event_ids = [
+            e.decode() if isinstance(e, bytes) else str(e)
+            for e in await self.redis.zrange(keys.pending(customer), 0, limit - 1)
+        ]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for event_id in event_ids:
+                pipe.hgetall(keys.event(event_id))
+            hashes = await pipe.execute()
+        return [
+            (event_id, EventRecord.from_hash(h) if h else None)
+            for event_id, h in zip(event_ids, hashes, strict=True)
+        ]
+
+    async def start_retry_streak(self, customer: str) -> tuple[int, int]:
+        """Count one more failed attempt for the customer: (attempt number, streak start ms)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(keys.retry_state(customer), "attempt", 1)
+            pipe.hsetnx(keys.retry_state(customer), "since_ms", now_ms())
+            pipe.hget(keys.retry_state(customer), "since_ms")
+            attempt, _, since_ms = await pipe.execute()
+        return int(attempt), int(since_ms)
+
+    async def record_attempt(self, event_ids: Iterable[str], **details: Any) -> None:
+        entry = history_entry("attempt", **details)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for event_id in event_ids:
+                pipe.hincrby(keys.event(event_id), "attempts", 1)
+                pipe.rpush(keys.event_history(event_id), entry)
+            await pipe.execute()
+
+    async def settle(self, customer: str, outcomes: Sequence[Outcome]) -> None:
+        """Record final outcomes and take the events out of the customer's pending set, atomically."""
+        if not outcomes:
+            return
+        at_ms = now_ms()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for outcome in outcomes:
+                fields: dict[str, str | int] = {"status": outcome.status, **outcome.fields}
+                fields[f"{outcome.status}_at_ms"] = at_ms
+                pipe.zrem(keys.pending(customer), outcome.event_id)
+                if outcome.status == "expired":
+                    continue
+                pipe.hset(keys.event(outcome.event_id), mapping=dict(fields))  # type: ignore[arg-type]
+                pipe.rpush(
+                    keys.event_history(outcome.event_id), history_entry(outcome.status, **outcome.history)
+                )
+                if outcome.status == "dead":
+                    pipe.zadd(keys.DLQ, {outcome.event_id: at_ms})
+            await pipe.execute()
+
+    # --- reading --------------------------------------------------------------------------
+
+    async def event(self, event_id: str) -> EventRecord | None:
+        fields: dict[str, str] = await self.redis.hgetall(keys.event(event_id))  # type: ignore[assignment]
+        return EventRecord.from_hash(fields) if fields else None
+
+    async def history(self, event_id: str) -> list[dict[str, Any]]:
+        return [orjson.loads(e) for e in await self.redis.lrange(keys.event_history(event_id), 0, -1)]
+
+    async def dead_letters(self, *, limit: int = 100, before_ms: int | None = None) -> list[EventRecord]:
+        """Newest first; page on with `before_ms` = the last record's dead_at_ms."""
+        top = "+inf" if before_ms is None else f"({before_ms}"
+        event_ids = await self.redis.zrevrangebyscore(keys.DLQ, top, "-inf", start=0, num=limit)
+        records = []
+        for event_id in event_ids:
+            record = await self.event(str(event_id))
+            if record is not None:
+                records.append(record)
+        return records
+
+    async def depth(self) -> dict[str, int]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zcard(keys.READY)
+            pipe.zcard(keys.LEASES)
+            pipe.zcard(keys.RETRY)
+            pipe.zcard(keys.DLQ)
+            ready, leased, retrying, dead = await pipe.execute()
+        return {"ready": ready, "delivering": leased, "retrying": retrying, "dead_letter": dead}
+
+
+def connect(redis_url: str) -> aioredis.Redis:
+    """The relay's async Redis client; strings in and out, reconnecting on its own."""
+    return aioredis.Redis.from_url(
+        redis_url,
+        decode_responses=True,
+        health_check_interval=15,
+        socket_keepalive=True,
+        retry_on_timeout=True,
+    )

@@ -1,0 +1,19 @@
+-- Take one event out of the dead-letter queue and queue it again for its customer.
+-- KEYS: dlq, event, history, pending, ready, leases, retry
+-- ARGV: event_id, customer_key, occurred_ms, history_entry, change_json ('' keeps the stored one)
+-- Returns 1 replayed, 0 not in the DLQ, -1 its record has expired.
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return -1
+end
+redis.call('HSET', KEYS[2], 'status', 'queued', 'attempts', 0)
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], 'change', ARGV[5]) end
+redis.call('HDEL', KEYS[2], 'reason', 'error', 'http_status', 'dead_at_ms')
+redis.call('RPUSH', KEYS[3], ARGV[4])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('ZSCORE', KEYS[6], ARGV[2]) or redis.call('ZSCORE', KEYS[7], ARGV[2]) then return 1 end
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[5], 'NX', tonumber(t[1]) * 1000, ARGV[2])
+return 1

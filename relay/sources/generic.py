@@ -1,0 +1,152 @@
+"""The generic source: our own canonical format, signed with Standard Webhooks.
+
+    POST /webhooks/generic
+    webhook-id: msg_…   webhook-timestamp: <unix seconds>   webhook-signature: v1,<base64>
+    {"id": "evt_01", "occurred_at": "2026-11-20T10:00:00Z",
+     "customer": {"uuid": "cus_…"},
+     "set": {"city": "San Francisco", "primary_contact": {"first_name": "Anna"}},
+     "tags": {"add": ["vip"], "remove": ["trial"]},
+     "custom": {"set": {"CAC": 25}, "remove": ["channel"]}}
+
+`set` uses ChartMogul's own field names; `id` is the idempotency key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from relay.changes import CustomerChange, CustomerRef
+from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload, UnresolvableCustomer
+from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource
+
+EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,200}$")]
+CustomerUuid = Annotated[str, StringConstraints(pattern=r"^cus_[A-Za-z0-9\-]{1,64}$")]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GenericCustomer(_Strict):
+    uuid: CustomerUuid | None = None
+    external_id: Text | None = None
+    data_source_uuid: Text | None = None
+    email: Text | None = None
+
+
+class PrimaryContact(_Strict):
+    first_name: Text | None = None
+    last_name: Text | None = None
+    email: Text | None = None
+    title: Text | None = None
+    phone: Text | None = None
+    linked_in: Text | None = None
+    twitter: Text | None = None
+    notes: Text | None = None
+
+
+class CustomerFields(_Strict):
+    name: Text | None = None
+    email: Text | None = None
+    company: Text | None = None
+    lead_created_at: Text | None = None
+    free_trial_started_at: Text | None = None
+    zip: Text | None = None
+    city: Text | None = None
+    state: Text | None = None
+    country: Text | None = None
+    owner: Text | None = None
+    status: Text | None = None
+    website_url: Text | None = None
+    primary_contact: PrimaryContact | None = None
+
+
+class TagChanges(_Strict):
+    add: list[Text] = Field(default_factory=list)
+    remove: list[Text] = Field(default_factory=list)
+
+
+class CustomChanges(_Strict):
+    set: dict[str, Any] = Field(default_factory=dict)
+    remove: list[Text] = Field(default_factory=list)
+
+
+class GenericEvent(_Strict):
+    id: EventId
+    occurred_at: datetime
+    customer: GenericCustomer
+    set: CustomerFields = Field(default_factory=CustomerFields)
+    tags: TagChanges = Field(default_factory=TagChanges)
+    custom: CustomChanges = Field(default_factory=CustomChanges)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """`customer.uuid: String should match pattern …; set.colour: Extra inputs are not permitted`."""
+    parts = []
+    for problem in error.errors()[:5]:
+        where = ".".join(str(p) for p in problem["loc"]) or "body"
+        parts.append(f"{where}: {problem['msg']}")
+    return "; ".join(parts)
+
+
+def to_change(event: GenericEvent, source: str = "generic") -> CustomerChange:
+    ref = CustomerRef(**event.customer.model_dump(exclude_none=True))
+    if not ref.uuid:
+        if not (ref.external_id or ref.email):
+            raise InvalidEvent("customer: give uuid, external_id (+ data_source_uuid) or email")
+        raise UnresolvableCustomer(
+            "customer: only {'uuid': 'cus_…'} is supported yet; "
+            "resolving external_id or email to a ChartMogul customer is not enabled"
+        )
+    occurred = event.occurred_at if event.occurred_at.tzinfo else event.occurred_at.replace(tzinfo=UTC)
+    fields = event.set.model_dump(exclude_none=True)
+    if fields.get("primary_contact") == {}:
+        del fields["primary_contact"]
+    change = CustomerChange(
+        event_id=event.id,
+        source=source,
+        occurred_at_ms=int(occurred.timestamp() * 1000),
+        customer=ref,
+        fields=fields,
+        tags_add=event.tags.add,
+        tags_remove=event.tags.remove,
+        custom_set=event.custom.set,
+        custom_remove=event.custom.remove,
+    )
+    if change.is_empty:
+        raise InvalidEvent("the event changes nothing: give at least one of set, tags, custom")
+    return change
+
+
+class GenericSource(WebhookSource):
+    name = "generic"
+
+    def __init__(self, secret: SecretStr) -> None:
+        # The library enforces the Standard Webhooks timestamp window of ±5 minutes.
+        self._webhook = Webhook(secret.get_secret_value())
+
+    def verify(self, webhook: IncomingWebhook) -> None:
+        try:
+            self._webhook.verify(webhook.body, dict(webhook.headers), json_parse=False)
+        except (WebhookVerificationError, ValueError) as exc:
+            # The library's messages name the failing check, never the secret.
+            raise InvalidSignature(f"invalid Standard Webhooks signature: {exc}") from None
+
+    def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
+        try:
+            doc = orjson.loads(webhook.body)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedPayload(f"body is not valid JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise InvalidEvent("body must be a JSON object")
+        try:
+            event = GenericEvent.model_validate(doc)
+        except ValidationError as exc:
+            raise InvalidEvent(describe_validation_error(exc)) from None
+        return [ParsedEvent(change=to_change(event), raw=webhook.body.decode())]

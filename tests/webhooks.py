@@ -1,0 +1,58 @@
+"""Sending webhooks the way CRMs do: real HTTP, real signatures."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from relay.demo import signed_headers
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    text: str
+
+
+def post(url: str, body: bytes, headers: Mapping[str, str] | None = None) -> Answer:
+    request = urllib.request.Request(url, data=body, method="POST", headers=dict(headers or {}))
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    text = raw.decode(errors="replace")
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        parsed = None
+    return Answer(status, parsed, text)
+
+
+def get(url: str, headers: Mapping[str, str] | None = None) -> Answer:
+    request = urllib.request.Request(url, method="GET", headers=dict(headers or {}))
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    text = raw.decode(errors="replace")
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        parsed = None
+    return Answer(status, parsed, text)
+
+
+def send_generic(
+    base_url: str, secret: str, event: Mapping[str, Any], *, msg_id: str | None = None
+) -> Answer:
+    body = orjson.dumps(event)
+    headers = signed_headers(secret, body, msg_id=msg_id or f"msg_{event.get('id', 'x')}")
+    return post(f"{base_url}/webhooks/generic", body, headers)

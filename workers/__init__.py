@@ -1,0 +1,1 @@
+"""The delivery side: RQ jobs that deliver customers' changes to ChartMogul."""

@@ -1,0 +1,123 @@
+"""The one place that talks to ChartMogul's API (and the one place aiohttp errors are translated).
+
+Point `base_url` at the bundled simulator in tests and local runs. The API key goes only into
+the Authorization header; no message built here contains it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from email.utils import parsedate_to_datetime
+from time import time
+from typing import Any
+
+import aiohttp
+import orjson
+from pydantic import SecretStr
+
+from relay.exceptions import AuthFailed, RateLimited, Rejected, Transient
+
+REJECTED_STATUSES = frozenset({400, 402, 404, 405, 409, 410, 413, 415, 422})
+AUTH_STATUSES = frozenset({401, 403})
+
+
+def parse_error_message(body: str) -> str:
+    """A readable message from any of ChartMogul's error shapes.
+
+    {"code": 400, "message": "…", "param": "name"}       {"error": "…"}
+    {"errors": {"field": "msg"}}                          {"field": ["msg"], "error_details": [...]}
+    """
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.strip()[:500] or "no error message"
+    if not isinstance(doc, dict):
+        return str(doc)[:500]
+    if isinstance(doc.get("message"), str):
+        param = doc.get("param")
+        return f"{doc['message']} (param: {param})" if param else str(doc["message"])
+    if isinstance(doc.get("error"), str):
+        return str(doc["error"])
+    if isinstance(doc.get("errors"), dict):
+        return "; ".join(f"{k}: {v}" for k, v in doc["errors"].items())
+    if isinstance(doc.get("error_details"), list):
+        details = [d.get("message", "") for d in doc["error_details"] if isinstance(d, dict)]
+        if any(details):
+            return "; ".join(d for d in details if d)
+    fields = [f"{k}: {', '.join(map(str, v))}" for k, v in doc.items() if isinstance(v, list)]
+    return "; ".join(fields) or orjson.dumps(doc).decode()[:500]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+    except (TypeError, ValueError):
+        return None
+
+
+class ChartMogulClient:
+    def __init__(
+        self, session: aiohttp.ClientSession, *, base_url: str, api_key: SecretStr, timeout_s: float = 10.0
+    ) -> None:
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._auth = aiohttp.BasicAuth(api_key.get_secret_value(), "")
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.timeout_s = timeout_s
+
+    async def get_customer(self, uuid: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request("GET", f"/v1/customers/{uuid}")
+        return result
+
+    async def update_customer(
+        self, uuid: str, body: dict[str, Any], *, idempotency_key: str
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request(
+            "PATCH", f"/v1/customers/{uuid}", body=body, headers={"Idempotency-Key": idempotency_key}
+        )
+        return result
+
+    async def ping(self) -> None:
+        await self._request("GET", "/v1/ping")
+
+    async def _request(
+        self, method: str, path: str, *, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        request_headers = {"Accept": "application/json", **(headers or {})}
+        data = None
+        if body is not None:
+            data = orjson.dumps(body)
+            request_headers["Content-Type"] = "application/json"
+        try:
+            async with self._session.request(
+                method,
+                self._base_url + path,
+                data=data,
+                headers=request_headers,
+                auth=self._auth,
+                timeout=self._timeout,
+            ) as response:
+                text = await response.text()
+                status = response.status
+                retry_after_s = parse_retry_after(response.headers.get("Retry-After"))
+        except TimeoutError:
+            raise Transient(f"{method} {path}: no answer within {self.timeout_s:g}s") from None
+        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
+            raise Transient(f"{method} {path}: connection failed ({type(exc).__name__})") from None
+        if 200 <= status < 300:
+            return orjson.loads(text) if text else None
+        message = f"{method} {path} → {status}: {parse_error_message(text)}"
+        if status == 429:
+            raise RateLimited(message, status=status, body=text, retry_after_s=retry_after_s)
+        if status in AUTH_STATUSES:
+            raise AuthFailed(message, status=status, body=text)
+        if status in REJECTED_STATUSES or (400 <= status < 500 and status != 408):
+            raise Rejected(message, status=status, body=text)
+        raise Transient(message, status=status, body=text, retry_after_s=retry_after_s)

@@ -1,0 +1,34 @@
+"""RQ job functions. They stay tiny: the work happens in the process's delivery runtime."""
+
+from __future__ import annotations
+
+import threading
+
+from relay.settings import get_settings
+from workers.runtime import DeliveryRuntime
+
+_runtime: DeliveryRuntime | None = None
+_runtime_lock = threading.Lock()
+
+
+def install_runtime(runtime: DeliveryRuntime | None) -> None:
+    """`relay worker` installs its started runtime here before taking jobs."""
+    global _runtime
+    _runtime = runtime
+
+
+def current_runtime() -> DeliveryRuntime:
+    """The process's runtime; a plain `rq worker` gets one started on first use."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            runtime = DeliveryRuntime(get_settings())
+            runtime.start()
+            _runtime = runtime
+        return _runtime
+
+
+def deliver_ready() -> dict[str, int]:
+    """Wake-up job: deliver up to `RELAY_DELIVERY_CONCURRENCY` ready customers concurrently."""
+    runtime = current_runtime()
+    return runtime.run(runtime.deliver_ready())

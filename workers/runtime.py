@@ -1,0 +1,151 @@
+"""The delivery runtime of one worker process: a persistent event loop in a background thread.
+
+RQ runs one job at a time per process; the runtime is what lets one job deliver many
+customers concurrently over a kept-alive aiohttp connection pool, and it keeps the pool and
+the Redis client alive between jobs. It also runs the maintenance loop: due retries and
+expired leases (a worker that died) become ready again, and a wake-up job is enqueued
+whenever ready customers wait with no job queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import aiohttp
+import redis
+
+from relay import keys
+from relay.ledger import Ledger, connect
+from relay.logs import get_logger
+from relay.settings import Settings
+from relay.wakeup import enqueue_wakeup, relay_queue, rq_connection
+from workers.chartmogul import ChartMogulClient
+from workers.delivery import Deliverer, DeliveryConfig
+from workers.policy import RetrySchedule
+from workers.ratelimit import RateLimiter
+
+T = TypeVar("T")
+log = get_logger("relay.worker")
+
+
+class DeliveryRuntime:
+    def __init__(self, settings: Settings, *, worker_name: str | None = None) -> None:
+        self.settings = settings
+        self.worker_name = worker_name or f"{socket.gethostname()}.{os.getpid()}"
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="relay-delivery", daemon=True)
+        self._maintenance: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._deliverer: Deliverer | None = None
+        self._ledger: Ledger | None = None
+        self._rq_redis = rq_connection(settings.redis_url)
+        self.queue = relay_queue(self._rq_redis, settings.queue_name)
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+        self.run(self._open())
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        self.run(self._close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._rq_redis.close()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on the runtime's loop and wait for its result (called from RQ's thread)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    async def _open(self) -> None:
+        settings = self.settings
+        api_key = settings.require_api_key()
+        client_redis = connect(settings.redis_url)
+        self._ledger = Ledger(client_redis, event_ttl_s=settings.event_ttl_s)
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=settings.delivery_concurrency, keepalive_timeout=30),
+        )
+        self._deliverer = Deliverer(
+            ledger=self._ledger,
+            client=ChartMogulClient(
+                self._session,
+                base_url=settings.chartmogul_api_base,
+                api_key=api_key,
+                timeout_s=settings.http_timeout_s,
+            ),
+            limiter=RateLimiter(client_redis, per_s=settings.rate_limit_per_s),
+            schedule=RetrySchedule(
+                base_s=settings.retry_base_s, cap_s=settings.retry_cap_s, deadline_s=settings.retry_deadline_s
+            ),
+            config=DeliveryConfig(
+                concurrency=settings.delivery_concurrency, lease_ms=int(settings.lease_s * 1000)
+            ),
+            worker_name=self.worker_name,
+        )
+        self._maintenance = asyncio.create_task(self._maintain())
+
+    async def _close(self) -> None:
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+        if self._session is not None:
+            await self._session.close()
+        if self._ledger is not None:
+            await self._ledger.redis.aclose()
+
+    # --- work ---------------------------------------------------------------------------
+
+    @property
+    def ledger(self) -> Ledger:
+        assert self._ledger is not None, "runtime not started"
+        return self._ledger
+
+    @property
+    def deliverer(self) -> Deliverer:
+        assert self._deliverer is not None, "runtime not started"
+        return self._deliverer
+
+    async def deliver_ready(self) -> dict[str, int]:
+        result = await self.deliverer.deliver_ready()
+        # A full batch means more customers may be waiting: chain another wake-up.
+        if result["claimed"] >= self.settings.delivery_concurrency:
+            await self._wake()
+        return result
+
+    async def drain(self) -> int:
+        """Deliver until no customer is ready or being delivered (for `relay worker --burst`)."""
+        delivered = 0
+        while True:
+            await self.ledger.promote()
+            result = await self.deliverer.deliver_ready()
+            delivered += result["claimed"]
+            if result["claimed"] == 0:
+                if not await self.ledger.redis.zcard(keys.LEASES):
+                    return delivered
+                await asyncio.sleep(0.2)
+
+    async def _wake(self) -> None:
+        try:
+            await asyncio.to_thread(enqueue_wakeup, self.queue)
+        except redis.RedisError as exc:
+            log.warning("wakeup_failed", error=type(exc).__name__)
+
+    async def _maintain(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.maintenance_interval_s)
+            try:
+                _due, expired = await self.ledger.promote()
+                if expired:
+                    log.warning("leases_recovered", customers=expired)
+                ready = await self.ledger.redis.zcard(keys.READY)
+                if ready and await asyncio.to_thread(lambda: self.queue.count) == 0:
+                    await self._wake()
+            except (redis.RedisError, OSError) as exc:
+                # Redis restarting: keep trying; the client reconnects by itself.
+                log.warning("maintenance_failed", error=type(exc).__name__)

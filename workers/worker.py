@@ -1,0 +1,48 @@
+"""`relay worker`: an RQ worker on the relay's queue, with the delivery runtime beside it.
+
+It is a SimpleWorker (no fork per job), because the runtime's event loop, connection pool
+and maintenance loop must outlive each job. SIGTERM is RQ's warm shutdown: the current
+delivery run finishes its in-flight calls, then the worker exits.
+"""
+
+from __future__ import annotations
+
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from relay.logs import get_logger
+from relay.settings import Settings
+from relay.wakeup import relay_queue, rq_connection
+from workers import jobs
+from workers.runtime import DeliveryRuntime
+
+log = get_logger("relay.worker")
+
+
+def run_worker(settings: Settings, *, burst: bool = False) -> None:
+    settings.require_api_key()
+    runtime = DeliveryRuntime(settings)
+    runtime.start()
+    jobs.install_runtime(runtime)
+    connection = rq_connection(settings.redis_url)
+    worker = SimpleWorker(
+        [relay_queue(connection, settings.queue_name)],
+        connection=connection,
+        serializer=JSONSerializer,
+        name=f"relay.{runtime.worker_name}",
+    )
+    log.info(
+        "worker_started",
+        queue=settings.queue_name,
+        concurrency=settings.delivery_concurrency,
+        chartmogul=settings.chartmogul_api_base,
+    )
+    try:
+        worker.work(burst=burst, logging_level=settings.log_level.upper(), with_scheduler=False)
+        if burst:
+            delivered = runtime.run(runtime.drain())
+            log.info("burst_drained", customers=delivered)
+    finally:
+        jobs.install_runtime(None)
+        runtime.stop()
+        connection.close()
