@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from relay.exceptions import PayloadTooLarge, SourceDisabled, WebhookError
+from relay.exceptions import PayloadTooLarge, QueueUnavailable, SourceDisabled, WebhookError
 from relay.ledger import Accepted, Ledger, connect
 from relay.logs import get_logger
 from relay.settings import Settings, get_settings
@@ -64,6 +64,15 @@ async def receive_webhook(request: Request) -> Response:
     if source is None:
         why = "is not configured (its secret is not set)" if name in KNOWN_SOURCES else "is unknown"
         raise SourceDisabled(f"source {name!r} {why}")
+    try:
+        return await accept_webhook(request, state, source)
+    except WebhookError as exc:
+        log.info("webhook_refused", source=name, status=exc.status_code, reason=exc.message)
+        custom = source.error_response(exc)
+        return custom or JSONResponse({"error": exc.message}, status_code=exc.status_code)
+
+
+async def accept_webhook(request: Request, state: AppState, source: WebhookSource) -> Response:
     webhook = IncomingWebhook(
         method=request.method,
         url=public_url(request, state.settings),
@@ -73,24 +82,28 @@ async def receive_webhook(request: Request) -> Response:
     source.verify(webhook)
     events = source.parse(webhook)
     try:
-        results = [await state.ledger.accept(event.change, event.raw) for event in events]
+        results = await state.ledger.accept_many(events)
     except (redis.RedisError, OSError) as exc:
-        log.error("redis_unavailable", error=type(exc).__name__, source=name)
-        return JSONResponse({"error": "the queue is unavailable; retry later"}, status_code=503)
+        log.error("redis_unavailable", error=type(exc).__name__, source=source.name)
+        raise QueueUnavailable("the queue is unavailable; retry later") from None
     if Accepted.READY in results:
         await wake_worker(state)
     for event, result in zip(events, results, strict=True):
         log.info(
-            "event_accepted" if result is not Accepted.DUPLICATE else "event_duplicate",
+            "event_duplicate" if result is Accepted.DUPLICATE else "event_accepted",
             event_id=event.change.event_id,
-            source=name,
+            source=source.name,
             customer_uuid=event.change.customer.key,
         )
-    if len(events) == 1:
-        if results[0] is Accepted.DUPLICATE:
-            return JSONResponse({"status": "duplicate", "event_id": events[0].change.event_id})
-        return JSONResponse({"status": "accepted", "event_id": events[0].change.event_id}, status_code=202)
     duplicates = sum(r is Accepted.DUPLICATE for r in results)
+    custom = source.accepted_response(events, duplicates)
+    if custom is not None:
+        return custom
+    if len(events) == 1:
+        status = "duplicate" if duplicates else "accepted"
+        return JSONResponse(
+            {"status": status, "event_id": events[0].change.event_id}, status_code=200 if duplicates else 202
+        )
     return JSONResponse(
         {"status": "accepted", "accepted": len(results) - duplicates, "duplicates": duplicates},
         status_code=202,

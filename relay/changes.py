@@ -48,18 +48,25 @@ LEAD_STATUSES: tuple[str, ...] = ("New Lead", "Working Lead", "Qualified Lead", 
 
 @dataclass(frozen=True, slots=True)
 class CustomerRef:
-    """How an event names its ChartMogul customer: by uuid, by external id, or by email."""
+    """How an event names its ChartMogul customer.
+
+    By `uuid` (cus_…), by `external_id` (+ `data_source_uuid`), by `email`, or by the CRM record
+    it came from (`crm_record`, e.g. "hubspot:company:1246965"), which the link table maps to a uuid.
+    """
 
     uuid: str | None = None
     external_id: str | None = None
     data_source_uuid: str | None = None
     email: str | None = None
+    crm_record: str | None = None
 
     @property
     def key(self) -> str:
         """One string per customer reference; the unit of ordering and coalescing."""
         if self.uuid:
             return self.uuid
+        if self.crm_record:
+            return f"crm:{self.crm_record}"
         if self.external_id:
             return f"ext:{self.data_source_uuid or '*'}:{self.external_id}"
         if self.email:

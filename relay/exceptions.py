@@ -54,6 +54,10 @@ class UnresolvableCustomer(WebhookError):
     status_code = 422
 
 
+class QueueUnavailable(WebhookError):
+    status_code = 503
+
+
 class DeliveryError(RelayError):
     def __init__(self, message: str, *, status: int | None = None, body: str = "") -> None:
         super().__init__(message)

@@ -18,6 +18,10 @@ RETRY = f"{PREFIX}:retry"
 DLQ = f"{PREFIX}:dlq"
 CIRCUIT = f"{PREFIX}:circuit"
 RATE_LIMIT = f"{PREFIX}:ratelimit"
+# Hash: CRM record ("hubspot:company:1246965") or look-up key → ChartMogul customer uuid.
+LINKS = f"{PREFIX}:links"
+# Sorted set of every retained event id by received time (ms): the event log's time index.
+EVENTS = f"{PREFIX}:events"
 
 
 def event(event_id: str) -> str:
@@ -38,3 +42,8 @@ def pending(customer_key: str) -> str:
 def retry_state(customer_key: str) -> str:
     """Hash: attempt count and first failure time of the customer's current retry streak."""
     return f"{PREFIX}:retrystate:{customer_key}"
+
+
+def customer_events(customer_key: str) -> str:
+    """Sorted set: the customer's retained event ids by received time (ms)."""
+    return f"{PREFIX}:customer_events:{customer_key}"

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 
 from relay import keys
 from relay.changes import CustomerChange
+from relay.sources import ParsedEvent
 
 
 def _script(name: str) -> str:
@@ -37,6 +38,7 @@ class Accepted(Enum):
     DUPLICATE = 0
     QUEUED = 1  # its customer was already waiting or being delivered
     READY = 2  # its customer just became ready: a worker should be woken
+    IGNORED = 3  # recorded in the event log only (e.g. an unmapped deletion)
 
 
 @dataclass(slots=True)
@@ -107,30 +109,47 @@ class Ledger:
 
     # --- web side -----------------------------------------------------------------------
 
-    async def accept(self, change: CustomerChange, raw: str) -> Accepted:
-        customer = change.customer.key
-        result = await self._accept(
-            keys=[
-                keys.event(change.event_id),
-                keys.event_history(change.event_id),
-                keys.pending(customer),
-                keys.READY,
-                keys.LEASES,
-                keys.RETRY,
-            ],
-            args=[
-                change.event_id,
-                customer,
-                change.occurred_at_ms,
-                now_ms(),
-                self.event_ttl_s,
-                change.source,
-                change.to_json(),
-                raw,
-                history_entry("accepted", source=change.source),
-            ],
-        )
-        return Accepted(int(result))
+    async def accept(self, event: ParsedEvent) -> Accepted:
+        [result] = await self.accept_many([event])
+        return result
+
+    async def accept_many(self, events: Sequence[ParsedEvent]) -> list[Accepted]:
+        """Accept a batch all-or-nothing: one MULTI/EXEC, so one durable write for the lot."""
+        received_ms = now_ms()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            links = {record: uuid for event in events for record, uuid in event.links.items()}
+            if links:
+                pipe.hset(keys.LINKS, mapping=links)  # type: ignore[arg-type]
+            for event in events:
+                change = event.change
+                customer = change.customer.key
+                await self._accept(
+                    keys=[
+                        keys.event(change.event_id),
+                        keys.event_history(change.event_id),
+                        keys.pending(customer),
+                        keys.READY,
+                        keys.LEASES,
+                        keys.RETRY,
+                        keys.EVENTS,
+                        keys.customer_events(customer),
+                    ],
+                    args=[
+                        change.event_id,
+                        customer,
+                        change.occurred_at_ms,
+                        received_ms,
+                        self.event_ttl_s,
+                        change.source,
+                        change.to_json(),
+                        event.raw,
+                        history_entry("accepted", source=change.source),
+                        event.ignored_reason or "",
+                    ],
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        return [Accepted(int(r)) for r in results[1 if links else 0 :]]
 
     async def replay(self, event_id: str, *, change: CustomerChange | None = None) -> int:
         """1 replayed, 0 not dead-lettered, -1 record expired. `change` replaces the stored one."""

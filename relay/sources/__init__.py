@@ -6,10 +6,13 @@ touches Redis; the web app makes the changes durable and answers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from starlette.responses import Response
 
 from relay.changes import CustomerChange
+from relay.exceptions import WebhookError
 from relay.settings import Settings
 
 
@@ -25,6 +28,10 @@ class IncomingWebhook:
 class ParsedEvent:
     change: CustomerChange
     raw: str  # this event's own CRM payload, kept for replay through the current mapping
+    # Set when the event is recorded but changes nothing (e.g. a HubSpot deletion not mapped).
+    ignored_reason: str | None = None
+    # CRM record → ChartMogul uuid links the event itself proves (e.g. a uuid property).
+    links: dict[str, str] = field(default_factory=dict)
 
 
 class WebhookSource:
@@ -39,6 +46,18 @@ class WebhookSource:
     def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
         """Raise MalformedPayload / InvalidEvent / UnresolvableCustomer for bad input."""
         raise NotImplementedError
+
+    def remap(self, raw: str) -> ParsedEvent:
+        """Map one stored event (its `raw`) again through the current mapping, for replay."""
+        raise NotImplementedError
+
+    def accepted_response(self, events: Sequence[ParsedEvent], duplicates: int) -> Response | None:
+        """The answer once the events are durable; None for the default JSON answer."""
+        return None
+
+    def error_response(self, error: WebhookError) -> Response | None:
+        """The answer to a refused request; None for the default JSON error."""
+        return None
 
 
 def enabled_sources(settings: Settings) -> dict[str, WebhookSource]:

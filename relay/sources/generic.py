@@ -139,8 +139,11 @@ class GenericSource(WebhookSource):
             raise InvalidSignature(f"invalid Standard Webhooks signature: {exc}") from None
 
     def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
+        return [self.remap(webhook.body.decode(errors="replace"))]
+
+    def remap(self, raw: str) -> ParsedEvent:
         try:
-            doc = orjson.loads(webhook.body)
+            doc = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise MalformedPayload(f"body is not valid JSON: {exc}") from None
         if not isinstance(doc, dict):
@@ -149,4 +152,4 @@ class GenericSource(WebhookSource):
             event = GenericEvent.model_validate(doc)
         except ValidationError as exc:
             raise InvalidEvent(describe_validation_error(exc)) from None
-        return [ParsedEvent(change=to_change(event), raw=webhook.body.decode())]
+        return ParsedEvent(change=to_change(event), raw=raw)

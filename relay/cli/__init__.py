@@ -1,0 +1,101 @@
+"""The `relay` command line: one group, one module per command family."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import redis
+
+from relay.cli.common import load_settings, redacted
+from relay.cli.dlq import dlq
+from relay.settings import MissingSetting
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="chartmogul-relay")
+def cli() -> None:
+    """chartmogul-relay: keeps ChartMogul customers in step with your CRM."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--proxy-headers/--no-proxy-headers", default=False, help="Trust X-Forwarded-* (behind a proxy)."
+)
+def serve(host: str, port: int, proxy_headers: bool) -> None:
+    """Run the web app (webhooks, health, admin) under uvicorn."""
+    import uvicorn
+
+    from relay.app import create_app
+    from relay.sources import enabled_sources
+
+    settings = load_settings()
+    if not enabled_sources(settings):
+        raise click.ClickException(
+            "no webhook source is configured: set RELAY_GENERIC_SECRET (a whsec_… secret) "
+            "or a CRM's secret (see the README's settings table)"
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        proxy_headers=proxy_headers,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Deliver what is waiting, then exit.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker that delivers changes to ChartMogul."""
+    from workers.worker import run_worker
+
+    settings = load_settings()
+    try:
+        run_worker(settings, burst=burst)
+    except redis.ConnectionError as exc:
+        raise click.ClickException(
+            f"cannot reach Redis at {redacted(settings.redis_url)} (RELAY_REDIS_URL): {type(exc).__name__}"
+        ) from None
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8090, show_default=True, type=int)
+@click.option("--api-key", default="sim_key", show_default=True, help="The API key the simulator accepts.")
+@click.option(
+    "--seed",
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON with customers, users, custom_attributes.",
+)
+def simulator(host: str, port: int, api_key: str, seed: str | None) -> None:
+    """Run the bundled ChartMogul simulator (a stand-in API for tests and demos)."""
+    from relay.simulator import run_simulator
+
+    load_settings()
+    run_simulator(host, port, api_key, seed)
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True, type=int, help="Web app port.")
+@click.option("--simulator-port", default=8090, show_default=True, type=int)
+def dev(port: int, simulator_port: int) -> None:
+    """Run everything locally: Redis (if needed), web, worker, and the simulator when no API key is set."""
+    from relay.dev import run_dev
+
+    sys.exit(run_dev(web_port=port, simulator_port=simulator_port))
+
+
+cli.add_command(dlq)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except MissingSetting as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)

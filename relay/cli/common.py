@@ -1,0 +1,50 @@
+"""What every `relay` command shares: settings, logging, a Redis client, clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+import redis
+
+from relay.ledger import Ledger, connect
+from relay.logs import configure_logging
+from relay.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+
+def redacted(url: str) -> str:
+    """A URL safe to print: any password replaced."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def load_settings() -> Settings:
+    settings = get_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    return settings
+
+
+def run_ledger(settings: Settings, work: Callable[[Ledger], Awaitable[T]]) -> T:
+    """Run `work(ledger)` with a short-lived Redis client, turning Redis errors into one clear line."""
+
+    async def main() -> T:
+        client = connect(settings.redis_url)
+        try:
+            return await work(Ledger(client, event_ttl_s=settings.event_ttl_s))
+        finally:
+            await client.aclose()
+
+    try:
+        return asyncio.run(main())
+    except (redis.ConnectionError, OSError) as exc:
+        raise click.ClickException(
+            f"cannot reach Redis at {redacted(settings.redis_url)} (RELAY_REDIS_URL): {type(exc).__name__}"
+        ) from None
