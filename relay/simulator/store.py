@@ -1,0 +1,114 @@
+"""Everything the simulator remembers, in memory: customers, users, custom attribute definitions,
+and the log of API requests it received."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from relay.simulator.customers import Customer, InvalidSetup, build_customer
+
+CUSTOM_ATTRIBUTE_TYPES: tuple[str, ...] = ("String", "Integer", "Decimal", "Timestamp", "Boolean")
+
+# The request log keeps this many entries, oldest dropped first (enough for any benchmark run).
+REQUEST_LOG_LIMIT = 100_000
+
+_FIRST_CUSTOMER_ID = 12_150_001
+
+
+class Store:
+    def __init__(self) -> None:
+        self.customers: dict[str, Customer] = {}
+        # lower-cased email -> email as given
+        self.users: dict[str, str] = {}
+        # custom attribute key -> type
+        self.custom_attributes: dict[str, str] = {}
+        self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
+        self._next_id = _FIRST_CUSTOMER_ID
+
+    def reset(self) -> None:
+        self.customers.clear()
+        self.users.clear()
+        self.custom_attributes.clear()
+        self.requests.clear()
+        self._next_id = _FIRST_CUSTOMER_ID
+
+    # customers
+
+    def add_customer(self, doc: dict[str, Any]) -> Customer:
+        """Store a customer given in response shape (replacing one with the same uuid).
+
+        Custom attributes it carries that are not defined yet get defined, with a type guessed
+        from the value: in ChartMogul a customer only ever holds defined attributes.
+        """
+        customer = build_customer(doc, self._next_id)
+        self._next_id = max(self._next_id, customer["id"]) + 1
+        for key, value in customer["attributes"]["custom"].items():
+            self.custom_attributes.setdefault(key, _guess_type(value))
+        self.customers[customer["uuid"]] = customer
+        return customer
+
+    def get(self, uuid: str) -> Customer | None:
+        return self.customers.get(uuid)
+
+    def put(self, customer: Customer) -> None:
+        self.customers[customer["uuid"]] = customer
+
+    def find(
+        self,
+        *,
+        external_id: str | None = None,
+        data_source_uuid: str | None = None,
+        email: str | None = None,
+        status: str | None = None,
+    ) -> list[Customer]:
+        """Customers matching every filter given (emails compared case-insensitively)."""
+        wanted_email = email.lower() if email is not None else None
+        found = []
+        for customer in self.customers.values():
+            if external_id is not None and external_id not in customer["external_ids"]:
+                continue
+            if data_source_uuid is not None and data_source_uuid not in customer["data_source_uuids"]:
+                continue
+            if wanted_email is not None and wanted_email not in _emails(customer):
+                continue
+            if status is not None and customer["status"] != status:
+                continue
+            found.append(customer)
+        return found
+
+    # users and custom attribute definitions
+
+    def add_user(self, email: str) -> None:
+        self.users[email.lower()] = email
+
+    def user(self, email: str) -> str | None:
+        return self.users.get(email.lower())
+
+    def add_custom_attribute(self, key: str, type_: str) -> None:
+        if type_ not in CUSTOM_ATTRIBUTE_TYPES:
+            raise InvalidSetup(f"type must be one of {', '.join(CUSTOM_ATTRIBUTE_TYPES)}, got {type_!r}")
+        self.custom_attributes[key] = type_
+
+    # request log
+
+    def log_request(self, entry: dict[str, Any]) -> None:
+        self.requests.append(entry)
+
+
+def _guess_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Boolean"
+    if isinstance(value, int):
+        return "Integer"
+    if isinstance(value, float):
+        return "Decimal"
+    return "String"
+
+
+def _emails(customer: Customer) -> set[str]:
+    emails = {customer["email"].lower()} if customer["email"] else set()
+    contact_email = customer["primary_contact"].get("email")
+    if contact_email:
+        emails.add(contact_email.lower())
+    return emails
