@@ -176,21 +176,21 @@ def run_dev(*, web_port: int, simulator_port: int) -> int:
         if not wait_http(f"{web_url}/healthz"):
             print("The web app did not come up; see its log lines above.", file=sys.stderr)
             return 1
-        target = env.get("CHARTMOGUL_API_BASE", settings.chartmogul_api_base)
+        chartmogul = env.get("CHARTMOGUL_API_BASE", settings.chartmogul_api_base)
         print(
             "\n"
             f"  chartmogul-relay is running\n"
             f"    webhooks   {web_url}/webhooks/generic\n"
             f"    health     {web_url}/healthz   {web_url}/readyz\n"
-            f"    ChartMogul {target}"
-            + ("  (simulator with demo customers)" if "127.0.0.1" in target else "")
+            f"    ChartMogul {chartmogul}"
+            + ("  (simulator with demo customers)" if settings.chartmogul_api_key is None else "")
             + "\n"
             f"    secrets    {DEV_ENV}\n\n"
             "  Send a signed demo event (valid for 5 minutes):\n\n"
             f"{demo_curl(web_url, env['RELAY_GENERIC_SECRET'], customer_uuid)}\n\n"
             + (
                 f"  Then look at the customer:  curl -u {SIMULATOR_KEY}: "
-                f"{target}/v1/customers/{customer_uuid}\n"
+                f"{chartmogul}/v1/customers/{customer_uuid}\n"
                 if settings.chartmogul_api_key is None
                 else ""
             )

@@ -16,8 +16,16 @@ LEASES = f"{PREFIX}:leases"
 LEASE_OWNERS = f"{PREFIX}:lease_owners"
 RETRY = f"{PREFIX}:retry"
 DLQ = f"{PREFIX}:dlq"
+# Hash {state: open, since_ms, reason}: ChartMogul refused our credentials; absent = closed.
 CIRCUIT = f"{PREFIX}:circuit"
+CIRCUIT_PROBE = f"{PREFIX}:circuit:probe"
 RATE_LIMIT = f"{PREFIX}:ratelimit"
+# String with TTL: a slow-down factor for the shared rate after ChartMogul answered 429.
+RATE_SLOWDOWN = f"{PREFIX}:ratelimit:slowdown"
+# Sorted set: requests in flight to ChartMogul across the fleet (score: slot expiry, ms).
+CONNECTIONS = f"{PREFIX}:connections"
+# String with TTL: a lowered connection cap after ChartMogul answered 503.
+CONNECTIONS_CAP = f"{PREFIX}:connections:cap"
 # Hash: CRM record ("hubspot:company:1246965") or look-up key → ChartMogul customer uuid.
 LINKS = f"{PREFIX}:links"
 # Sorted set of every retained event id by received time (ms): the event log's time index.
@@ -47,3 +55,21 @@ def retry_state(customer_key: str) -> str:
 def customer_events(customer_key: str) -> str:
     """Sorted set: the customer's retained event ids by received time (ms)."""
     return f"{PREFIX}:customer_events:{customer_key}"
+
+
+def lookup(reference_key: str) -> str:
+    """String with TTL: a cached ChartMogul look-up of an external_id or email → uuid."""
+    return f"{PREFIX}:lookup:{reference_key}"
+
+
+def applied_fields(customer_uuid: str) -> str:
+    """Hash: field ("city", "primary_contact.email", "tag:vip", "custom:CAC") → occurred_at (ms)
+    of the newest change applied to it; older changes to that field are stale."""
+    return f"{PREFIX}:applied:{customer_uuid}"
+
+
+def inflight(customer_uuid: str) -> str:
+    """Hash: the PATCH being sent (body, idempotency key, event ids), written before sending, so a
+    worker that dies between "ChartMogul applied it" and "marked applied" is recovered without
+    applying it twice."""
+    return f"{PREFIX}:inflight:{customer_uuid}"

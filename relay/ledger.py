@@ -8,7 +8,7 @@ script or one MULTI/EXEC transaction, so a crash at any point leaves a consisten
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from importlib import resources
@@ -106,6 +106,7 @@ class Ledger:
         self._promote = redis.register_script(_script("promote"))
         self._extend = redis.register_script(_script("extend"))
         self._replay = redis.register_script(_script("replay"))
+        self._rekey = redis.register_script(_script("rekey"))
 
     # --- web side -----------------------------------------------------------------------
 
@@ -228,6 +229,27 @@ class Ledger:
             for event_id, h in zip(event_ids, hashes, strict=True)
         ]
 
+    async def rekey(self, customer: str, uuid: str, *, link: str | None) -> int:
+        """Move `customer`'s waiting events to the resolved `uuid`; remember `link` → uuid."""
+        return int(
+            await self._rekey(
+                keys=[
+                    keys.pending(customer),
+                    keys.pending(uuid),
+                    keys.READY,
+                    keys.LEASES,
+                    keys.RETRY,
+                    keys.LINKS,
+                    keys.customer_events(uuid),
+                ],
+                args=[uuid, keys.event(""), link or ""],
+            )
+        )
+
+    async def link(self, crm_record: str) -> str | None:
+        uuid = await self.redis.hget(keys.LINKS, crm_record)  # type: ignore[misc]
+        return str(uuid) if uuid else None
+
     async def start_retry_streak(self, customer: str) -> tuple[int, int]:
         """Count one more failed attempt for the customer: (attempt number, streak start ms)."""
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -245,9 +267,17 @@ class Ledger:
                 pipe.rpush(keys.event_history(event_id), entry)
             await pipe.execute()
 
-    async def settle(self, customer: str, outcomes: Sequence[Outcome]) -> None:
-        """Record final outcomes and take the events out of the customer's pending set, atomically."""
-        if not outcomes:
+    async def settle(
+        self,
+        customer: str,
+        outcomes: Sequence[Outcome],
+        *,
+        applied_fields: Mapping[str, int] | None = None,
+        clear_inflight: bool = False,
+    ) -> None:
+        """Record final outcomes and take the events out of the customer's pending set, atomically
+        with what was applied (for staleness) and the end of the in-flight PATCH."""
+        if not outcomes and not applied_fields and not clear_inflight:
             return
         at_ms = now_ms()
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -263,7 +293,54 @@ class Ledger:
                 )
                 if outcome.status == "dead":
                     pipe.zadd(keys.DLQ, {outcome.event_id: at_ms})
+            if applied_fields:
+                pipe.hset(keys.applied_fields(customer), mapping=dict(applied_fields))  # type: ignore[arg-type]
+                pipe.expire(keys.applied_fields(customer), self.event_ttl_s)
+            if clear_inflight:
+                pipe.delete(keys.inflight(customer))
             await pipe.execute()
+
+    async def applied_fields(self, customer: str) -> dict[str, int]:
+        times: dict[str, str] = await self.redis.hgetall(keys.applied_fields(customer))  # type: ignore[assignment]
+        return {name: int(at) for name, at in times.items()}
+
+    async def begin_inflight(
+        self,
+        customer: str,
+        *,
+        idempotency_key: str,
+        body: Mapping[str, Any],
+        event_ids: Sequence[str],
+        field_times: Mapping[str, int],
+    ) -> None:
+        """Write-ahead: what is about to be sent, before it is sent."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                keys.inflight(customer),
+                mapping={
+                    "idempotency_key": idempotency_key,
+                    "body": orjson.dumps(body),
+                    "event_ids": orjson.dumps(list(event_ids)),
+                    "field_times": orjson.dumps(dict(field_times)),
+                    "at_ms": now_ms(),
+                },
+            )
+            pipe.expire(keys.inflight(customer), self.event_ttl_s)
+            await pipe.execute()
+
+    async def inflight(self, customer: str) -> dict[str, Any] | None:
+        fields: dict[str, str] = await self.redis.hgetall(keys.inflight(customer))  # type: ignore[assignment]
+        if not fields:
+            return None
+        return {
+            "idempotency_key": fields["idempotency_key"],
+            "body": orjson.loads(fields["body"]),
+            "event_ids": orjson.loads(fields["event_ids"]),
+            "field_times": orjson.loads(fields["field_times"]),
+        }
+
+    async def clear_inflight(self, customer: str) -> None:
+        await self.redis.delete(keys.inflight(customer))
 
     # --- reading --------------------------------------------------------------------------
 

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     retry_cap_s: float = 3600.0
     retry_deadline_s: float = 12 * 3600.0
     lease_s: float = 30.0
+    lookup_ttl_s: int = 3600
     maintenance_interval_s: float = 1.0
 
     # --- Logs

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,12 +24,21 @@ class Answer:
 
 
 def post(url: str, body: bytes, headers: Mapping[str, str] | None = None) -> Answer:
-    request = urllib.request.Request(url, data=body, method="POST", headers=dict(headers or {}))
+    """POST like a CRM would; if the server answers early (413) and closes, still read its answer."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
+        connection.putrequest("POST", parts.path + (f"?{parts.query}" if parts.query else ""))
+        for name, value in {"content-length": str(len(body)), **dict(headers or {})}.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for start in range(0, len(body), 65536):
+                connection.send(body[start : start + 65536])
+        response = connection.getresponse()
+        status, raw = response.status, response.read()
+    finally:
+        connection.close()
     text = raw.decode(errors="replace")
     try:
         parsed = orjson.loads(raw)

@@ -68,7 +68,8 @@ class ChartMogulClient:
     ) -> None:
         self._session = session
         self._base_url = base_url.rstrip("/")
-        self._auth = aiohttp.BasicAuth(api_key.get_secret_value(), "")
+        # Built once; aiohttp's BasicAuth object is deprecated, the header is what matters.
+        self._authorization = aiohttp.encode_basic_auth(api_key.get_secret_value(), "")
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.timeout_s = timeout_s
 
@@ -84,13 +85,41 @@ class ChartMogulClient:
         )
         return result
 
+    async def find_by_external_id(
+        self, external_id: str, data_source_uuid: str | None = None
+    ) -> list[dict[str, Any]]:
+        query = {"external_id": external_id}
+        if data_source_uuid:
+            query["data_source_uuid"] = data_source_uuid
+        result = await self._request("GET", "/v1/customers", query=query)
+        return list(result.get("entries") or [])
+
+    async def search_by_email(self, email: str) -> list[dict[str, Any]]:
+        try:
+            result = await self._request("GET", "/v1/customers/search", query={"email": email})
+        except Rejected as exc:
+            if exc.status == 404:  # "no customer with that email" is a 404 on this endpoint
+                return []
+            raise
+        return list(result.get("entries") or [])
+
     async def ping(self) -> None:
         await self._request("GET", "/v1/ping")
 
     async def _request(
-        self, method: str, path: str, *, body: Any = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
     ) -> Any:
-        request_headers = {"Accept": "application/json", **(headers or {})}
+        request_headers = {
+            "Accept": "application/json",
+            "Authorization": self._authorization,
+            **(headers or {}),
+        }
         data = None
         if body is not None:
             data = orjson.dumps(body)
@@ -100,8 +129,8 @@ class ChartMogulClient:
                 method,
                 self._base_url + path,
                 data=data,
+                params=query,
                 headers=request_headers,
-                auth=self._auth,
                 timeout=self._timeout,
             ) as response:
                 text = await response.text()

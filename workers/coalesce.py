@@ -3,6 +3,10 @@
 Changes are applied in occurred_at order: the last writer of a field wins, `primary_contact`
 merges field by field, and tag/custom operations are replayed in order over the customer's
 current tags and custom attributes (which a PATCH would otherwise replace wholesale).
+
+A change older than what was already applied to the same field is stale and dropped, so an
+out-of-order delivery from the CRM never overwrites a newer value. Field keys are
+"city", "primary_contact.email", "tag:vip", "custom:CAC".
 """
 
 from __future__ import annotations
@@ -16,30 +20,60 @@ from relay.changes import CustomerChange
 
 @dataclass(slots=True)
 class CoalescedChange:
-    event_ids: list[str] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)  # events this PATCH applies
+    stale_event_ids: list[str] = field(default_factory=list)  # events whose every change is stale
     fields: dict[str, Any] = field(default_factory=dict)
     tag_ops: list[tuple[str, str]] = field(default_factory=list)  # ("add" | "remove", tag)
     custom_ops: list[tuple[str, str, Any]] = field(default_factory=list)  # ("set" | "remove", key, value)
+    field_times: dict[str, int] = field(default_factory=dict)  # field key → newest occurred_at applied
 
     @property
     def touches_attributes(self) -> bool:
         return bool(self.tag_ops or self.custom_ops)
 
+    @property
+    def is_empty(self) -> bool:
+        return not (self.fields or self.touches_attributes)
 
-def coalesce(changes: Sequence[CustomerChange]) -> CoalescedChange:
+
+def coalesce(
+    changes: Sequence[CustomerChange], applied_at: Mapping[str, int] | None = None
+) -> CoalescedChange:
+    applied_at = applied_at or {}
     merged = CoalescedChange()
+
+    def fresh(key: str, occurred_ms: int) -> bool:
+        if applied_at.get(key, -1) > occurred_ms:
+            return False
+        merged.field_times[key] = max(occurred_ms, merged.field_times.get(key, occurred_ms))
+        return True
+
     for change in sorted(changes, key=lambda c: c.occurred_at_ms):
-        merged.event_ids.append(change.event_id)
+        at = change.occurred_at_ms
+        live = False
         for name, value in change.fields.items():
             if name == "primary_contact" and isinstance(value, Mapping):
-                contact = merged.fields.setdefault("primary_contact", {})
-                contact.update(value)
-            else:
+                for sub, sub_value in value.items():
+                    if fresh(f"primary_contact.{sub}", at):
+                        merged.fields.setdefault("primary_contact", {})[sub] = sub_value
+                        live = True
+            elif fresh(name, at):
                 merged.fields[name] = value
-        merged.tag_ops += [("add", t) for t in change.tags_add]
-        merged.tag_ops += [("remove", t) for t in change.tags_remove]
-        merged.custom_ops += [("set", k, v) for k, v in change.custom_set.items()]
-        merged.custom_ops += [("remove", k, None) for k in change.custom_remove]
+                live = True
+        for op, tags in (("add", change.tags_add), ("remove", change.tags_remove)):
+            for tag in tags:
+                if fresh(f"tag:{tag}", at):
+                    merged.tag_ops.append((op, tag))
+                    live = True
+        for key, value in change.custom_set.items():
+            if fresh(f"custom:{key}", at):
+                merged.custom_ops.append(("set", key, value))
+                live = True
+        for key in change.custom_remove:
+            if fresh(f"custom:{key}", at):
+                merged.custom_ops.append(("remove", key, None))
+                live = True
+        (merged.event_ids if live else merged.stale_event_ids).append(change.event_id)
     return merged
 
 

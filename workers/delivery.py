@@ -1,8 +1,13 @@
-"""Delivering one customer's waiting changes: coalesce, read-merge-write, PATCH, settle.
+"""Delivering one customer's waiting changes: resolve, coalesce, read-merge-write, PATCH, settle.
 
 A delivery run leases up to `delivery_concurrency` ready customers and delivers them
 concurrently; a customer is leased to one run at a time, so two changes to the same
 customer never race (which is what makes read-merge-write of tags safe).
+
+Before a PATCH is sent its body is written ahead (the in-flight record); the outcome and
+the end of the in-flight record are settled in one transaction. A worker that dies in
+between leaves the in-flight record behind, and the next delivery of that customer checks
+ChartMogul before sending anything again.
 """
 
 from __future__ import annotations
@@ -11,19 +16,22 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
-from relay.changes import CustomerChange
-from relay.exceptions import AuthFailed, Rejected, Transient
+from relay.exceptions import AuthFailed, RateLimited, Rejected, Transient
 from relay.ledger import EventRecord, Ledger, Outcome, now_ms
 from relay.logs import get_logger
 from workers.chartmogul import ChartMogulClient
+from workers.circuit import Circuit
 from workers.coalesce import coalesce, patch_body
 from workers.policy import RetrySchedule
 from workers.ratelimit import RateLimiter
+from workers.recovery import body_is_applied
+from workers.resolve import CustomerResolver
 
 log = get_logger("relay.delivery")
 
@@ -52,6 +60,9 @@ class Deliverer:
         limiter: RateLimiter,
         schedule: RetrySchedule,
         config: DeliveryConfig,
+        circuit: Circuit,
+        resolver: CustomerResolver,
+        wake: Callable[[], Awaitable[None]],
         worker_name: str,
     ) -> None:
         self.ledger = ledger
@@ -59,10 +70,15 @@ class Deliverer:
         self.limiter = limiter
         self.schedule = schedule
         self.config = config
+        self.circuit = circuit
+        self.resolver = resolver
+        self.wake = wake
         self.worker_name = worker_name
 
     async def deliver_ready(self) -> dict[str, int]:
         """Lease ready customers and deliver them concurrently. Returns how many were claimed."""
+        if await self.circuit.is_open():
+            return {"claimed": 0}
         token = f"{self.worker_name}:{uuid.uuid4().hex[:12]}"
         customers = await self.ledger.claim(
             self.config.concurrency, lease_ms=self.config.lease_ms, token=token
@@ -99,46 +115,118 @@ class Deliverer:
         records = [record for _, record in pending if record is not None and record.change is not None]
         if not records:
             return None
-        if not customer.startswith("cus_"):
-            await self._dead_letter(
-                customer, records, "customer_not_found", "the customer has no ChartMogul uuid"
-            )
-            return None
         try:
-            await self._apply(customer, records)
-        except (Transient, AuthFailed) as exc:
+            if not customer.startswith("cus_"):
+                await self._resolve(customer, records)
+                return None
+            records = await self._recover_inflight(customer, records)
+            if records:
+                await self._apply(customer, records)
+        except AuthFailed as exc:
+            # Wrong credentials are everyone's problem: pause delivery, keep the events queued.
+            await self.circuit.open(exc.message)
+            return now_ms()
+        except Transient as exc:
             # Some events may have been settled one by one before the failure; retry the rest.
             still_pending = {event_id for event_id, _ in await self.ledger.pending(customer)}
             unsettled = [r for r in records if r.event_id in still_pending]
             return await self._schedule_retry(customer, unsettled, exc) if unsettled else None
         return None
 
+    async def _resolve(self, customer: str, records: Sequence[EventRecord]) -> None:
+        assert records[0].change is not None
+        resolution = await self.resolver.resolve(records[0].change.customer)
+        if resolution.uuid is None:
+            await self._dead_letter(customer, records, "customer_not_found", resolution.why_not)
+            return
+        moved = await self.ledger.rekey(customer, resolution.uuid, link=resolution.link)
+        log.info("customer_resolved", reference=customer, customer_uuid=resolution.uuid, events=moved)
+        await self.wake()
+
+    async def _recover_inflight(self, customer: str, records: list[EventRecord]) -> list[EventRecord]:
+        """A previous worker died with a PATCH in flight: if it landed, record it as applied."""
+        inflight = await self.ledger.inflight(customer)
+        if inflight is None:
+            return records
+        try:
+            current = await self.client.get_customer(customer)
+        except Rejected:
+            await self.ledger.clear_inflight(customer)
+            return records
+        if not body_is_applied(inflight["body"], current):
+            await self.ledger.clear_inflight(customer)
+            return records
+        landed = set(inflight["event_ids"])
+        key = inflight["idempotency_key"]
+        await self.ledger.settle(
+            customer,
+            [
+                Outcome(
+                    r.event_id,
+                    "applied",
+                    fields={"applied_by": key, "patch": orjson.dumps(inflight["body"]).decode()},
+                    history={"idempotency_key": key, "recovered": True},
+                )
+                for r in records
+                if r.event_id in landed
+            ],
+            applied_fields=inflight["field_times"],
+            clear_inflight=True,
+        )
+        log.info("inflight_recovered", customer_uuid=customer, events=len(landed), idempotency_key=key)
+        return [r for r in records if r.event_id not in landed]
+
     async def _apply(self, customer: str, records: Sequence[EventRecord]) -> None:
-        changes: list[CustomerChange] = [r.change for r in records if r.change is not None]
-        coalesced = coalesce(changes)
+        coalesced = coalesce(
+            [r.change for r in records if r.change], await self.ledger.applied_fields(customer)
+        )
+        if coalesced.stale_event_ids:
+            await self.ledger.settle(
+                customer,
+                [
+                    Outcome(
+                        e, "stale", history={"why": "a newer change to the same fields was already applied"}
+                    )
+                    for e in coalesced.stale_event_ids
+                ],
+            )
+        if coalesced.is_empty:
+            return
+        live = [r for r in records if r.event_id in set(coalesced.event_ids)]
         current = None
         if coalesced.touches_attributes:
             try:
                 current = await self.client.get_customer(customer)
             except Rejected as exc:
                 reason = "customer_not_found" if exc.status == 404 else "rejected"
-                await self._dead_letter(customer, records, reason, exc.message, status=exc.status)
+                await self._dead_letter(customer, live, reason, exc.message, status=exc.status)
                 return
         body = patch_body(coalesced, current)
         key = idempotency_key(coalesced.event_ids)
-        await self.limiter.acquire()
+        await self.ledger.begin_inflight(
+            customer,
+            idempotency_key=key,
+            body=body,
+            event_ids=coalesced.event_ids,
+            field_times=coalesced.field_times,
+        )
         try:
-            await self.client.update_customer(customer, body, idempotency_key=key)
+            async with self.limiter.slot():
+                await self.client.update_customer(customer, body, idempotency_key=key)
         except Rejected as exc:
-            if len(records) > 1:
+            await self.ledger.clear_inflight(customer)
+            if len(live) > 1:
                 # One bad change must not take the others down with it: deliver them one by one.
-                log.info("isolating_rejected_batch", customer_uuid=customer, events=len(records))
-                for record in records:
+                log.info("isolating_rejected_batch", customer_uuid=customer, events=len(live))
+                for record in live:
                     await self._apply(customer, [record])
                 return
             reason = "customer_not_found" if exc.status == 404 else "rejected"
-            await self._dead_letter(customer, records, reason, exc.message, status=exc.status, body=body)
+            await self._dead_letter(customer, live, reason, exc.message, status=exc.status, body=body)
             return
+        except (RateLimited, AuthFailed):
+            await self.ledger.clear_inflight(customer)  # refused before anything was applied
+            raise
         patch_json = orjson.dumps(body).decode()
         await self.ledger.settle(
             customer,
@@ -147,32 +235,38 @@ class Deliverer:
                     r.event_id,
                     "applied",
                     fields={"applied_by": key, "http_status": 200, "patch": patch_json},
-                    history={"idempotency_key": key, "coalesced_with": len(records) - 1},
+                    history={"idempotency_key": key, "coalesced_with": len(live) - 1},
                 )
-                for r in records
+                for r in live
             ],
+            applied_fields=coalesced.field_times,
+            clear_inflight=True,
         )
-        for record in records:
+        for record in live:
             log.info(
                 "event_applied",
                 event_id=record.event_id,
                 source=record.source,
                 customer_uuid=customer,
                 attempt=record.attempts + 1,
-                coalesced=len(records),
+                coalesced=len(live),
             )
 
     async def _schedule_retry(
-        self, customer: str, records: Sequence[EventRecord], exc: Transient | AuthFailed
+        self, customer: str, records: Sequence[EventRecord], exc: Transient
     ) -> int | None:
+        if isinstance(exc, RateLimited):
+            await self.limiter.slow_down(for_s=max(10.0, exc.retry_after_s or 0.0))
+        elif exc.status == 503:
+            await self.limiter.fewer_connections()
         attempt, since_ms = await self.ledger.start_retry_streak(customer)
         event_ids = [r.event_id for r in records]
         await self.ledger.record_attempt(event_ids, status=exc.status, error=exc.message, attempt=attempt)
-        retry_after_s = exc.retry_after_s if isinstance(exc, Transient) else None
         due_ms = self.schedule.next_due_ms(
-            attempt, since_ms=since_ms, now_ms=now_ms(), retry_after_s=retry_after_s
+            attempt, since_ms=since_ms, now_ms=now_ms(), retry_after_s=exc.retry_after_s
         )
         if due_ms is None:
+            await self.ledger.clear_inflight(customer)
             await self._dead_letter(customer, records, "retries_exhausted", exc.message, status=exc.status)
             return None
         log.warning(
@@ -194,7 +288,7 @@ class Deliverer:
         message: str,
         *,
         status: int | None = None,
-        body: dict[str, object] | None = None,
+        body: dict[str, Any] | None = None,
     ) -> None:
         fields: dict[str, str | int] = {"reason": reason, "error": message}
         if status is not None:

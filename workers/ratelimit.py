@@ -1,23 +1,29 @@
-"""One rate limit shared by every worker process: GCRA in Redis, atomic in Lua.
+"""Fleet-wide limits on calls to ChartMogul, shared by every worker process through Redis.
 
-ChartMogul allows 40 requests/s per account and counts every request; all workers of one
-account share this limiter so the fleet, not each process, stays under it.
+ChartMogul allows 40 requests/s per account (every request counts) and answers 503 past 20
+parallel connections. Two atomic Lua scripts hold both limits for all workers together:
+    GCRA       the request rate; slowed down for a while after a 429 (adaptive)
+    SLOTS      a counting semaphore of requests in flight; its cap is lowered after a 503
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 
 from relay import keys
 
-# GCRA: a request is allowed when the theoretical arrival time (TAT) is within the burst
-# tolerance of now; each allowed request moves TAT one emission interval forward.
+# A request is allowed when the theoretical arrival time (TAT) is within the burst tolerance
+# of now; each allowed request moves TAT one emission interval forward. Server time, so
+# workers on different hosts agree.
 GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local interval = tonumber(ARGV[1])
+local interval = tonumber(ARGV[1]) * tonumber(redis.call('GET', KEYS[2]) or '1')
 local burst = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
@@ -27,22 +33,73 @@ redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil(tat + inter
 return '0'
 """
 
+# Take a slot unless the fleet already holds `cap` (or the lowered cap); slots of a worker
+# that died expire on their own.
+SLOTS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local cap = tonumber(redis.call('GET', KEYS[2]) or ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= cap then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+return 1
+"""
+
 
 class RateLimiter:
     def __init__(
-        self, redis: aioredis.Redis, *, per_s: float, burst: int = 1, key: str = keys.RATE_LIMIT
+        self,
+        redis: aioredis.Redis,
+        *,
+        per_s: float,
+        max_connections: int,
+        slot_ttl_s: float,
+        burst: int = 1,
     ) -> None:
-        self._script = redis.register_script(GCRA)
-        self._key = key
+        self._redis = redis
+        self._gcra = redis.register_script(GCRA)
+        self._slots = redis.register_script(SLOTS)
         self.interval_ms = 1000.0 / per_s
         self.burst_ms = self.interval_ms * max(0, burst - 1)
+        self.max_connections = max_connections
+        self.slot_ttl_ms = int(slot_ttl_s * 1000)
         self.waited_s = 0.0
 
     async def acquire(self) -> None:
-        """Wait until this process may send one request."""
+        """Wait for this process's turn under the shared request rate."""
         while True:
-            wait_ms = float(await self._script(keys=[self._key], args=[self.interval_ms, self.burst_ms]))
+            wait_ms = float(
+                await self._gcra(
+                    keys=[keys.RATE_LIMIT, keys.RATE_SLOWDOWN], args=[self.interval_ms, self.burst_ms]
+                )
+            )
             if wait_ms <= 0:
                 return
             self.waited_s += wait_ms / 1000
             await asyncio.sleep(wait_ms / 1000)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One request's turn: a rate token, and a connection slot held while it is in flight."""
+        await self.acquire()
+        holder = uuid.uuid4().hex
+        while not await self._slots(
+            keys=[keys.CONNECTIONS, keys.CONNECTIONS_CAP],
+            args=[self.max_connections, self.slot_ttl_ms, holder],
+        ):
+            self.waited_s += 0.01
+            await asyncio.sleep(0.01)
+        try:
+            yield
+        finally:
+            await self._redis.zrem(keys.CONNECTIONS, holder)
+
+    async def slow_down(self, *, factor: float = 2.0, for_s: float = 10.0) -> None:
+        """ChartMogul said 429: the whole fleet sends at 1/factor of the rate for a while."""
+        await self._redis.set(keys.RATE_SLOWDOWN, factor, ex=max(1, int(for_s)))
+
+    async def fewer_connections(self, *, for_s: float = 30.0) -> None:
+        """ChartMogul said 503 (too many connections): halve the fleet's cap for a while."""
+        current = await self._redis.get(keys.CONNECTIONS_CAP)
+        cap = max(1, int(current or self.max_connections) // 2)
+        await self._redis.set(keys.CONNECTIONS_CAP, cap, ex=max(1, int(for_s)))

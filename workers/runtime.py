@@ -25,9 +25,11 @@ from relay.logs import get_logger
 from relay.settings import Settings
 from relay.wakeup import enqueue_wakeup, relay_queue, rq_connection
 from workers.chartmogul import ChartMogulClient
+from workers.circuit import Circuit
 from workers.delivery import Deliverer, DeliveryConfig
 from workers.policy import RetrySchedule
 from workers.ratelimit import RateLimiter
+from workers.resolve import CustomerResolver
 
 T = TypeVar("T")
 log = get_logger("relay.worker")
@@ -42,6 +44,7 @@ class DeliveryRuntime:
         self._maintenance: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._deliverer: Deliverer | None = None
+        self._circuit: Circuit | None = None
         self._ledger: Ledger | None = None
         self._rq_redis = rq_connection(settings.redis_url)
         self.queue = relay_queue(self._rq_redis, settings.queue_name)
@@ -72,15 +75,25 @@ class DeliveryRuntime:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=settings.delivery_concurrency, keepalive_timeout=30),
         )
+        client = ChartMogulClient(
+            self._session,
+            base_url=settings.chartmogul_api_base,
+            api_key=api_key,
+            timeout_s=settings.http_timeout_s,
+        )
+        self._circuit = Circuit(client_redis, client)
         self._deliverer = Deliverer(
             ledger=self._ledger,
-            client=ChartMogulClient(
-                self._session,
-                base_url=settings.chartmogul_api_base,
-                api_key=api_key,
-                timeout_s=settings.http_timeout_s,
+            client=client,
+            circuit=self._circuit,
+            resolver=CustomerResolver(self._ledger, client, lookup_ttl_s=settings.lookup_ttl_s),
+            wake=self._wake,
+            limiter=RateLimiter(
+                client_redis,
+                per_s=settings.rate_limit_per_s,
+                max_connections=settings.max_connections,
+                slot_ttl_s=settings.http_timeout_s + 5,
             ),
-            limiter=RateLimiter(client_redis, per_s=settings.rate_limit_per_s),
             schedule=RetrySchedule(
                 base_s=settings.retry_base_s, cap_s=settings.retry_cap_s, deadline_s=settings.retry_deadline_s
             ),
@@ -140,6 +153,8 @@ class DeliveryRuntime:
         while True:
             await asyncio.sleep(self.settings.maintenance_interval_s)
             try:
+                if self._circuit is not None and await self._circuit.probe_if_due():
+                    await self._wake()
                 _due, expired = await self.ledger.promote()
                 if expired:
                     log.warning("leases_recovered", customers=expired)

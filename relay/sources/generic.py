@@ -8,7 +8,9 @@
      "tags": {"add": ["vip"], "remove": ["trial"]},
      "custom": {"set": {"CAC": 25}, "remove": ["channel"]}}
 
-`set` uses ChartMogul's own field names; `id` is the idempotency key.
+`customer` may instead be {"external_id": …, "data_source_uuid": "ds_…"} or {"email": …}; the
+worker resolves those to a uuid. `set` uses ChartMogul's own field names; `id` is the
+idempotency key.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints,
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from relay.changes import CustomerChange, CustomerRef
-from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload, UnresolvableCustomer
+from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload
 from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource
 
 EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,200}$")]
@@ -97,13 +99,8 @@ def describe_validation_error(error: ValidationError) -> str:
 
 def to_change(event: GenericEvent, source: str = "generic") -> CustomerChange:
     ref = CustomerRef(**event.customer.model_dump(exclude_none=True))
-    if not ref.uuid:
-        if not (ref.external_id or ref.email):
-            raise InvalidEvent("customer: give uuid, external_id (+ data_source_uuid) or email")
-        raise UnresolvableCustomer(
-            "customer: only {'uuid': 'cus_…'} is supported yet; "
-            "resolving external_id or email to a ChartMogul customer is not enabled"
-        )
+    if not (ref.uuid or ref.external_id or ref.email):
+        raise InvalidEvent("customer: give uuid, external_id (+ data_source_uuid) or email")
     occurred = event.occurred_at if event.occurred_at.tzinfo else event.occurred_at.replace(tzinfo=UTC)
     fields = event.set.model_dump(exclude_none=True)
     if fields.get("primary_contact") == {}:

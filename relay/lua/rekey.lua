@@ -1,0 +1,22 @@
+-- A customer reference was resolved to a ChartMogul uuid: move its waiting events to the
+-- uuid's own pending set (so one lease orders and coalesces them with the uuid's other
+-- changes), remember the link, and make the uuid ready unless it is busy.
+-- KEYS: from_pending, to_pending, ready, leases, retry, links, uuid's events index
+-- ARGV: uuid, event key prefix ("relay:event:"), link field ('' for none)
+-- Returns the number of events moved.
+local items = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #items, 2 do
+  redis.call('ZADD', KEYS[2], items[i + 1], items[i])
+  redis.call('ZADD', KEYS[7], items[i + 1], items[i])
+  if redis.call('EXISTS', ARGV[2] .. items[i]) == 1 then
+    redis.call('HSET', ARGV[2] .. items[i], 'customer', ARGV[1])
+  end
+end
+redis.call('DEL', KEYS[1])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[6], ARGV[3], ARGV[1]) end
+local moved = #items / 2
+if moved > 0 and not redis.call('ZSCORE', KEYS[4], ARGV[1]) and not redis.call('ZSCORE', KEYS[5], ARGV[1]) then
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[3], 'NX', tonumber(t[1]) * 1000, ARGV[1])
+end
+return moved

@@ -1,0 +1,64 @@
+"""Customer resolution: a CRM record, external id or email → a ChartMogul customer uuid.
+
+In order: the link table (explicit `relay links import`, link properties the CRM sent),
+cached look-ups, then ChartMogul's own look-ups by external_id and by email.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from relay import keys
+from relay.changes import CustomerRef
+from relay.ledger import Ledger
+from workers.chartmogul import ChartMogulClient
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    uuid: str | None
+    link: str | None  # the link-table field to remember, when the link is permanent
+    why_not: str = ""
+
+
+class CustomerResolver:
+    def __init__(self, ledger: Ledger, client: ChartMogulClient, *, lookup_ttl_s: int = 3600) -> None:
+        self.ledger = ledger
+        self.client = client
+        self.lookup_ttl_s = lookup_ttl_s
+
+    async def resolve(self, ref: CustomerRef) -> Resolution:
+        if ref.uuid:
+            return Resolution(ref.uuid, None)
+        for link in (ref.crm_record, ref.key):
+            if link and (uuid := await self.ledger.link(link)):
+                return Resolution(uuid, None)
+        cached = await self.ledger.redis.get(keys.lookup(ref.key))
+        if cached:
+            return Resolution(str(cached), None)
+        candidates: list[str] = []
+        if ref.external_id:
+            found = await self.client.find_by_external_id(ref.external_id, ref.data_source_uuid)
+            candidates = [c["uuid"] for c in found if c.get("uuid")]
+        if not candidates and ref.email:
+            found = await self.client.search_by_email(ref.email)
+            candidates = [c["uuid"] for c in found if c.get("uuid")]
+        if len(candidates) == 1:
+            await self.ledger.redis.set(keys.lookup(ref.key), candidates[0], ex=self.lookup_ttl_s)
+            return Resolution(candidates[0], None)
+        if len(candidates) > 1:
+            return Resolution(None, None, f"{len(candidates)} ChartMogul customers match {describe(ref)}")
+        return Resolution(None, None, f"no ChartMogul customer matches {describe(ref)}")
+
+
+def describe(ref: CustomerRef) -> str:
+    parts = []
+    if ref.crm_record:
+        parts.append(f"CRM record {ref.crm_record} (no link; import one with `relay links import`)")
+    if ref.external_id:
+        parts.append(
+            f"external_id {ref.external_id}" + (f" in {ref.data_source_uuid}" if ref.data_source_uuid else "")
+        )
+    if ref.email:
+        parts.append(f"email {ref.email}")
+    return " or ".join(parts) or ref.key
