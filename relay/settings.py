@@ -27,6 +27,8 @@ class Settings(BaseSettings):
         env_file=".env",
         extra="ignore",
         populate_by_name=True,
+        # `RELAY_GENERIC_SECRET=` must mean "not set", not "an empty secret".
+        env_ignore_empty=True,
     )
 
     # --- Redis and queues
