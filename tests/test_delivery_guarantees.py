@@ -1,0 +1,200 @@
+"""Delivery guarantees, proven by counting what reached the (simulated) ChartMogul.
+
+Ordering and staleness, coalescing, crash safety (SIGKILL mid-delivery), the write-ahead
+recovery of a PATCH whose outcome was never recorded, and the circuit for bad credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import redis as redis_sync
+from pydantic import SecretStr
+
+from relay import keys
+from relay.changes import CustomerChange, CustomerRef
+from relay.ledger import Ledger, connect
+from relay.simulator.testing import SimulatorHandle
+from relay.sources import ParsedEvent
+from tests.conftest import GENERIC_SECRET, SIM_API_KEY
+from tests.servers import WorkerProcess, wait_for
+from tests.webhooks import send_generic
+from workers.chartmogul import ChartMogulClient
+from workers.delivery import idempotency_key
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def customer_requests(simulator: SimulatorHandle, uuid: str, method: str) -> list[dict[str, Any]]:
+    return [r for r in simulator.requests() if r["method"] == method and r["path"] == f"/v1/customers/{uuid}"]
+
+
+def event_status(redis_url: str, event_id: str) -> str | None:
+    client = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return client.hget(keys.event(event_id), "status")  # type: ignore[return-value]
+    finally:
+        client.close()
+
+
+def test_a_burst_of_changes_to_one_customer_costs_one_patch(
+    web: str, start_worker: Callable[..., WorkerProcess], simulator: SimulatorHandle, redis_url: str
+) -> None:
+    customer = simulator.add_customer({"company": "Burst Inc", "attributes": {"tags": ["keep"], "custom": {}}})
+    base = datetime.now(UTC) - timedelta(minutes=10)
+    for i in range(50):  # the worker is not running yet: all 50 wait together
+        event = {
+            "id": f"evt_burst_{i}",
+            "occurred_at": iso(base + timedelta(seconds=i)),
+            "customer": {"uuid": customer["uuid"]},
+            "set": {"city": f"City {i}"},
+            "tags": {"add": [f"t{i % 5}"]},
+        }
+        assert send_generic(web, GENERIC_SECRET, event).status == 202
+
+    start_worker()
+
+    wait_for(lambda: all(event_status(redis_url, f"evt_burst_{i}") == "applied" for i in range(50)))
+    [patch] = customer_requests(simulator, customer["uuid"], "PATCH")
+    assert patch["body"]["city"] == "City 49"  # the last writer wins
+    assert sorted(patch["body"]["attributes"]["tags"]) == ["keep", "t0", "t1", "t2", "t3", "t4"]
+    assert patch["idempotency_key"] == idempotency_key([f"evt_burst_{i}" for i in range(50)])
+    assert len(customer_requests(simulator, customer["uuid"], "GET")) == 1  # the tag merge's read
+
+
+def test_an_older_change_never_overwrites_a_newer_one(
+    web: str, worker: WorkerProcess, simulator: SimulatorHandle, redis_url: str
+) -> None:
+    customer = simulator.add_customer({"company": "Order Ltd", "city": "Start"})
+    now = datetime.now(UTC)
+    newer = {"id": "evt_new", "occurred_at": iso(now), "customer": {"uuid": customer["uuid"]}, "set": {"city": "New"}}
+    older = {
+        "id": "evt_old",
+        "occurred_at": iso(now - timedelta(minutes=5)),
+        "customer": {"uuid": customer["uuid"]},
+        "set": {"city": "Old", "zip": "10115"},
+    }
+    stale_only = {
+        "id": "evt_stale",
+        "occurred_at": iso(now - timedelta(minutes=6)),
+        "customer": {"uuid": customer["uuid"]},
+        "set": {"city": "Older still"},
+    }
+
+    assert send_generic(web, GENERIC_SECRET, newer).status == 202
+    wait_for(lambda: event_status(redis_url, "evt_new") == "applied")
+    assert send_generic(web, GENERIC_SECRET, older).status == 202
+    assert send_generic(web, GENERIC_SECRET, stale_only).status == 202
+
+    wait_for(lambda: event_status(redis_url, "evt_stale") == "stale")
+    wait_for(lambda: event_status(redis_url, "evt_old") == "applied")
+    stored = simulator.stored_customer(customer["uuid"])
+    assert stored["city"] == "New"  # the older city was dropped...
+    assert stored["zip"] == "10115"  # ...while the older event's other field still applied
+    assert [p["body"] for p in customer_requests(simulator, customer["uuid"], "PATCH")] == [
+        {"city": "New"},
+        {"zip": "10115"},
+    ]
+
+
+def test_a_worker_killed_mid_delivery_loses_nothing(
+    web: str, start_worker: Callable[..., WorkerProcess], simulator: SimulatorHandle, redis_url: str
+) -> None:
+    customers = [simulator.add_customer({"company": f"Crash {i}"}) for i in range(6)]
+    simulator.set_faults(latency_ms=1500)  # every call is slow: the kill lands mid-request
+    first = start_worker(RELAY_LEASE_S="2")
+    for i, customer in enumerate(customers):
+        event = {
+            "id": f"evt_crash_{i}",
+            "occurred_at": iso(datetime.now(UTC)),
+            "customer": {"uuid": customer["uuid"]},
+            "set": {"city": "Recovered"},
+        }
+        assert send_generic(web, GENERIC_SECRET, event).status == 202
+    client = redis_sync.Redis.from_url(redis_url)
+    wait_for(lambda: client.zcard(keys.LEASES) > 0)
+
+    first.kill()
+    simulator.set_faults(latency_ms=100)
+    start_worker(RELAY_LEASE_S="2")
+    started = time.monotonic()
+
+    wait_for(lambda: all(event_status(redis_url, f"evt_crash_{i}") == "applied" for i in range(6)), timeout_s=60)
+    assert time.monotonic() - started < 60
+    for customer in customers:
+        assert simulator.stored_customer(customer["uuid"])["city"] == "Recovered"
+        applied = [p for p in customer_requests(simulator, customer["uuid"], "PATCH") if p["status"] == 200]
+        assert len(applied) == 1  # applied exactly once, though one worker died mid-way
+    client.close()
+
+
+def test_a_patch_that_landed_before_the_worker_died_is_not_sent_again(
+    start_worker: Callable[..., WorkerProcess], simulator: SimulatorHandle, redis_url: str
+) -> None:
+    """The crash window between "ChartMogul applied it" and "we recorded it", reproduced
+    exactly: the event is accepted, its PATCH is written ahead and sent, and nothing is
+    recorded (as if the worker died right then). A new worker must not send it again."""
+    customer = simulator.add_customer({"company": "Window Co"})
+    change = CustomerChange(
+        event_id="evt_window",
+        source="generic",
+        occurred_at_ms=int(time.time() * 1000),
+        customer=CustomerRef(uuid=customer["uuid"]),
+        fields={"city": "Lisbon"},
+    )
+
+    async def die_after_patch() -> None:
+        ledger = Ledger(connect(redis_url))
+        await ledger.accept(ParsedEvent(change=change, raw="{}"))
+        body = {"city": "Lisbon"}
+        await ledger.begin_inflight(
+            customer["uuid"], idempotency_key="evt_window", body=body, event_ids=["evt_window"], field_times={}
+        )
+        async with aiohttp.ClientSession() as session:
+            client = ChartMogulClient(session, base_url=simulator.base_url, api_key=SecretStr(SIM_API_KEY))
+            await client.update_customer(customer["uuid"], body, idempotency_key="evt_window")
+        await ledger.redis.aclose()
+
+    asyncio.run(die_after_patch())
+    start_worker()
+
+    wait_for(lambda: event_status(redis_url, "evt_window") == "applied")
+    assert len(customer_requests(simulator, customer["uuid"], "PATCH")) == 1
+    assert len(customer_requests(simulator, customer["uuid"], "GET")) == 1  # the check that it landed
+
+
+def test_bad_credentials_pause_delivery_without_dead_lettering(
+    web: str, start_worker: Callable[..., WorkerProcess], simulator: SimulatorHandle, redis_url: str
+) -> None:
+    customer = simulator.add_customer({"company": "Keys Ltd"})
+    wrong = start_worker(CHARTMOGUL_API_KEY="not-the-key")
+    for i in range(3):
+        event = {
+            "id": f"evt_key_{i}",
+            "occurred_at": iso(datetime.now(UTC)),
+            "customer": {"uuid": customer["uuid"]},
+            "set": {"zip": f"0{i}"},
+        }
+        assert send_generic(web, GENERIC_SECRET, event).status == 202
+    client = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    wait_for(lambda: client.hget(keys.CIRCUIT, "state") == "open")
+    time.sleep(1.0)  # while open, nothing is dead-lettered and nothing more is attempted
+    assert client.zcard(keys.DLQ) == 0
+    assert all(event_status(redis_url, f"evt_key_{i}") == "queued" for i in range(3))
+    patches_while_open = len(customer_requests(simulator, customer["uuid"], "PATCH"))
+    assert patches_while_open <= 1
+
+    wrong.stop()
+    start_worker()  # the operator fixes CHARTMOGUL_API_KEY and restarts the workers
+
+    wait_for(lambda: client.hget(keys.CIRCUIT, "state") is None, timeout_s=20)
+    wait_for(lambda: all(event_status(redis_url, f"evt_key_{i}") == "applied" for i in range(3)))
+    assert simulator.stored_customer(customer["uuid"])["zip"] == "02"
+    client.close()
