@@ -7,6 +7,10 @@ delivery run finishes its in-flight calls, then the worker exits.
 
 from __future__ import annotations
 
+import time
+import uuid
+
+import redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
@@ -17,6 +21,7 @@ from workers import jobs
 from workers.runtime import DeliveryRuntime
 
 log = get_logger("relay.worker")
+RESTART_DELAY_S = 1.0
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
@@ -25,12 +30,6 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     runtime.start()
     jobs.install_runtime(runtime)
     connection = rq_connection(settings.redis_url)
-    worker = SimpleWorker(
-        [relay_queue(connection, settings.queue_name)],
-        connection=connection,
-        serializer=JSONSerializer,
-        name=f"relay.{runtime.worker_name}",
-    )
     log.info(
         "worker_started",
         queue=settings.queue_name,
@@ -38,7 +37,23 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
         chartmogul=settings.chartmogul_api_base,
     )
     try:
-        worker.work(burst=burst, logging_level=settings.log_level.upper(), with_scheduler=False)
+        while True:
+            worker = SimpleWorker(
+                [relay_queue(connection, settings.queue_name)],
+                connection=connection,
+                serializer=JSONSerializer,
+                name=f"relay.{runtime.worker_name}.{uuid.uuid4().hex[:6]}",
+            )
+            try:
+                worker.work(burst=burst, logging_level=settings.log_level.upper(), with_scheduler=False)
+            except redis.ConnectionError as exc:
+                log.warning("worker_lost_redis", error=type(exc).__name__)
+            if burst or worker._stop_requested:
+                break
+            # RQ gives up on some Redis errors (e.g. while Redis restarts); nothing is lost,
+            # since the ledger holds every event. Start over once Redis answers again.
+            log.warning("worker_restarting", in_s=RESTART_DELAY_S)
+            time.sleep(RESTART_DELAY_S)
         if burst:
             delivered = runtime.run(runtime.drain())
             log.info("burst_drained", customers=delivered)

@@ -1,0 +1,351 @@
+"""The chaos run: everything that goes wrong in production, at once, then a full accounting.
+
+N events across M customers are sent shuffled, 10% of them twice, while the simulator
+answers 5% of calls with 500, lets 2% time out and throws a burst of 429s with Retry-After;
+one worker is SIGKILLed mid-run and restarted, and Redis (AOF on) is restarted. Afterwards
+every accepted event must be applied exactly once, stale, or dead-lettered with a reason,
+and every customer in the simulator must equal a model computed from the events.
+
+    python -m tests.chaos --events 5000 --customers 300      # the full run (a few minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+
+from relay import keys
+from relay.app import create_app
+from relay.settings import Settings
+from relay.simulator.testing import SimulatorHandle, running_simulator
+from tests.servers import WorkerProcess, free_port, running_web_app, wait_for
+from tests.webhooks import post
+
+SECRET = "whsec_Y2hhb3MtdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OQ=="
+API_KEY = "sim_chaos_key"
+CITIES = ["Berlin", "Lisbon", "Oslo", "Austin", "Kyoto", "Lagos", "Lima"]
+TAGS = [f"t{i}" for i in range(6)]
+
+
+@contextmanager
+def own_redis() -> Iterator[tuple[str, Any]]:
+    """A redis-server of the test's own, AOF on, that the test may restart."""
+    port = free_port()
+    data_dir = Path(tempfile.mkdtemp(prefix="relay-chaos-redis-"))
+    argv = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--maxmemory-policy",
+        "noeviction",
+    ]
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=port)
+        wait_for(lambda: _pings(client), timeout_s=10)
+        client.close()
+        return proc
+
+    state = {"proc": start()}
+
+    def restart() -> None:
+        proc = state["proc"]
+        proc.send_signal(signal.SIGTERM)  # a graceful restart: Redis flushes its AOF first
+        proc.wait(timeout=20)
+        state["proc"] = start()
+
+    try:
+        yield f"redis://127.0.0.1:{port}/0", restart
+    finally:
+        state["proc"].kill()
+        state["proc"].wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def make_events(n_events: int, customers: list[str], rng: random.Random) -> list[dict[str, Any]]:
+    """Events in occurred_at order (1 ms apart, in the past); each changes a few things."""
+    start = datetime.now(UTC) - timedelta(hours=1)
+    events = []
+    for i in range(n_events):
+        event: dict[str, Any] = {
+            "id": f"evt_chaos_{i:06d}",
+            "occurred_at": (start + timedelta(milliseconds=i)).isoformat().replace("+00:00", "Z"),
+            "customer": {"uuid": rng.choice(customers)},
+        }
+        fields: dict[str, Any] = {}
+        if rng.random() < 0.6:
+            fields["city"] = rng.choice(CITIES)
+        if rng.random() < 0.3:
+            fields["zip"] = f"{rng.randrange(10000, 99999)}"
+        if rng.random() < 0.3:
+            fields["primary_contact"] = {"first_name": rng.choice(["Ann", "Bo", "Cy", "Di"])}
+        if fields:
+            event["set"] = fields
+        if rng.random() < 0.3 or not fields:
+            tag = rng.choice(TAGS)
+            event["tags"] = {"add": [tag]} if rng.random() < 0.6 else {"remove": [tag]}
+        events.append(event)
+    return events
+
+
+def model(events: list[dict[str, Any]], initial_tags: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """The expected final customers: per field and per tag, the change with the newest occurred_at wins."""
+    state: dict[str, dict[str, Any]] = {}
+    for event in sorted(events, key=lambda e: e["occurred_at"]):
+        uuid = event["customer"]["uuid"]
+        customer = state.setdefault(uuid, {"tags": set(initial_tags[uuid])})
+        for name, value in event.get("set", {}).items():
+            if name == "primary_contact":
+                customer.setdefault("primary_contact", {}).update(value)
+            else:
+                customer[name] = value
+        customer["tags"] |= set(event.get("tags", {}).get("add", []))
+        customer["tags"] -= set(event.get("tags", {}).get("remove", []))
+    return state
+
+
+@dataclass
+class ChaosReport:
+    sent: int = 0
+    duplicates_sent: int = 0
+    accepted: int = 0
+    duplicate_answers: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    dead_reasons: Counter[str] = field(default_factory=Counter)
+    patches_ok: int = 0
+    double_applied_keys: list[str] = field(default_factory=list)
+    applied_without_patch: list[str] = field(default_factory=list)
+    mismatched_customers: list[str] = field(default_factory=list)
+    lost: int = 0
+    seconds: float = 0.0
+
+    def table(self) -> str:
+        rows = [
+            ("events sent (distinct)", self.sent),
+            ("duplicate deliveries sent", self.duplicates_sent),
+            ("accepted (202)", self.accepted),
+            ("answered duplicate (200)", self.duplicate_answers),
+            ("applied", self.statuses["applied"]),
+            ("stale", self.statuses["stale"]),
+            ("dead-lettered", f"{self.statuses['dead']} {dict(self.dead_reasons) or ''}".strip()),
+            ("still queued / lost", self.lost),
+            ("successful PATCHes", self.patches_ok),
+            ("PATCH keys applied twice", len(self.double_applied_keys)),
+            ("applied with no PATCH in the log", len(self.applied_without_patch)),
+            ("customers differing from the model", len(self.mismatched_customers)),
+            ("seconds", round(self.seconds, 1)),
+        ]
+        width = max(len(r[0]) for r in rows)
+        return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+
+    @property
+    def clean(self) -> bool:
+        return (
+            self.lost == 0
+            and not self.double_applied_keys
+            and not self.applied_without_patch
+            and not self.mismatched_customers
+            and self.statuses["applied"] + self.statuses["stale"] + self.statuses["dead"] == self.accepted
+        )
+
+
+def run_chaos(n_events: int, n_customers: int, *, seed: int = 7, log_dir: Path | None = None) -> ChaosReport:
+    rng = random.Random(seed)
+    report = ChaosReport()
+    began = time.monotonic()
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="relay-chaos-logs-"))
+    with own_redis() as (redis_url, restart_redis), running_simulator(api_key=API_KEY) as sim:
+        initial_tags = {}
+        customers = []
+        for i in range(n_customers):
+            tags = rng.sample(TAGS, 2)
+            created = sim.add_customer({"company": f"Chaos {i}", "attributes": {"tags": tags, "custom": {}}})
+            customers.append(created["uuid"])
+            initial_tags[created["uuid"]] = tags
+        events = make_events(n_events, customers, rng)
+        env = {
+            "RELAY_REDIS_URL": redis_url,
+            "CHARTMOGUL_API_BASE": sim.base_url,
+            "CHARTMOGUL_API_KEY": API_KEY,
+            "RELAY_GENERIC_SECRET": SECRET,
+            "RELAY_LEASE_S": "3",
+            "RELAY_MAINTENANCE_INTERVAL_S": "0.2",
+            "RELAY_RETRY_BASE_S": "0.1",
+            "RELAY_RETRY_CAP_S": "1",
+            "RELAY_RETRY_DEADLINE_S": "600",
+            "RELAY_HTTP_TIMEOUT_S": "1",
+            "RELAY_LOG_FORMAT": "json",
+        }
+        settings = Settings(_env_file=None, redis_url=redis_url, generic_secret=SECRET)  # type: ignore[call-arg]
+        with running_web_app(create_app(settings)) as web:
+            sim.set_faults(status=500, rate=0.05, timeout_rate=0.02)
+            workers = [WorkerProcess(env, log_dir / f"worker-{i}.log") for i in range(2)]
+            deliveries = [orjson.dumps(e) for e in events]
+            deliveries += [deliveries[i] for i in rng.sample(range(n_events), n_events // 10)]
+            rng.shuffle(deliveries)
+            report.sent, report.duplicates_sent = n_events, len(deliveries) - n_events
+            answers: list[int] = []
+            lock = threading.Lock()
+
+            def deliver(body: bytes) -> None:
+                status = _send_until_answered(web, body)
+                with lock:
+                    answers.append(status)
+
+            def chaos_timeline() -> None:
+                total = len(deliveries)
+                wait_for(lambda: len(answers) >= total * 0.3, timeout_s=300, interval_s=0.05)
+                sim.set_faults(status=429, rate=1.0, retry_after=1)
+                time.sleep(1.5)
+                sim.set_faults(status=500, rate=0.05, timeout_rate=0.02)
+                wait_for(lambda: len(answers) >= total * 0.5, timeout_s=300, interval_s=0.05)
+                workers[0].kill()
+                time.sleep(1.0)
+                workers.append(WorkerProcess(env, log_dir / "worker-restarted.log"))
+                wait_for(lambda: len(answers) >= total * 0.7, timeout_s=300, interval_s=0.05)
+                restart_redis()
+
+            timeline = threading.Thread(target=chaos_timeline)
+            timeline.start()
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(deliver, deliveries))
+            timeline.join()
+            report.accepted = answers.count(202)
+            report.duplicate_answers = answers.count(200)
+            sim.clear_faults()
+
+            client = redis.Redis.from_url(redis_url, decode_responses=True)
+            event_ids = [e["id"] for e in events]
+            terminal = {"applied", "stale", "dead"}
+
+            def statuses() -> Counter[str]:
+                with client.pipeline(transaction=False) as pipe:
+                    for event_id in event_ids:
+                        pipe.hget(keys.event(event_id), "status")
+                    return Counter(s or "missing" for s in pipe.execute())
+
+            try:
+                wait_for(
+                    lambda: sum(statuses()[s] for s in terminal) == n_events, timeout_s=300, interval_s=0.5
+                )
+            except AssertionError:
+                pass  # the accounting below says what is missing
+            report.statuses = statuses()
+            report.lost = n_events - sum(report.statuses[s] for s in terminal)
+            for event_id in client.zrange(keys.DLQ, 0, -1):
+                report.dead_reasons[client.hget(keys.event(event_id), "reason") or "?"] += 1
+            _check_exactly_once(report, client, event_ids, sim)
+            _check_model(report, events, initial_tags, sim)
+            client.close()
+            for worker in workers:
+                worker.stop()
+    report.seconds = time.monotonic() - began
+    return report
+
+
+def _send_until_answered(web: str, body: bytes) -> int:
+    """Send like a CRM: retry (up to a minute) until the relay answers 2xx."""
+    from relay.demo import signed_headers
+
+    event_id = orjson.loads(body)["id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            answer = post(
+                f"{web}/webhooks/generic", body, signed_headers(SECRET, body, msg_id=f"msg_{event_id}")
+            )
+        except OSError:
+            time.sleep(0.2)
+            continue
+        if answer.status in (200, 202):
+            return answer.status
+        time.sleep(0.2)
+    return 0
+
+
+def _check_exactly_once(
+    report: ChaosReport, client: redis.Redis, event_ids: list[str], sim: SimulatorHandle
+) -> None:
+    ok_keys = Counter(
+        r["idempotency_key"] for r in sim.requests() if r["method"] == "PATCH" and r["status"] == 200
+    )
+    report.patches_ok = sum(ok_keys.values())
+    report.double_applied_keys = [k for k, n in ok_keys.items() if n > 1]
+    with client.pipeline(transaction=False) as pipe:
+        for event_id in event_ids:
+            pipe.hmget(keys.event(event_id), ["status", "applied_by"])
+        for event_id, (status, applied_by) in zip(event_ids, pipe.execute(), strict=True):
+            if status == "applied" and applied_by not in ok_keys:
+                report.applied_without_patch.append(event_id)
+
+
+def _check_model(
+    report: ChaosReport,
+    events: list[dict[str, Any]],
+    initial_tags: dict[str, list[str]],
+    sim: SimulatorHandle,
+) -> None:
+    for uuid, expected in model(events, initial_tags).items():
+        stored = sim.stored_customer(uuid)
+        actual: dict[str, Any] = {"tags": set(stored["attributes"]["tags"])}
+        for name in expected:
+            if name == "primary_contact":
+                actual[name] = {k: stored["primary_contact"].get(k) for k in expected[name]}
+            elif name != "tags":
+                actual[name] = stored.get(name)
+        if actual != expected:
+            report.mismatched_customers.append(uuid)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--customers", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    report = run_chaos(args.events, args.customers, seed=args.seed)
+    print(report.table())
+    raise SystemExit(0 if report.clean else 1)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
