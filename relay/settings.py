@@ -55,6 +55,8 @@ class Settings(BaseSettings):
 
     # --- Admin surface: no token, no admin surface (404)
     admin_token: SecretStr | None = None
+    # /metrics asks for the admin token too (off: scrapers need no token; keep /metrics internal).
+    metrics_require_auth: bool = False
 
     # --- Ingest
     max_body_bytes: int = 1024 * 1024
@@ -70,6 +72,7 @@ class Settings(BaseSettings):
     retry_cap_s: float = 3600.0
     retry_deadline_s: float = 12 * 3600.0
     lease_s: float = 30.0
+    job_budget_s: float = 20.0
     lookup_ttl_s: int = 3600
     maintenance_interval_s: float = 1.0
 

@@ -15,16 +15,11 @@ import argparse
 import contextlib
 import os
 import random
-import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,66 +32,13 @@ from relay import keys
 from relay.app import create_app
 from relay.settings import Settings
 from relay.simulator.testing import SimulatorHandle, running_simulator
-from tests.servers import WorkerProcess, free_port, running_web_app, wait_for
+from tests.servers import WorkerProcess, own_redis, running_web_app, wait_for
 from tests.webhooks import post
 
 SECRET = "whsec_Y2hhb3MtdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OQ=="
 API_KEY = "sim_chaos_key"
 CITIES = ["Berlin", "Lisbon", "Oslo", "Austin", "Kyoto", "Lagos", "Lima"]
 TAGS = [f"t{i}" for i in range(6)]
-
-
-@contextmanager
-def own_redis() -> Iterator[tuple[str, Any]]:
-    """A redis-server of the test's own, AOF on, that the test may restart."""
-    port = free_port()
-    data_dir = Path(tempfile.mkdtemp(prefix="relay-chaos-redis-"))
-    argv = [
-        "redis-server",
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(data_dir),
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "everysec",
-        "--maxmemory-policy",
-        "noeviction",
-    ]
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=port)
-        wait_for(lambda: _pings(client), timeout_s=10)
-        client.close()
-        return proc
-
-    state = {"proc": start()}
-
-    def restart() -> None:
-        proc = state["proc"]
-        proc.send_signal(signal.SIGTERM)  # a graceful restart: Redis flushes its AOF first
-        proc.wait(timeout=20)
-        state["proc"] = start()
-
-    try:
-        yield f"redis://127.0.0.1:{port}/0", restart
-    finally:
-        state["proc"].kill()
-        state["proc"].wait()
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
 
 
 def make_events(n_events: int, customers: list[str], rng: random.Random) -> list[dict[str, Any]]:

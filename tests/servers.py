@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import redis
 import uvicorn
 from starlette.applications import Starlette
 
@@ -88,3 +91,56 @@ class WorkerProcess:
                 self.proc.wait()
         self._log.close()
         return self.proc.returncode
+
+
+@contextmanager
+def own_redis() -> Iterator[tuple[str, Any]]:
+    """A redis-server of the test's own, AOF on, that the test may restart."""
+    port = free_port()
+    data_dir = Path(tempfile.mkdtemp(prefix="relay-chaos-redis-"))
+    argv = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--maxmemory-policy",
+        "noeviction",
+    ]
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=port)
+        wait_for(lambda: _pings(client), timeout_s=10)
+        client.close()
+        return proc
+
+    state = {"proc": start()}
+
+    def restart() -> None:
+        proc = state["proc"]
+        proc.send_signal(signal.SIGTERM)  # a graceful restart: Redis flushes its AOF first
+        proc.wait(timeout=20)
+        state["proc"] = start()
+
+    try:
+        yield f"redis://127.0.0.1:{port}/0", restart
+    finally:
+        state["proc"].kill()
+        state["proc"].wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False

@@ -7,6 +7,7 @@ the Authorization header; no message built here contains it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from email.utils import parsedate_to_datetime
 from time import time
 from typing import Any
@@ -16,6 +17,7 @@ import orjson
 from pydantic import SecretStr
 
 from relay.exceptions import AuthFailed, RateLimited, Rejected, Transient
+from workers.ratelimit import RateLimiter
 
 REJECTED_STATUSES = frozenset({400, 402, 404, 405, 409, 410, 413, 415, 422})
 AUTH_STATUSES = frozenset({401, 403})
@@ -63,9 +65,18 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 class ChartMogulClient:
+    """Every call waits for the fleet's rate limit and a connection slot when a limiter is given."""
+
     def __init__(
-        self, session: aiohttp.ClientSession, *, base_url: str, api_key: SecretStr, timeout_s: float = 10.0
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        api_key: SecretStr,
+        timeout_s: float = 10.0,
+        limiter: RateLimiter | None = None,
     ) -> None:
+        self._limiter = limiter
         self._session = session
         self._base_url = base_url.rstrip("/")
         # Built once; aiohttp's BasicAuth object is deprecated, the header is what matters.
@@ -124,13 +135,24 @@ class ChartMogulClient:
         if body is not None:
             data = orjson.dumps(body)
             request_headers["Content-Type"] = "application/json"
+        async with self._limiter.slot() if self._limiter else contextlib.nullcontext():
+            return await self._send(method, path, data, request_headers, query)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        query: dict[str, str] | None,
+    ) -> Any:
         try:
             async with self._session.request(
                 method,
                 self._base_url + path,
                 data=data,
                 params=query,
-                headers=request_headers,
+                headers=headers,
                 timeout=self._timeout,
             ) as response:
                 text = await response.text()

@@ -75,16 +75,24 @@ class Deliverer:
         self.wake = wake
         self.worker_name = worker_name
 
-    async def deliver_ready(self) -> dict[str, int]:
-        """Lease ready customers and deliver them concurrently. Returns how many were claimed."""
-        if await self.circuit.is_open():
-            return {"claimed": 0}
+    async def deliver_ready(self, *, budget_s: float = 20.0, should_stop: Callable[[], bool] = bool) -> int:
+        """Deliver ready customers, up to `concurrency` at a time, claiming the next one as soon as
+        one finishes, until none is ready, the time budget is spent or the worker is stopping.
+        Returns how many customers were delivered."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget_s
         token = f"{self.worker_name}:{uuid.uuid4().hex[:12]}"
-        customers = await self.ledger.claim(
-            self.config.concurrency, lease_ms=self.config.lease_ms, token=token
-        )
-        await asyncio.gather(*(self._deliver_leased(customer, token) for customer in customers))
-        return {"claimed": len(customers)}
+        running: set[asyncio.Task[None]] = set()
+        delivered = 0
+        while True:
+            free = self.config.concurrency - len(running)
+            if free > 0 and loop.time() < deadline and not should_stop() and not await self.circuit.is_open():
+                customers = await self.ledger.claim(free, lease_ms=self.config.lease_ms, token=token)
+                running |= {asyncio.create_task(self._deliver_leased(c, token)) for c in customers}
+                delivered += len(customers)
+            if not running:
+                return delivered
+            _done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
 
     async def _deliver_leased(self, customer: str, token: str) -> None:
         heartbeat = asyncio.create_task(self._keep_lease(customer, token))
@@ -211,8 +219,7 @@ class Deliverer:
             field_times=coalesced.field_times,
         )
         try:
-            async with self.limiter.slot():
-                await self.client.update_customer(customer, body, idempotency_key=key)
+            await self.client.update_customer(customer, body, idempotency_key=key)
         except Rejected as exc:
             await self.ledger.clear_inflight(customer)
             if len(live) > 1:

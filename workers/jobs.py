@@ -32,3 +32,16 @@ def deliver_ready() -> dict[str, int]:
     """Wake-up job: deliver up to `RELAY_DELIVERY_CONCURRENCY` ready customers concurrently."""
     runtime = current_runtime()
     return runtime.run(runtime.deliver_ready())
+
+
+def redeliver_event(event_id: str) -> dict[str, object]:
+    """rq-dashboard's "Requeue" of a mirrored dead letter (relay/admin/mirror.py): replay the
+    event with its stored change and wake delivery. `relay dlq replay` re-maps instead."""
+    from relay.wakeup import enqueue_wakeup
+
+    runtime = current_runtime()
+    result = runtime.run(runtime.ledger.replay(event_id))
+    if result == 1:
+        enqueue_wakeup(runtime.queue)
+    outcome = {1: "replayed", 0: "not in the dead-letter queue", -1: "record expired"}[result]
+    return {"event_id": event_id, "outcome": outcome}

@@ -45,6 +45,8 @@ class DeliveryRuntime:
         self._session: aiohttp.ClientSession | None = None
         self._deliverer: Deliverer | None = None
         self._circuit: Circuit | None = None
+        # Set on SIGTERM: finish the deliveries in flight, claim no new customers.
+        self.stopping = threading.Event()
         self._ledger: Ledger | None = None
         self._rq_redis = rq_connection(settings.redis_url)
         self.queue = relay_queue(self._rq_redis, settings.queue_name)
@@ -75,11 +77,18 @@ class DeliveryRuntime:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=settings.delivery_concurrency, keepalive_timeout=30),
         )
+        limiter = RateLimiter(
+            client_redis,
+            per_s=settings.rate_limit_per_s,
+            max_connections=settings.max_connections,
+            slot_ttl_s=settings.http_timeout_s + 5,
+        )
         client = ChartMogulClient(
             self._session,
             base_url=settings.chartmogul_api_base,
             api_key=api_key,
             timeout_s=settings.http_timeout_s,
+            limiter=limiter,
         )
         self._circuit = Circuit(client_redis, client)
         self._deliverer = Deliverer(
@@ -88,12 +97,7 @@ class DeliveryRuntime:
             circuit=self._circuit,
             resolver=CustomerResolver(self._ledger, client, lookup_ttl_s=settings.lookup_ttl_s),
             wake=self._wake,
-            limiter=RateLimiter(
-                client_redis,
-                per_s=settings.rate_limit_per_s,
-                max_connections=settings.max_connections,
-                slot_ttl_s=settings.http_timeout_s + 5,
-            ),
+            limiter=limiter,
             schedule=RetrySchedule(
                 base_s=settings.retry_base_s, cap_s=settings.retry_cap_s, deadline_s=settings.retry_deadline_s
             ),
@@ -125,20 +129,22 @@ class DeliveryRuntime:
         return self._deliverer
 
     async def deliver_ready(self) -> dict[str, int]:
-        result = await self.deliverer.deliver_ready()
-        # A full batch means more customers may be waiting: chain another wake-up.
-        if result["claimed"] >= self.settings.delivery_concurrency:
+        delivered = await self.deliverer.deliver_ready(
+            budget_s=self.settings.job_budget_s, should_stop=self.stopping.is_set
+        )
+        # The budget ran out with customers still waiting: hand over to the next wake-up job.
+        if not self.stopping.is_set() and await self.ledger.redis.zcard(keys.READY):
             await self._wake()
-        return result
+        return {"delivered": delivered}
 
     async def drain(self) -> int:
         """Deliver until no customer is ready or being delivered (for `relay worker --burst`)."""
         delivered = 0
         while True:
             await self.ledger.promote()
-            result = await self.deliverer.deliver_ready()
-            delivered += result["claimed"]
-            if result["claimed"] == 0:
+            claimed = await self.deliverer.deliver_ready(budget_s=self.settings.job_budget_s)
+            delivered += claimed
+            if claimed == 0:
                 if not await self.ledger.redis.zcard(keys.LEASES):
                     return delivered
                 await asyncio.sleep(0.2)

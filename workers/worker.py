@@ -24,8 +24,23 @@ log = get_logger("relay.worker")
 RESTART_DELAY_S = 1.0
 
 
-def run_worker(settings: Settings, *, burst: bool = False) -> None:
+class RelayWorker(SimpleWorker):
+    """RQ's SimpleWorker, plus: a warm shutdown also stops the running job from claiming more."""
+
+    runtime: DeliveryRuntime
+
+    def request_stop(self, signum: int, frame: object) -> None:
+        self.runtime.stopping.set()
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+
+def run_worker(settings: Settings, *, burst: bool = False, metrics_port: int | None = None) -> None:
     settings.require_api_key()
+    stop_metrics = None
+    if metrics_port is not None:  # this process's counters at :metrics_port/metrics
+        from relay.metrics import serve_metrics
+
+        stop_metrics = serve_metrics(metrics_port)
     runtime = DeliveryRuntime(settings)
     runtime.start()
     jobs.install_runtime(runtime)
@@ -38,12 +53,13 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     )
     try:
         while True:
-            worker = SimpleWorker(
+            worker = RelayWorker(
                 [relay_queue(connection, settings.queue_name)],
                 connection=connection,
                 serializer=JSONSerializer,
                 name=f"relay.{runtime.worker_name}.{uuid.uuid4().hex[:6]}",
             )
+            worker.runtime = runtime
             try:
                 worker.work(burst=burst, logging_level=settings.log_level.upper(), with_scheduler=False)
             except redis.ConnectionError as exc:
@@ -61,3 +77,5 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
         jobs.install_runtime(None)
         runtime.stop()
         connection.close()
+        if stop_metrics is not None:
+            stop_metrics()
