@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from relay.contract import normalize_update, validate_update
 from relay.exceptions import AuthFailed, RateLimited, Rejected, Transient
 from relay.ledger import EventRecord, Ledger, Outcome, now_ms
 from relay.logs import get_logger
@@ -202,14 +203,23 @@ class Deliverer:
             return
         live = [r for r in records if r.event_id in set(coalesced.event_ids)]
         current = None
-        if coalesced.touches_attributes:
+        # Tags/custom need the current sets (a PATCH replaces them); one changed date needs the
+        # other's current value for "trial not before lead".
+        if coalesced.touches_attributes or ("lead_created_at" in coalesced.fields) != (
+            "free_trial_started_at" in coalesced.fields
+        ):
             try:
                 current = await self.client.get_customer(customer)
             except Rejected as exc:
                 reason = "customer_not_found" if exc.status == 404 else "rejected"
                 await self._dead_letter(customer, live, reason, exc.message, status=exc.status)
                 return
-        body = patch_body(coalesced, current)
+        body = normalize_update(patch_body(coalesced, current))
+        violations = validate_update(body, current=current)
+        if violations:
+            message = "; ".join(str(v) for v in violations)
+            await self._reject(customer, live, "invalid_change", message, status=None, body=body)
+            return
         key = idempotency_key(coalesced.event_ids)
         await self.ledger.begin_inflight(
             customer,
@@ -222,14 +232,8 @@ class Deliverer:
             await self.client.update_customer(customer, body, idempotency_key=key)
         except Rejected as exc:
             await self.ledger.clear_inflight(customer)
-            if len(live) > 1:
-                # One bad change must not take the others down with it: deliver them one by one.
-                log.info("isolating_rejected_batch", customer_uuid=customer, events=len(live))
-                for record in live:
-                    await self._apply(customer, [record])
-                return
             reason = "customer_not_found" if exc.status == 404 else "rejected"
-            await self._dead_letter(customer, live, reason, exc.message, status=exc.status, body=body)
+            await self._reject(customer, live, reason, exc.message, status=exc.status, body=body)
             return
         except (RateLimited, AuthFailed):
             await self.ledger.clear_inflight(customer)  # refused before anything was applied
@@ -258,6 +262,25 @@ class Deliverer:
                 attempt=record.attempts + 1,
                 coalesced=len(live),
             )
+
+    async def _reject(
+        self,
+        customer: str,
+        live: Sequence[EventRecord],
+        reason: str,
+        message: str,
+        *,
+        status: int | None,
+        body: dict[str, Any],
+    ) -> None:
+        """A change ChartMogul will not take. In a coalesced batch, find which: one bad change
+        must not take the others down with it, so deliver them one by one."""
+        if len(live) > 1:
+            log.info("isolating_rejected_batch", customer_uuid=customer, events=len(live), reason=reason)
+            for record in live:
+                await self._apply(customer, [record])
+            return
+        await self._dead_letter(customer, live, reason, message, status=status, body=body)
 
     async def _schedule_retry(
         self, customer: str, records: Sequence[EventRecord], exc: Transient

@@ -17,9 +17,9 @@ import redis.asyncio as aioredis
 
 from relay import keys
 
-# A request is allowed when the theoretical arrival time (TAT) is within the burst tolerance
-# of now; each allowed request moves TAT one emission interval forward. Server time, so
-# workers on different hosts agree.
+# GCRA as a schedule: each caller reserves the next send time (the theoretical arrival time,
+# TAT, one emission interval after the previous one) and is told how long to wait for it.
+# Nobody polls, so the fleet sends exactly at the rate. Server time, so hosts agree.
 GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -27,10 +27,10 @@ local interval = tonumber(ARGV[1]) * tonumber(redis.call('GET', KEYS[2]) or '1')
 local burst = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local wait = tat - burst - now
-if wait > 0 then return tostring(wait) end
 redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil(tat + interval - now) + 1000)
-return '0'
+local wait = tat - burst - now
+if wait < 0 then wait = 0 end
+return tostring(wait)
 """
 
 # Take a slot unless the fleet already holds `cap` (or the lowered cap); slots of a worker
@@ -66,15 +66,13 @@ class RateLimiter:
         self.waited_s = 0.0
 
     async def acquire(self) -> None:
-        """Wait for this process's turn under the shared request rate."""
-        while True:
-            wait_ms = float(
-                await self._gcra(
-                    keys=[keys.RATE_LIMIT, keys.RATE_SLOWDOWN], args=[self.interval_ms, self.burst_ms]
-                )
+        """Reserve this request's send time under the shared rate, and wait for it."""
+        wait_ms = float(
+            await self._gcra(
+                keys=[keys.RATE_LIMIT, keys.RATE_SLOWDOWN], args=[self.interval_ms, self.burst_ms]
             )
-            if wait_ms <= 0:
-                return
+        )
+        if wait_ms > 0:
             self.waited_s += wait_ms / 1000
             await asyncio.sleep(wait_ms / 1000)
 

@@ -64,7 +64,7 @@ def run_worker(settings: Settings, *, burst: bool = False, metrics_port: int | N
                 worker.work(burst=burst, logging_level=settings.log_level.upper(), with_scheduler=False)
             except redis.ConnectionError as exc:
                 log.warning("worker_lost_redis", error=type(exc).__name__)
-            if burst or worker._stop_requested:
+            if burst or runtime.stopping.is_set():
                 break
             # RQ gives up on some Redis errors (e.g. while Redis restarts); nothing is lost,
             # since the ledger holds every event. Start over once Redis answers again.
