@@ -20,6 +20,8 @@ DLQ = f"{PREFIX}:dlq"
 CIRCUIT = f"{PREFIX}:circuit"
 CIRCUIT_PROBE = f"{PREFIX}:circuit:probe"
 RATE_LIMIT = f"{PREFIX}:ratelimit"
+# List: the fleet's last reserved send times (ms), for the per-second window.
+RATE_SENDS = f"{PREFIX}:ratelimit:sends"
 # String with TTL: a slow-down factor for the shared rate after ChartMogul answered 429.
 RATE_SLOWDOWN = f"{PREFIX}:ratelimit:slowdown"
 # Sorted set: requests in flight to ChartMogul across the fleet (score: slot expiry, ms).

@@ -286,7 +286,7 @@ class Deliverer:
         self, customer: str, records: Sequence[EventRecord], exc: Transient
     ) -> int | None:
         if isinstance(exc, RateLimited):
-            await self.limiter.slow_down(for_s=max(10.0, exc.retry_after_s or 0.0))
+            await self.limiter.slow_down(for_s=max(5.0, exc.retry_after_s or 0.0))
         elif exc.status == 503:
             await self.limiter.fewer_connections()
         attempt, since_ms = await self.ledger.start_retry_streak(customer)

@@ -17,21 +17,33 @@ import redis.asyncio as aioredis
 
 from relay import keys
 
-# GCRA as a schedule: each caller reserves the next send time (the theoretical arrival time,
-# TAT, one emission interval after the previous one) and is told how long to wait for it.
-# Nobody polls, so the fleet sends exactly at the rate. Server time, so hosts agree.
+# The rate as a schedule: each caller reserves the next send time and is told how long to wait
+# for it; nobody polls, so the fleet sends exactly at the rate. A send time is at least one
+# emission interval after the previous one (GCRA), and at most `per_window` sends fall in any
+# window of 1 s + a margin (a sliding log of the last sends), because ChartMogul counts
+# requests per second and requests bunch up a little on their way there. Server time, so
+# workers on different hosts agree.
 GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local interval = tonumber(ARGV[1]) * tonumber(redis.call('GET', KEYS[2]) or '1')
-local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil(tat + interval - now) + 1000)
-local wait = tat - burst - now
-if wait < 0 then wait = 0 end
-return tostring(wait)
+local slowdown = tonumber(redis.call('GET', KEYS[3]) or '1')
+local interval = tonumber(ARGV[1]) * slowdown
+local per_window = math.max(1, math.floor(tonumber(ARGV[2]) / slowdown))
+local window = tonumber(ARGV[3])
+local at = tonumber(redis.call('GET', KEYS[1]) or now)
+if at < now then at = now end
+local sent = redis.call('LRANGE', KEYS[2], -per_window, -1)
+if #sent >= per_window then
+  local earliest = tonumber(sent[1]) + window
+  if at < earliest then at = earliest end
+end
+redis.call('SET', KEYS[1], tostring(at + interval), 'PX', math.ceil(at + interval - now) + 1000)
+redis.call('RPUSH', KEYS[2], tostring(at))
+redis.call('LTRIM', KEYS[2], -per_window, -1)
+redis.call('PEXPIRE', KEYS[2], math.ceil(at - now + window) + 1000)
+return tostring(at - now)
 """
+WINDOW_MS = 1000 + 25
 
 # Take a slot unless the fleet already holds `cap` (or the lowered cap); slots of a worker
 # that died expire on their own.
@@ -54,13 +66,12 @@ class RateLimiter:
         per_s: float,
         max_connections: int,
         slot_ttl_s: float,
-        burst: int = 1,
     ) -> None:
         self._redis = redis
         self._gcra = redis.register_script(GCRA)
         self._slots = redis.register_script(SLOTS)
         self.interval_ms = 1000.0 / per_s
-        self.burst_ms = self.interval_ms * max(0, burst - 1)
+        self.per_window = max(1, int(per_s))
         self.max_connections = max_connections
         self.slot_ttl_ms = int(slot_ttl_s * 1000)
         self.waited_s = 0.0
@@ -69,7 +80,8 @@ class RateLimiter:
         """Reserve this request's send time under the shared rate, and wait for it."""
         wait_ms = float(
             await self._gcra(
-                keys=[keys.RATE_LIMIT, keys.RATE_SLOWDOWN], args=[self.interval_ms, self.burst_ms]
+                keys=[keys.RATE_LIMIT, keys.RATE_SENDS, keys.RATE_SLOWDOWN],
+                args=[self.interval_ms, self.per_window, WINDOW_MS],
             )
         )
         if wait_ms > 0:
@@ -92,7 +104,7 @@ class RateLimiter:
         finally:
             await self._redis.zrem(keys.CONNECTIONS, holder)
 
-    async def slow_down(self, *, factor: float = 2.0, for_s: float = 10.0) -> None:
+    async def slow_down(self, *, factor: float = 1.5, for_s: float = 5.0) -> None:
         """ChartMogul said 429: the whole fleet sends at 1/factor of the rate for a while."""
         await self._redis.set(keys.RATE_SLOWDOWN, factor, ex=max(1, int(for_s)))
 
