@@ -114,6 +114,14 @@ class ChartMogulClient:
             raise
         return list(result.get("entries") or [])
 
+    async def add_custom_attributes(self, uuid: str, attributes: list[dict[str, Any]]) -> dict[str, Any]:
+        """POST /v1/customers/{uuid}/attributes/custom: defines each attribute in the account if it is
+        new (with its `type`) and sets it on the customer."""
+        result: dict[str, Any] = await self._request(
+            "POST", f"/v1/customers/{uuid}/attributes/custom", body={"custom": attributes}
+        )
+        return result
+
     async def ping(self) -> None:
         await self._request("GET", "/v1/ping")
 

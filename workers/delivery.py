@@ -26,6 +26,7 @@ from relay.contract import normalize_update, validate_update
 from relay.exceptions import AuthFailed, RateLimited, Rejected, Transient
 from relay.ledger import EventRecord, Ledger, Outcome, now_ms
 from relay.logs import get_logger
+from relay.mapping.config import custom_attribute_type
 from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
 from workers.coalesce import coalesce, patch_body
@@ -35,6 +36,22 @@ from workers.recovery import body_is_applied
 from workers.resolve import CustomerResolver
 
 log = get_logger("relay.delivery")
+
+
+def declared_type(sources: set[str], key: str, value: Any, mapping_dir: str | None) -> str:
+    """The ChartMogul type of a custom attribute: as a source's mapping declares it, else by value."""
+    for source in sorted(sources):
+        if declared := custom_attribute_type(source, key, mapping_dir):
+            return declared
+    if isinstance(value, dict):
+        value = value.get("value")
+    if isinstance(value, bool):
+        return "Boolean"
+    if isinstance(value, int):
+        return "Integer"
+    if isinstance(value, float):
+        return "Decimal"
+    return "String"
 
 
 def idempotency_key(event_ids: Sequence[str]) -> str:
@@ -65,7 +82,9 @@ class Deliverer:
         resolver: CustomerResolver,
         wake: Callable[[], Awaitable[None]],
         worker_name: str,
+        mapping_dir: str | None = None,
     ) -> None:
+        self.mapping_dir = mapping_dir
         self.ledger = ledger
         self.client = client
         self.limiter = limiter
@@ -229,7 +248,12 @@ class Deliverer:
             field_times=coalesced.field_times,
         )
         try:
-            await self.client.update_customer(customer, body, idempotency_key=key)
+            try:
+                await self.client.update_customer(customer, body, idempotency_key=key)
+            except Rejected as exc:
+                if not await self._create_missing_custom_attributes(customer, live, body, current, exc):
+                    raise
+                await self.client.update_customer(customer, body, idempotency_key=key)
         except Rejected as exc:
             await self.ledger.clear_inflight(customer)
             reason = "customer_not_found" if exc.status == 404 else "rejected"
@@ -262,6 +286,31 @@ class Deliverer:
                 attempt=record.attempts + 1,
                 coalesced=len(live),
             )
+
+    async def _create_missing_custom_attributes(
+        self,
+        customer: str,
+        live: Sequence[EventRecord],
+        body: dict[str, Any],
+        current: dict[str, Any] | None,
+        rejection: Rejected,
+    ) -> bool:
+        """ChartMogul refuses custom attributes the account does not define. Create the ones this
+        PATCH introduces (with the type the source's mapping declares) and say whether to retry."""
+        if rejection.status != 400 or "custom" not in rejection.message.lower() or current is None:
+            return False
+        known = (current.get("attributes") or {}).get("custom") or {}
+        new = {k: v for k, v in body.get("attributes", {}).get("custom", {}).items() if k not in known}
+        if not new:
+            return False
+        sources = {r.source for r in live}
+        attributes = [
+            {"key": key, "value": value, "type": declared_type(sources, key, value, self.mapping_dir)}
+            for key, value in new.items()
+        ]
+        await self.client.add_custom_attributes(customer, attributes)
+        log.info("custom_attributes_created", customer_uuid=customer, keys=sorted(new))
+        return True
 
     async def _reject(
         self,

@@ -105,6 +105,7 @@ class DeliveryRuntime:
                 concurrency=settings.delivery_concurrency, lease_ms=int(settings.lease_s * 1000)
             ),
             worker_name=self.worker_name,
+            mapping_dir=settings.mapping_dir,
         )
         self._maintenance = asyncio.create_task(self._maintain())
 

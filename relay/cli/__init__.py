@@ -9,7 +9,10 @@ import redis
 
 from relay.cli.common import load_settings, redacted
 from relay.cli.dlq import dlq
+from relay.cli.mapping import mapping
+from relay.mapping.config import MappingError
 from relay.settings import MissingSetting
+from relay.sources.close import CloseKeyError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,11 +94,13 @@ def dev(port: int, simulator_port: int) -> None:
 
 
 cli.add_command(dlq)
+cli.add_command(mapping)
 
 
 def main() -> None:
+    # Configuration mistakes end with one line naming what to fix, never a traceback.
     try:
         cli(standalone_mode=True)
-    except MissingSetting as exc:
+    except (MissingSetting, MappingError, CloseKeyError) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)

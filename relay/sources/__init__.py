@@ -62,11 +62,24 @@ class WebhookSource:
 
 def enabled_sources(settings: Settings) -> dict[str, WebhookSource]:
     """The sources whose secrets are configured; the others answer 404."""
+    from relay.sources.close import CloseSource
     from relay.sources.generic import GenericSource
+    from relay.sources.hubspot import HubSpotSource
+    from relay.sources.pipedrive import PipedriveSource
+    from relay.sources.salesforce import SalesforceSource
 
     sources: dict[str, WebhookSource] = {}
     if settings.generic_secret is not None:
         sources["generic"] = GenericSource(settings.generic_secret)
+    # CRM sources also load their mapping here: a broken mapping file stops start-up (MappingError).
+    if settings.hubspot_client_secret is not None:
+        sources["hubspot"] = HubSpotSource.from_settings(settings)
+    if settings.pipedrive_basic_auth is not None:
+        sources["pipedrive"] = PipedriveSource.from_settings(settings)
+    if settings.salesforce_org_id is not None:
+        sources["salesforce"] = SalesforceSource.from_settings(settings)
+    if settings.close_signature_key is not None:
+        sources["close"] = CloseSource.from_settings(settings)
     return sources
 
 

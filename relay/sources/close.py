@@ -1,0 +1,160 @@
+"""Close: one event per request, signed with the webhook subscription's signature key.
+
+    POST /webhooks/close
+    close-sig-timestamp: <epoch seconds>
+    close-sig-hash: <hex HMAC-SHA256(bytes.fromhex(key), timestamp + body)>
+    {"subscription_id": "whsub_…",
+     "event": {"id": "ev_…", "date_created": "2025-03-01T10:00:00.123000", "action": "updated",
+               "object_type": "lead", "object_id": "lead_…", "lead_id": "lead_…",
+               "changed_fields": ["name", "addresses"], "previous_data": {…}, "data": {…}}}
+
+The timestamp must be within the tolerance (5 minutes), so a captured request cannot be replayed.
+
+    lead      customer fields   customer crm_record close:lead:<lead_id>
+    contact   primary_contact   customer crm_record close:lead:<lead_id> (a contact belongs to a lead)
+    other objects, deletes, merges: recorded, ignored
+
+`updated` maps only `changed_fields`; `created` maps every field present. Close keys custom
+fields as `custom.cf_…`, which mapping files name as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Any
+
+import orjson
+from pydantic import SecretStr
+
+from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload
+from relay.mapping.apply import ignored_event, map_record, mapped_event
+from relay.mapping.config import SourceMapping, load_mapping
+from relay.mapping.values import epoch_ms
+from relay.settings import Settings
+from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource
+
+OBJECT_TYPES = ("lead", "contact")
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_FUTURE_TOLERANCE_S = 300
+_BOOKKEEPING = frozenset(
+    {"id", "lead_id", "organization_id", "date_updated", "created_by", "updated_by", "created_by_name"}
+    | {"updated_by_name", "display_name", "html_url", "status_id", "contacts", "opportunities", "tasks"}
+)
+
+
+class CloseKeyError(ValueError):
+    """RELAY_CLOSE_SIGNATURE_KEY is not the hex key Close shows for the subscription."""
+
+
+def _id(value: object, what: str) -> str:
+    if not isinstance(value, str) or not (0 < len(value) <= 100) or not set(value) <= _ID_CHARS:
+        raise InvalidEvent(f"{what} {str(value)[:40]!r} is missing or not a Close id")
+    return value
+
+
+class CloseSource(WebhookSource):
+    name = "close"
+
+    def __init__(
+        self, mapping: SourceMapping, signature_key: SecretStr | None = None, *, tolerance_s: int = 300
+    ) -> None:
+        self.mapping = mapping
+        self.tolerance_s = tolerance_s
+        self._key: bytes | None = None
+        if signature_key is not None:
+            try:
+                self._key = bytes.fromhex(signature_key.get_secret_value().strip())
+            except ValueError:
+                raise CloseKeyError(
+                    "RELAY_CLOSE_SIGNATURE_KEY must be the hex signature key Close returned "
+                    "for the webhook subscription"
+                ) from None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CloseSource:
+        return cls(
+            load_mapping("close", settings.mapping_dir),
+            settings.close_signature_key,
+            tolerance_s=settings.signature_tolerance_s,
+        )
+
+    def verify(self, webhook: IncomingWebhook) -> None:
+        if not self._key:
+            raise InvalidSignature("the Close signature key is not configured")
+        timestamp = webhook.headers.get("close-sig-timestamp", "").strip()
+        signature = webhook.headers.get("close-sig-hash", "").strip().lower()
+        if not signature or not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) < 15):
+            raise InvalidSignature("missing or invalid close-sig-hash / close-sig-timestamp headers")
+        age_s = time.time() - int(timestamp)
+        if age_s > self.tolerance_s:
+            raise InvalidSignature(f"close-sig-timestamp is too old ({int(age_s)} s)")
+        if age_s < -_FUTURE_TOLERANCE_S:
+            raise InvalidSignature("close-sig-timestamp is in the future")
+        expected = hmac.new(self._key, timestamp.encode() + webhook.body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            raise InvalidSignature("invalid Close signature")
+
+    def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
+        return [self.remap(webhook.body.decode(errors="replace"))]
+
+    def remap(self, raw: str) -> ParsedEvent:
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedPayload(f"body is not valid JSON: {exc}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("event"), dict):
+            raise InvalidEvent("body must be an object with an `event` object")
+        event: dict[str, Any] = doc["event"]
+        event_id = f"close:{_id(event.get('id'), 'event.id')}"
+        occurred_at_ms = epoch_ms(event.get("date_created"))
+        if occurred_at_ms is None:
+            raise InvalidEvent(f"event.date_created {str(event.get('date_created'))[:40]!r} is not a time")
+        object_type, action = event.get("object_type"), event.get("action")
+        if not isinstance(object_type, str) or not isinstance(action, str):
+            raise InvalidEvent("event.object_type and event.action must be strings")
+        data, changed = event.get("data"), event.get("changed_fields")
+        lead_id = event.get("lead_id") or (event.get("object_id") if object_type == "lead" else None)
+        reason: str | None = None
+        if object_type not in OBJECT_TYPES:
+            reason = f"{object_type[:40]} events are not mapped (only leads and contacts are)"
+        elif action not in ("created", "updated"):
+            reason = f"{object_type}.{action[:20]} is recorded but not mapped"
+        if lead_id is None and reason is not None:
+            lead_id = _id(event.get("object_id"), "event.object_id")
+            crm_record = f"close:{object_type[:40]}:{lead_id}"
+        else:
+            crm_record = f"close:lead:{_id(lead_id, 'event.lead_id')}"
+        if reason is not None:
+            return ignored_event(
+                self.name,
+                event_id=event_id,
+                occurred_at_ms=occurred_at_ms,
+                crm_record=crm_record,
+                raw=raw,
+                reason=reason,
+            )
+        if not isinstance(data, dict):
+            raise InvalidEvent(f"event.data must be an object for a {object_type}.{action} event")
+        previous = event.get("previous_data")
+        if action == "updated" and not (
+            isinstance(changed, list) and all(isinstance(name, str) for name in changed)
+        ):
+            raise InvalidEvent("event.changed_fields must be a list of field names")
+        mapped = map_record(
+            self.mapping,
+            object_type,
+            data,
+            changed=changed if action == "updated" else None,
+            previous=previous if isinstance(previous, dict) else None,
+            not_properties=_BOOKKEEPING,
+        )
+        return mapped_event(
+            self.mapping,
+            mapped,
+            event_id=event_id,
+            occurred_at_ms=occurred_at_ms,
+            crm_record=crm_record,
+            raw=raw,
+        )

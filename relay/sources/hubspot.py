@@ -1,0 +1,210 @@
+"""HubSpot: batches of webhook events (Webhooks API), signed with the app's client secret.
+
+    POST /webhooks/hubspot
+    X-HubSpot-Signature-v3: <base64 HMAC-SHA256(secret, method + uri + body + timestamp)>
+    X-HubSpot-Request-Timestamp: <epoch milliseconds>
+    [{"eventId": 1001, "subscriptionId": 2, "portalId": 62515, "appId": 3, "occurredAt": 1732100000000,
+      "subscriptionType": "company.propertyChange", "attemptNumber": 0, "objectId": 1246965,
+      "changeSource": "CRM_UI", "propertyName": "city", "propertyValue": "Boston"}, …]
+
+Older apps sign with v1 (`X-HubSpot-Signature` = hex SHA-256 of secret + body) or v2 (hex
+SHA-256 of secret + method + uri + body), named by `X-HubSpot-Signature-Version`; both are
+accepted, v3 is preferred when present. v3's timestamp must be within the tolerance (5 minutes).
+
+A batch holds up to 100 events and is accepted all or nothing: one invalid event refuses the
+whole batch (422, naming its index), so HubSpot's retry carries every event again.
+
+Each event carries ONE property of ONE record:
+
+    company.propertyChange                 company fields  customer crm_record hubspot:company:<objectId>
+    contact.propertyChange                 primary_contact customer crm_record hubspot:contact:<objectId>
+    object.propertyChange  objectTypeId    0-2 as company, 0-1 as contact
+    *.creation, *.deletion, *.merge, *.restore, *.associationChange, other objects: recorded, ignored
+
+A contact event names the contact's own record; the link table (relay:links) maps it to the
+ChartMogul customer of the contact's company, like a company record. A property that is the
+mapping's `link_property` holding a `cus_…` uuid links the record to that customer.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+import orjson
+from pydantic import BaseModel, ConfigDict, SecretStr, StringConstraints, ValidationError
+from pydantic import Field as PydanticField
+
+from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload
+from relay.mapping.apply import ignored_event, map_record, mapped_event
+from relay.mapping.config import SourceMapping, load_mapping
+from relay.settings import Settings
+from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource
+from relay.sources.generic import describe_validation_error
+
+MAX_BATCH_EVENTS = 100
+_FUTURE_TOLERANCE_S = 300
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,100}$")]
+# HubSpot's generic object type ids for the two objects the relay maps.
+OBJECT_TYPE_IDS = {"0-1": "contact", "0-2": "company"}
+
+
+class HubSpotEvent(BaseModel):
+    """One event of a HubSpot webhook batch; fields HubSpot adds later are allowed and ignored."""
+
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+    eventId: Id
+    subscriptionType: str | None = PydanticField(default=None, max_length=200)
+    eventType: str | None = PydanticField(default=None, max_length=200)  # older subscriptions
+    portalId: Id | None = None
+    occurredAt: int = PydanticField(gt=0)
+    objectId: Id
+    objectTypeId: str | None = None
+    propertyName: str | None = PydanticField(default=None, max_length=500)
+    propertyValue: Any = None
+    attemptNumber: int | None = None
+    changeSource: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.subscriptionType or self.eventType or ""
+
+
+class HubSpotSource(WebhookSource):
+    name = "hubspot"
+
+    def __init__(
+        self, mapping: SourceMapping, client_secret: SecretStr | None = None, *, tolerance_s: int = 300
+    ) -> None:
+        self.mapping = mapping
+        self._secret = client_secret
+        self.tolerance_s = tolerance_s
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HubSpotSource:
+        return cls(
+            load_mapping("hubspot", settings.mapping_dir),
+            settings.hubspot_client_secret,
+            tolerance_s=settings.signature_tolerance_s,
+        )
+
+    # --- verify -----------------------------------------------------------------------------
+
+    def verify(self, webhook: IncomingWebhook) -> None:
+        if self._secret is None or not self._secret.get_secret_value():
+            raise InvalidSignature("the HubSpot client secret is not configured")
+        secret = self._secret.get_secret_value().encode()
+        headers = webhook.headers
+        if "x-hubspot-signature-v3" in headers:
+            self._verify_v3(webhook, secret)
+            return
+        signature = headers.get("x-hubspot-signature")
+        version = headers.get("x-hubspot-signature-version", "v1").strip().lower()
+        if signature is None:
+            raise InvalidSignature("missing X-HubSpot-Signature-v3 (or X-HubSpot-Signature) header")
+        if version == "v1":
+            source = secret + webhook.body
+        elif version == "v2":
+            source = secret + webhook.method.upper().encode() + webhook.url.encode() + webhook.body
+        else:
+            raise InvalidSignature(f"unsupported X-HubSpot-Signature-Version {version[:10]!r}")
+        expected = hashlib.sha256(source).hexdigest()
+        if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+            raise InvalidSignature(f"invalid HubSpot signature ({version})")
+
+    def _verify_v3(self, webhook: IncomingWebhook, secret: bytes) -> None:
+        raw_timestamp = webhook.headers.get("x-hubspot-request-timestamp", "").strip()
+        if not (raw_timestamp.isascii() and raw_timestamp.isdigit() and len(raw_timestamp) < 20):
+            raise InvalidSignature("missing or invalid X-HubSpot-Request-Timestamp header")
+        age_s = time.time() - int(raw_timestamp) / 1000
+        if age_s > self.tolerance_s:
+            raise InvalidSignature(f"X-HubSpot-Request-Timestamp is too old ({int(age_s)} s)")
+        if age_s < -_FUTURE_TOLERANCE_S:
+            raise InvalidSignature("X-HubSpot-Request-Timestamp is in the future")
+        # HubSpot hashes the URI with its URL-encoded characters decoded.
+        message = (
+            webhook.method.upper().encode()
+            + unquote(webhook.url).encode()
+            + webhook.body
+            + raw_timestamp.encode()
+        )
+        expected = base64.b64encode(hmac.new(secret, message, hashlib.sha256).digest())
+        given = webhook.headers["x-hubspot-signature-v3"].strip().encode()
+        if not hmac.compare_digest(expected, given):
+            raise InvalidSignature("invalid HubSpot signature (v3)")
+
+    # --- parse ------------------------------------------------------------------------------
+
+    def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
+        try:
+            batch = orjson.loads(webhook.body)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedPayload(f"body is not valid JSON: {exc}") from None
+        if not isinstance(batch, list):
+            raise InvalidEvent("body must be a JSON array of HubSpot events")
+        if not batch:
+            raise InvalidEvent("the batch holds no events")
+        if len(batch) > MAX_BATCH_EVENTS:
+            raise InvalidEvent(f"a batch holds at most {MAX_BATCH_EVENTS} events, this one {len(batch)}")
+        events = []
+        for index, doc in enumerate(batch):
+            try:
+                events.append(self._event(doc))
+            except InvalidEvent as exc:
+                raise InvalidEvent(f"event [{index}]: {exc.message}; the batch was not accepted") from None
+        return events
+
+    def remap(self, raw: str) -> ParsedEvent:
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedPayload(f"stored event is not valid JSON: {exc}") from None
+        return self._event(doc)
+
+    def _event(self, doc: object) -> ParsedEvent:
+        if not isinstance(doc, dict):
+            raise InvalidEvent("an event must be a JSON object")
+        try:
+            event = HubSpotEvent.model_validate(doc)
+        except ValidationError as exc:
+            raise InvalidEvent(describe_validation_error(exc)) from None
+        kind = event.kind
+        object_name, dot, action = kind.partition(".")
+        if not dot or not action:
+            raise InvalidEvent(f"subscriptionType {kind[:60]!r} is missing or not '<object>.<action>'")
+        if object_name == "object":
+            object_name = OBJECT_TYPE_IDS.get(event.objectTypeId or "", f"object-{event.objectTypeId}")
+        raw = orjson.dumps(doc).decode()
+        event_id = f"hubspot:{event.eventId}"
+        crm_record = f"hubspot:{object_name}:{event.objectId}"
+        prop = event.propertyName
+        if action == "propertyChange" and prop is None:
+            raise InvalidEvent("a propertyChange event needs propertyName")
+        if object_name not in ("company", "contact"):
+            reason = f"{kind} events are not mapped (only companies and contacts are)"
+        elif action != "propertyChange":
+            reason = f"{kind} is recorded but not mapped (only property changes are)"
+        else:
+            mapped = map_record(self.mapping, object_name, {prop or "": event.propertyValue})
+            return mapped_event(
+                self.mapping,
+                mapped,
+                event_id=event_id,
+                occurred_at_ms=event.occurredAt,
+                crm_record=crm_record,
+                raw=raw,
+            )
+        return ignored_event(
+            self.name,
+            event_id=event_id,
+            occurred_at_ms=event.occurredAt,
+            crm_record=crm_record,
+            raw=raw,
+            reason=reason,
+        )

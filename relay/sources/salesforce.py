@@ -1,0 +1,227 @@
+"""Salesforce: Outbound Messages (SOAP), up to 100 notifications per request.
+
+    POST /webhooks/salesforce            Content-Type: text/xml
+    <soapenv:Envelope …><soapenv:Body>
+      <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
+        <OrganizationId>00D5e000000AbCdEAK</OrganizationId>
+        <ActionId>04k5e000000AbCdAAK</ActionId>
+        <Notification>
+          <Id>04l5e000001AbCdAAK</Id>
+          <sObject xsi:type="sf:Account" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
+            <sf:Id>0015e00000AbCdEAAV</sf:Id> <sf:Name>Acme</sf:Name> <sf:BillingCity>Boston</sf:BillingCity>
+          </sObject>
+        </Notification>
+      </notifications>
+    </soapenv:Body></soapenv:Envelope>
+
+Salesforce signs nothing: `OrganizationId` must be the configured org (RELAY_SALESFORCE_ORG_ID,
+15 or 18 characters), compared in constant time; use TLS and, if you can, an IP allow-list.
+The XML is parsed with defusedxml, DTDs forbidden, so entity bombs and external entities are
+refused (400) before anything expands.
+
+The answer is SOAP both ways: a `notificationsResponse` with `<Ack>true</Ack>` once every
+notification is durable (without it Salesforce retries for 24 hours), a SOAP Fault otherwise.
+
+Every notification becomes one event (`salesforce:<Notification Id>`, the Id Salesforce keeps
+across retries) whose `raw` is that Notification's XML:
+
+    Account   customer fields   customer crm_record salesforce:account:<sObject Id>
+    Contact   primary_contact   customer crm_record salesforce:contact:<sObject Id>
+    Lead      both              customer crm_record salesforce:lead:<sObject Id>
+    other sObjects: recorded, ignored
+
+An Outbound Message carries the fields chosen for it, changed or not, so every field present is
+mapped. The event time is the sObject's LastModifiedDate (or SystemModstamp) when the message
+includes it, the time of receipt otherwise: add LastModifiedDate to the message's fields.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import Any
+from xml.sax.saxutils import escape
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+from pydantic import SecretStr
+from starlette.responses import Response
+
+from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload, WebhookError
+from relay.mapping.apply import ignored_event, map_record, mapped_event
+from relay.mapping.config import SourceMapping, load_mapping
+from relay.mapping.values import epoch_ms
+from relay.settings import Settings
+from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource
+
+OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+MAX_NOTIFICATIONS = 100
+SOBJECTS = ("Account", "Contact", "Lead")
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_TIME_FIELDS = ("LastModifiedDate", "SystemModstamp")
+_BOOKKEEPING = frozenset({"Id", "LastModifiedDate", "SystemModstamp", "CreatedById", "LastModifiedById"})
+
+ACK = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}">'
+    "<soapenv:Body>"
+    f'<notificationsResponse xmlns="{OUTBOUND_NS}"><Ack>true</Ack></notificationsResponse>'
+    "</soapenv:Body>"
+    "</soapenv:Envelope>"
+)
+
+
+def soap_fault(message: str, *, server: bool = False) -> str:
+    code = "soapenv:Server" if server else "soapenv:Client"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}">'
+        "<soapenv:Body><soapenv:Fault>"
+        f"<faultcode>{code}</faultcode><faultstring>{escape(message)}</faultstring>"
+        "</soapenv:Fault></soapenv:Body>"
+        "</soapenv:Envelope>"
+    )
+
+
+def _q(name: str) -> str:
+    return f"{{{OUTBOUND_NS}}}{name}"
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def parse_xml(body: bytes | str) -> ET.Element:
+    """The document, refusing DTDs (and so every entity trick) before anything expands."""
+    try:
+        root: ET.Element = SafeET.fromstring(
+            body, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+    except DefusedXmlException as exc:
+        raise MalformedPayload(
+            f"XML refused: {type(exc).__name__} (DTDs and entities are not allowed)"
+        ) from None
+    except ET.ParseError as exc:
+        raise MalformedPayload(f"body is not well-formed XML: {exc}") from None
+    return root
+
+
+def _notifications(root: ET.Element) -> ET.Element:
+    if root.tag == _q("notifications"):
+        return root
+    found = root.find(f"{{{SOAP_NS}}}Body/{_q('notifications')}")
+    if found is None:
+        raise InvalidEvent(
+            f"no notifications element in the {OUTBOUND_NS} namespace (not an Outbound Message)"
+        )
+    return found
+
+
+def _text(element: ET.Element | None) -> str | None:
+    if element is None or element.get(f"{{{XSI_NS}}}nil") == "true":
+        return None
+    return (element.text or "").strip()
+
+
+def _sf_id(value: str | None, what: str) -> str:
+    if not value or len(value) > 40 or not set(value) <= _ID_CHARS:
+        raise InvalidEvent(f"{what} {str(value)[:40]!r} is missing or not a Salesforce id")
+    return value
+
+
+class SalesforceSource(WebhookSource):
+    name = "salesforce"
+
+    def __init__(self, mapping: SourceMapping, org_id: SecretStr | None = None) -> None:
+        self.mapping = mapping
+        self._org_id = org_id
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SalesforceSource:
+        return cls(load_mapping("salesforce", settings.mapping_dir), settings.salesforce_org_id)
+
+    def verify(self, webhook: IncomingWebhook) -> None:
+        if self._org_id is None or not self._org_id.get_secret_value().strip():
+            raise InvalidSignature("the Salesforce organization id is not configured")
+        expected = self._org_id.get_secret_value().strip()
+        given = _text(_notifications(parse_xml(webhook.body)).find(_q("OrganizationId"))) or ""
+        # An 18-character id is the 15-character one plus a checksum; accept either configured.
+        if len(expected) == 15 and len(given) == 18:
+            given = given[:15]
+        if not hmac.compare_digest(expected.encode(), given.encode()):
+            raise InvalidSignature("OrganizationId is not the configured Salesforce organization")
+
+    def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
+        notifications = _notifications(parse_xml(webhook.body)).findall(_q("Notification"))
+        if not notifications:
+            raise InvalidEvent("the message holds no Notification")
+        if len(notifications) > MAX_NOTIFICATIONS:
+            raise InvalidEvent(
+                f"a message holds at most {MAX_NOTIFICATIONS} notifications, this one {len(notifications)}"
+            )
+        received_ms = int(time.time() * 1000)
+        events = []
+        for index, notification in enumerate(notifications):
+            raw = ET.tostring(notification, encoding="unicode")
+            try:
+                events.append(self._event(notification, raw, received_ms))
+            except InvalidEvent as exc:
+                raise InvalidEvent(f"Notification [{index}]: {exc.message}; nothing was accepted") from None
+        return events
+
+    def remap(self, raw: str) -> ParsedEvent:
+        notification = parse_xml(raw)
+        if notification.tag != _q("Notification"):
+            raise InvalidEvent("a stored Salesforce event must be one Notification element")
+        return self._event(notification, raw, int(time.time() * 1000))
+
+    def _event(self, notification: ET.Element, raw: str, received_ms: int) -> ParsedEvent:
+        event_id = f"salesforce:{_sf_id(_text(notification.find(_q('Id'))), 'Notification Id')}"
+        sobject = notification.find(_q("sObject"))
+        if sobject is None:
+            raise InvalidEvent("a Notification needs an sObject")
+        declared = sobject.get(f"{{{XSI_NS}}}type") or ""
+        object_type = declared.rpartition(":")[2]
+        record: dict[str, Any] = {}
+        for child in sobject:
+            record[_local(child.tag)] = _text(child)
+        record_id = _sf_id(record.get("Id"), "sObject Id")
+        occurred_at_ms = received_ms
+        for name in _TIME_FIELDS:
+            stamp = epoch_ms(record.get(name)) if record.get(name) else None
+            if stamp is not None:
+                occurred_at_ms = stamp
+                break
+        crm_record = f"salesforce:{object_type.lower() or 'unknown'}:{record_id}"
+        if object_type not in SOBJECTS:
+            return ignored_event(
+                self.name,
+                event_id=event_id,
+                occurred_at_ms=occurred_at_ms,
+                crm_record=crm_record,
+                raw=raw,
+                reason=f"{declared[:60] or 'an untyped sObject'} is not mapped ({', '.join(SOBJECTS)} are)",
+            )
+        mapped = map_record(self.mapping, object_type, record, not_properties=_BOOKKEEPING)
+        return mapped_event(
+            self.mapping,
+            mapped,
+            event_id=event_id,
+            occurred_at_ms=occurred_at_ms,
+            crm_record=crm_record,
+            raw=raw,
+        )
+
+    def accepted_response(self, events: Sequence[ParsedEvent], duplicates: int) -> Response | None:
+        return Response(ACK, status_code=200, media_type="text/xml; charset=utf-8")
+
+    def error_response(self, error: WebhookError) -> Response | None:
+        return Response(
+            soap_fault(error.message, server=error.status_code >= 500),
+            status_code=error.status_code,
+            media_type="text/xml; charset=utf-8",
+        )

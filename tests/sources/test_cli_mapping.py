@@ -1,0 +1,109 @@
+"""`relay map check` and `relay map explain`, run as an operator runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from tests.sources.senders import FIXTURES
+
+
+def relay(*args: str, mapping_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    env["RELAY_LOG_FORMAT"] = "console"
+    if mapping_dir is not None:
+        env["RELAY_MAPPING_DIR"] = str(mapping_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "relay", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=FIXTURES,
+    )
+
+
+def test_check_passes_for_the_shipped_mappings() -> None:
+    result = relay("map", "check")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("ok ") == 4
+
+
+def test_check_fails_naming_file_and_key(tmp_path: Path) -> None:
+    (tmp_path / "close.toml").write_text('[lead_statuses]\nPotential = "Hot"\n')
+
+    result = relay("map", "check", mapping_dir=tmp_path)
+
+    assert result.returncode == 1
+    assert f"FAIL {tmp_path / 'close.toml'}" in result.stdout
+    assert "lead_statuses.Potential: 'Hot' is not a lead status" in result.stderr
+    assert "close.toml replaces the shipped default" in result.stdout
+
+
+def test_explain_shows_change_patch_body_operations_and_notes() -> None:
+    result = relay(
+        "map", "explain", "--source", "salesforce", str(FIXTURES / "salesforce_account_contact.xml")
+    )
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "event salesforce:04l5e000001AbCdAAK" in out
+    assert "crm_record salesforce:account:0015e00000AbCdEAAV" in out
+    assert '"website_url": "https://www.acme.example"' in out
+    assert "tags       +industry:Technology" in out
+    assert "employees=250 (Integer)" in out
+    assert "owner id 0055e000003AbCdAAK has no ChartMogul user" in out
+    assert "contract   ok" in out
+
+
+def test_explain_json_has_one_object_per_event() -> None:
+    result = relay("map", "explain", "--source", "hubspot", "--json", str(FIXTURES / "hubspot_batch.json"))
+
+    assert result.returncode == 0, result.stderr
+    reports = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [r["event_id"] for r in reports] == [f"hubspot:18047193{n}" for n in range(71, 76)]
+    assert reports[0]["patch_body"] == {"city": "Boston"}
+    assert reports[0]["contract_violations"] == []
+    assert reports[4]["status"] == "ignored"
+
+
+def test_explain_shows_contract_violations(tmp_path: Path) -> None:
+    (tmp_path / "hubspot.toml").write_text(
+        '[objects.company]\ncity = { field = "state", transform = "text" }\n'
+    )
+    body = tmp_path / "events.json"
+    body.write_bytes(
+        orjson.dumps(
+            [
+                {
+                    "eventId": 1,
+                    "occurredAt": 1732100000000,
+                    "objectId": 5,
+                    "subscriptionType": "company.propertyChange",
+                    "propertyName": "city",
+                    "propertyValue": "Boston",
+                }
+            ]
+        )
+    )
+
+    result = relay("map", "explain", "--source", "hubspot", str(body), mapping_dir=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "VIOLATION  state: state 'Boston' is not an ISO 3166-2 US state code" in result.stdout
+
+
+def test_explain_says_why_a_body_would_be_refused(tmp_path: Path) -> None:
+    body = tmp_path / "bomb.xml"
+    body.write_text('<?xml version="1.0"?><!DOCTYPE a [<!ENTITY b "c">]><a>&b;</a>')
+
+    result = relay("map", "explain", "--source", "salesforce", str(body))
+
+    assert result.returncode == 1
+    assert "would refuse this body (400)" in result.stderr
+    assert "Traceback" not in result.stderr
