@@ -9,6 +9,7 @@ import redis
 
 from relay.cli.common import load_settings, redacted
 from relay.cli.dlq import dlq
+from relay.cli.links import links
 from relay.cli.mapping import mapping
 from relay.mapping.config import MappingError
 from relay.settings import MissingSetting
@@ -94,6 +95,7 @@ def dev(port: int, simulator_port: int) -> None:
 
 
 cli.add_command(dlq)
+cli.add_command(links)
 cli.add_command(mapping)
 
 
