@@ -198,3 +198,28 @@ def test_bad_credentials_pause_delivery_without_dead_lettering(
     wait_for(lambda: all(event_status(redis_url, f"evt_key_{i}") == "applied" for i in range(3)))
     assert simulator.stored_customer(customer["uuid"])["zip"] == "02"
     client.close()
+
+
+def test_sigterm_finishes_in_flight_calls_then_exits(
+    web: str, start_worker: Callable[..., WorkerProcess], simulator: SimulatorHandle, redis_url: str
+) -> None:
+    customers = [simulator.add_customer({"company": f"Term {i}"}) for i in range(3)]
+    simulator.set_faults(latency_ms=1500)
+    worker = start_worker()
+    for i, customer in enumerate(customers):
+        event = {
+            "id": f"evt_term_{i}",
+            "occurred_at": iso(datetime.now(UTC)),
+            "customer": {"uuid": customer["uuid"]},
+            "set": {"city": "Drained"},
+        }
+        assert send_generic(web, GENERIC_SECRET, event).status == 202
+    client = redis_sync.Redis.from_url(redis_url)
+    wait_for(lambda: client.zcard(keys.LEASES) == 3)  # all three PATCHes are in flight
+
+    exit_code = worker.stop(timeout_s=20)
+
+    assert exit_code == 0
+    assert all(event_status(redis_url, f"evt_term_{i}") == "applied" for i in range(3))
+    assert client.zcard(keys.LEASES) == 0
+    client.close()
