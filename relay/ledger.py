@@ -246,6 +246,29 @@ class Ledger:
             )
         )
 
+    async def unlink_and_requeue(self, uuid: str, records: Sequence[EventRecord]) -> None:
+        """ChartMogul says `uuid` does not exist, but these events reached it through a link or a
+        look-up: forget those, and queue the events under their own reference again, to be
+        resolved afresh (once: they are marked `re_resolved`)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for record in records:
+                assert record.change is not None
+                ref = record.change.customer
+                original = ref.key
+                pipe.zrem(keys.pending(uuid), record.event_id)
+                pipe.zadd(keys.pending(original), {record.event_id: record.occurred_at_ms})
+                pipe.hset(keys.event(record.event_id), mapping={"customer": original, "re_resolved": 1})
+                pipe.rpush(
+                    keys.event_history(record.event_id),
+                    history_entry("unlinked", customer_uuid=uuid, why="ChartMogul answered 404"),
+                )
+                if ref.crm_record:
+                    pipe.hdel(keys.LINKS, ref.crm_record)
+                pipe.hdel(keys.LINKS, original)
+                pipe.delete(keys.lookup(original))
+                pipe.zadd(keys.READY, {original: now_ms()}, nx=True)
+            await pipe.execute()
+
     async def link(self, crm_record: str) -> str | None:
         uuid = await self.redis.hget(keys.LINKS, crm_record)  # type: ignore[misc]
         return str(uuid) if uuid else None

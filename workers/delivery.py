@@ -256,6 +256,14 @@ class Deliverer:
                 await self.client.update_customer(customer, body, idempotency_key=key)
         except Rejected as exc:
             await self.ledger.clear_inflight(customer)
+            if exc.status == 404 and (relinked := [r for r in live if self._may_re_resolve(r, customer)]):
+                # A stale link or look-up led here: drop it and resolve these events once more.
+                await self.ledger.unlink_and_requeue(customer, relinked)
+                log.info("customer_link_dropped", customer_uuid=customer, events=len(relinked))
+                await self.wake()
+                live = [r for r in live if r not in relinked]
+                if not live:
+                    return
             reason = "customer_not_found" if exc.status == 404 else "rejected"
             await self._reject(customer, live, reason, exc.message, status=exc.status, body=body)
             return
@@ -286,6 +294,11 @@ class Deliverer:
                 attempt=record.attempts + 1,
                 coalesced=len(live),
             )
+
+    @staticmethod
+    def _may_re_resolve(record: EventRecord, uuid: str) -> bool:
+        ref = record.change.customer if record.change else None
+        return bool(ref and ref.key != uuid and record.details.get("re_resolved") != "1")
 
     async def _create_missing_custom_attributes(
         self,
