@@ -110,3 +110,27 @@ def test_external_id_and_email_resolve_to_the_customer(
     assert "ghost@nowhere.test" in client.hget(keys.event("evt_nobody"), "error")  # type: ignore[operator]
     assert client.hget(keys.event("evt_ext"), "customer") == by_external_id["uuid"]
     client.close()
+
+
+def test_a_stale_look_up_is_dropped_and_the_event_resolved_again(
+    web: str, worker: WorkerProcess, simulator: SimulatorHandle, relay_env: dict[str, str]
+) -> None:
+    customer = simulator.add_customer({"company": "Moved Co", "email": "ops@moved.test"})
+    client = redis_sync.Redis.from_url(relay_env["RELAY_REDIS_URL"], decode_responses=True)
+    # An earlier look-up cached a customer that has since been merged away in ChartMogul.
+    client.set(keys.lookup("email:ops@moved.test"), "cus_merged-away")
+    event = {
+        "id": "evt_moved",
+        "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "customer": {"email": "ops@moved.test"},
+        "set": {"city": "Bern"},
+    }
+
+    assert send_generic(web, GENERIC_SECRET, event).status == 202
+
+    wait_for(lambda: simulator.stored_customer(customer["uuid"])["city"] == "Bern")
+    assert client.hget(keys.event("evt_moved"), "status") == "applied"
+    assert client.get(keys.lookup("email:ops@moved.test")) == customer["uuid"]
+    patched = [r["path"] for r in simulator.requests() if r["method"] == "PATCH"]
+    assert patched == ["/v1/customers/cus_merged-away", f"/v1/customers/{customer['uuid']}"]
+    client.close()
