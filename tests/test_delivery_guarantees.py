@@ -47,7 +47,9 @@ def event_status(redis_url: str, event_id: str) -> str | None:
 def test_a_burst_of_changes_to_one_customer_costs_one_patch(
     web: str, start_worker: Callable[..., WorkerProcess], simulator: SimulatorHandle, redis_url: str
 ) -> None:
-    customer = simulator.add_customer({"company": "Burst Inc", "attributes": {"tags": ["keep"], "custom": {}}})
+    customer = simulator.add_customer(
+        {"company": "Burst Inc", "attributes": {"tags": ["keep"], "custom": {}}}
+    )
     base = datetime.now(UTC) - timedelta(minutes=10)
     for i in range(50):  # the worker is not running yet: all 50 wait together
         event = {
@@ -74,7 +76,12 @@ def test_an_older_change_never_overwrites_a_newer_one(
 ) -> None:
     customer = simulator.add_customer({"company": "Order Ltd", "city": "Start"})
     now = datetime.now(UTC)
-    newer = {"id": "evt_new", "occurred_at": iso(now), "customer": {"uuid": customer["uuid"]}, "set": {"city": "New"}}
+    newer = {
+        "id": "evt_new",
+        "occurred_at": iso(now),
+        "customer": {"uuid": customer["uuid"]},
+        "set": {"city": "New"},
+    }
     older = {
         "id": "evt_old",
         "occurred_at": iso(now - timedelta(minutes=5)),
@@ -126,7 +133,9 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
     start_worker(RELAY_LEASE_S="2")
     started = time.monotonic()
 
-    wait_for(lambda: all(event_status(redis_url, f"evt_crash_{i}") == "applied" for i in range(6)), timeout_s=60)
+    wait_for(
+        lambda: all(event_status(redis_url, f"evt_crash_{i}") == "applied" for i in range(6)), timeout_s=60
+    )
     assert time.monotonic() - started < 60
     for customer in customers:
         assert simulator.stored_customer(customer["uuid"])["city"] == "Recovered"
@@ -155,7 +164,11 @@ def test_a_patch_that_landed_before_the_worker_died_is_not_sent_again(
         await ledger.accept(ParsedEvent(change=change, raw="{}"))
         body = {"city": "Lisbon"}
         await ledger.begin_inflight(
-            customer["uuid"], idempotency_key="evt_window", body=body, event_ids=["evt_window"], field_times={}
+            customer["uuid"],
+            idempotency_key="evt_window",
+            body=body,
+            event_ids=["evt_window"],
+            field_times={},
         )
         async with aiohttp.ClientSession() as session:
             client = ChartMogulClient(session, base_url=simulator.base_url, api_key=SecretStr(SIM_API_KEY))

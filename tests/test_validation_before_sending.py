@@ -52,7 +52,12 @@ def test_only_the_bad_change_of_a_coalesced_batch_is_dead_lettered(
 ) -> None:
     customer = simulator.add_customer({"company": "Batch Ltd"})
     at = datetime.now(UTC) - timedelta(minutes=1)
-    good = {"id": "evt_good", "occurred_at": iso(at), "customer": {"uuid": customer["uuid"]}, "set": {"city": "Rome"}}
+    good = {
+        "id": "evt_good",
+        "occurred_at": iso(at),
+        "customer": {"uuid": customer["uuid"]},
+        "set": {"city": "Rome"},
+    }
     bad = {
         "id": "evt_bad",
         "occurred_at": iso(at + timedelta(seconds=1)),

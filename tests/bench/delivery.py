@@ -68,7 +68,7 @@ class DeliveryResult:
         ]
 
 
-HEADER = ["run", "changes", "requests/s", "× 40/s limit", "429s", "API calls/change", "worker CPU s/1000"]
+HEADER = ["run", "changes", "requests/s", "x 40/s limit", "429s", "API calls/change", "worker CPU s/1000"]
 
 
 def _children_cpu_s() -> float:
@@ -87,10 +87,15 @@ def _api_window(sim: SimulatorHandle) -> tuple[int, float, int]:
 
 
 def _customers(sim: SimulatorHandle, n: int) -> list[str]:
-    return [sim.add_customer({"company": f"Bench {i}", "attributes": {"tags": ["a"], "custom": {}}})["uuid"] for i in range(n)]
+    return [
+        sim.add_customer({"company": f"Bench {i}", "attributes": {"tags": ["a"], "custom": {}}})["uuid"]
+        for i in range(n)
+    ]
 
 
-def bench_relay(name: str, n_customers: int, events_per_customer: int, *, tags: bool, log_dir: Path) -> DeliveryResult:
+def bench_relay(
+    name: str, n_customers: int, events_per_customer: int, *, tags: bool, log_dir: Path
+) -> DeliveryResult:
     with own_redis() as (redis_url, _restart), running_simulator(api_key=API_KEY) as sim:
         customers = _customers(sim, n_customers)
         sim.set_faults(latency_ms=LATENCY_MS)
@@ -101,7 +106,9 @@ def bench_relay(name: str, n_customers: int, events_per_customer: int, *, tags: 
                 change = CustomerChange(
                     event_id=f"evt_bench_{i}_{j}",
                     source="generic",
-                    occurred_at_ms=int((start + timedelta(milliseconds=i * n_customers + j)).timestamp() * 1000),
+                    occurred_at_ms=int(
+                        (start + timedelta(milliseconds=i * n_customers + j)).timestamp() * 1000
+                    ),
                     customer=CustomerRef(uuid=uuid),
                     fields={"city": f"City {i}"},
                     tags_add=[f"t{i}"] if tags else [],
@@ -130,8 +137,10 @@ def bench_relay(name: str, n_customers: int, events_per_customer: int, *, tags: 
         enqueue_wakeup(relay_queue(rq_redis, "relay"))
         client = redis_sync.Redis.from_url(redis_url)
         wait_for(
-            lambda: client.zcard("relay:ready") + client.zcard("relay:leases") + client.zcard("relay:retry") == 0
-            and _all_pending_empty(client, customers),
+            lambda: (
+                client.zcard("relay:ready") + client.zcard("relay:leases") + client.zcard("relay:retry") == 0
+                and _all_pending_empty(client, customers)
+            ),
             timeout_s=600,
             interval_s=0.2,
         )
@@ -158,7 +167,9 @@ def bench_plain_rq(name: str, n_events: int, *, log_dir: Path) -> DeliveryResult
         connection = redis_sync.Redis.from_url(redis_url)
         queue = Queue("baseline", connection=connection)
         for i, uuid in enumerate(customers):
-            queue.enqueue("tests.bench.baseline.patch_customer", sim.base_url, API_KEY, uuid, {"city": f"City {i}"})
+            queue.enqueue(
+                "tests.bench.baseline.patch_customer", sim.base_url, API_KEY, uuid, {"city": f"City {i}"}
+            )
         cpu_before = _children_cpu_s()
         procs = [
             subprocess.Popen(
@@ -196,13 +207,17 @@ def markdown(results: list[DeliveryResult]) -> str:
     relay, baseline = results[0], results[-1]
     ratio = relay.requests_per_s / baseline.requests_per_s if baseline.requests_per_s else float("nan")
     lines.append("")
-    lines.append(f"relay / baseline requests/s: **{ratio:.1f}×** (simulator latency {LATENCY_MS} ms)")
+    lines.append(f"relay / baseline requests/s: **{ratio:.1f}x** (simulator latency {LATENCY_MS} ms)")
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="a few seconds, to keep the benchmark from rotting")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="a few seconds, to keep the benchmark from rotting"
+    )
     args = parser.parse_args()
     started = time.monotonic()
     results = run(args.smoke, Path("bench-results/logs"))
