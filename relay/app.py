@@ -13,8 +13,15 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.types import ASGIApp
 
+from relay import keys, metrics
+from relay.admin import api as admin_api
+from relay.admin import state as admin_state
+from relay.admin.auth import RequireAdminToken
+from relay.admin.auth import check as check_token
+from relay.admin.redaction import Redactor
 from relay.exceptions import PayloadTooLarge, QueueUnavailable, SourceDisabled, WebhookError
 from relay.ledger import Accepted, Ledger, connect
 from relay.logs import get_logger
@@ -61,12 +68,15 @@ async def receive_webhook(request: Request) -> Response:
     state: AppState = request.app.state.relay
     name = request.path_params["source"]
     source = state.sources.get(name)
+    metrics.record_webhook(name)
     if source is None:
         why = "is not configured (its secret is not set)" if name in KNOWN_SOURCES else "is unknown"
+        metrics.record_rejected(name, "source_disabled")
         raise SourceDisabled(f"source {name!r} {why}")
     try:
         return await accept_webhook(request, state, source)
     except WebhookError as exc:
+        metrics.record_rejected(name, exc)
         log.info("webhook_refused", source=name, status=exc.status_code, reason=exc.message)
         custom = source.error_response(exc)
         return custom or JSONResponse({"error": exc.message}, status_code=exc.status_code)
@@ -96,6 +106,7 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
             customer_uuid=event.change.customer.key,
         )
     duplicates = sum(r is Accepted.DUPLICATE for r in results)
+    metrics.record_accepted(source.name, accepted=len(results) - duplicates, duplicates=duplicates)
     custom = source.accepted_response(events, duplicates)
     if custom is not None:
         return custom
@@ -123,18 +134,80 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+READINESS_CHECKS = ("redis", "workers", "circuit")
+
+
 async def readyz(request: Request) -> Response:
+    """Ready when Redis answers, a worker heartbeats and the circuit is closed; the body says
+    which check failed. `?check=redis` (repeatable) runs only the named checks."""
     state: AppState = request.app.state.relay
+    wanted = request.query_params.getlist("check") or list(READINESS_CHECKS)
+    unknown = sorted(set(wanted) - set(READINESS_CHECKS))
+    if unknown:
+        return JSONResponse(
+            {"error": f"unknown check(s): {', '.join(unknown)}; use {', '.join(READINESS_CHECKS)}"},
+            status_code=400,
+        )
     checks: dict[str, str] = {}
     try:
         await state.redis.ping()
         checks["redis"] = "ok"
     except (redis.RedisError, OSError) as exc:
         checks["redis"] = f"unreachable: {type(exc).__name__}"
+    if "workers" in wanted:
+        try:
+            workers = await run_in_threadpool(
+                admin_state.read_workers, state.queue.connection, state.queue.name
+            )
+            checks["workers"] = "ok" if workers else "no worker heartbeat on the queue"
+        except (redis.RedisError, OSError) as exc:
+            checks["workers"] = f"unknown: {type(exc).__name__}"
+    if "circuit" in wanted:
+        try:
+            circuit = await state.redis.hget(keys.CIRCUIT, "state")  # type: ignore[misc]
+            checks["circuit"] = "ok" if circuit != "open" else "open: ChartMogul refused the API key"
+        except (redis.RedisError, OSError) as exc:
+            checks["circuit"] = f"unknown: {type(exc).__name__}"
+    checks = {name: result for name, result in checks.items() if name in wanted}
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
     )
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """Counters of this process, and gauges read from Redis now (relay_redis_up 0 if it is down)."""
+    state: AppState = request.app.state.relay
+    token = state.settings.admin_token
+    if state.settings.metrics_require_auth and token is not None:
+        why = check_token(request.scope, token)
+        if why is not None:
+            return JSONResponse({"error": why}, status_code=401, headers={"www-authenticate": "Bearer"})
+    snapshot: admin_state.RelayState | None
+    try:
+        snapshot = await admin_state.snapshot(state.redis, state.queue.connection, state.queue.name)
+    except (redis.RedisError, OSError) as exc:
+        log.warning("metrics_state_unavailable", error=type(exc).__name__)
+        snapshot = None
+    body = await run_in_threadpool(metrics.exposition, snapshot)
+    return Response(body, media_type=metrics.CONTENT_TYPE)
+
+
+def admin_routes(settings: Settings, dashboard: ASGIApp | None) -> list[BaseRoute]:
+    """/admin and /dashboard exist only with an admin token (else 404, not open); /metrics asks
+    for it when RELAY_METRICS_REQUIRE_AUTH is on (and is off without a token then)."""
+    token = settings.admin_token
+    routes: list[BaseRoute] = []
+    if token is not None:
+        admin = Router(routes=admin_api.routes())
+        routes.append(Mount("/admin", app=RequireAdminToken(admin, token=token)))
+        if dashboard is not None:
+            routes.append(
+                Mount("/dashboard", app=RequireAdminToken(dashboard, token=token, allow_basic=True))
+            )
+    if token is not None or not settings.metrics_require_auth:
+        routes.append(Route("/metrics", metrics_endpoint))
+    return routes
 
 
 async def webhook_error(request: Request, exc: Exception) -> Response:
@@ -151,16 +224,22 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     sources = enabled_sources(settings)
+    dashboard = None
+    if settings.admin_token is not None:
+        from relay.admin.dashboard import Dashboard
+
+        dashboard = Dashboard(settings.redis_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         client = connect(settings.redis_url)
         rq_redis = rq_connection(settings.redis_url)
+        app.state.redactor = Redactor.from_settings(settings)
         app.state.relay = AppState(
             settings=settings,
             sources=sources,
             redis=client,
-            ledger=Ledger(client, event_ttl_s=settings.event_ttl_s),
+            ledger=Ledger(client, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name),
             queue=relay_queue(rq_redis, settings.queue_name),
         )
         log.info(
@@ -173,12 +252,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await client.aclose()
             rq_redis.close()
+            if dashboard is not None:
+                dashboard.close()
 
     return Starlette(
         routes=[
             Route("/webhooks/{source}", receive_webhook, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *admin_routes(settings, dashboard.app if dashboard else None),
         ],
         exception_handlers={WebhookError: webhook_error, Exception: internal_error},
         lifespan=lifespan,

@@ -97,9 +97,17 @@ class Outcome:
 
 
 class Ledger:
-    def __init__(self, redis: aioredis.Redis, *, event_ttl_s: int = 7 * 24 * 3600) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        event_ttl_s: int = 7 * 24 * 3600,
+        dlq_mirror_queue: str | None = "relay",
+    ) -> None:
         self.redis = redis
         self.event_ttl_s = event_ttl_s
+        # The RQ queue whose failed-job registry mirrors the DLQ for rq-dashboard (None: off).
+        self.dlq_mirror_queue = dlq_mirror_queue
         self._accept = redis.register_script(_script("accept"))
         self._claim = redis.register_script(_script("claim"))
         self._release = redis.register_script(_script("release"))
@@ -316,6 +324,7 @@ class Ledger:
                 )
                 if outcome.status == "dead":
                     pipe.zadd(keys.DLQ, {outcome.event_id: at_ms})
+                    self._mirror_dead_letter(pipe, outcome.event_id, fields)
             if applied_fields:
                 pipe.hset(keys.applied_fields(customer), mapping=dict(applied_fields))  # type: ignore[arg-type]
                 pipe.expire(keys.applied_fields(customer), self.event_ttl_s)
@@ -364,6 +373,21 @@ class Ledger:
 
     async def clear_inflight(self, customer: str) -> None:
         await self.redis.delete(keys.inflight(customer))
+
+    # --- DLQ mirror for rq-dashboard (relay/admin/mirror.py) ----------------------------------
+
+    def _mirror_dead_letter(self, pipe: Any, event_id: str, fields: Mapping[str, Any]) -> None:
+        """In settle's transaction: the dead event as a failed RQ job the dashboard can requeue."""
+        if not self.dlq_mirror_queue:
+            return
+        from relay.admin import mirror
+
+        key, job, registry, score = mirror.dead_letter_job(
+            event_id, fields, queue_name=self.dlq_mirror_queue, ttl_s=self.event_ttl_s
+        )
+        pipe.hset(key, mapping=job)
+        pipe.expire(key, self.event_ttl_s)
+        pipe.zadd(registry, {mirror.job_id(event_id): score})
 
     # --- reading --------------------------------------------------------------------------
 

@@ -96,6 +96,8 @@ class ChaosReport:
     applied_without_patch: list[str] = field(default_factory=list)
     mismatched_customers: list[str] = field(default_factory=list)
     lost: int = 0
+    # For each event not settled: where its customer is (ready, leased, retrying, nowhere).
+    unsettled: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def table(self) -> str:
@@ -113,6 +115,7 @@ class ChaosReport:
             ("applied with no PATCH in the log", len(self.applied_without_patch)),
             ("customers differing from the model", len(self.mismatched_customers)),
             ("seconds", round(self.seconds, 1)),
+            *(("unsettled", line) for line in self.unsettled),
         ]
         width = max(len(r[0]) for r in rows)
         return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
@@ -210,6 +213,7 @@ def run_chaos(n_events: int, n_customers: int, *, seed: int = 7, log_dir: Path |
                 )
             report.statuses = statuses()
             report.lost = n_events - sum(report.statuses[s] for s in terminal)
+            report.unsettled = _where_unsettled(client, events, terminal)
             for event_id in client.zrange(keys.DLQ, 0, -1):
                 report.dead_reasons[client.hget(keys.event(event_id), "reason") or "?"] += 1
             _check_exactly_once(report, client, event_ids, sim)
@@ -219,6 +223,28 @@ def run_chaos(n_events: int, n_customers: int, *, seed: int = 7, log_dir: Path |
                 worker.stop()
     report.seconds = time.monotonic() - began
     return report
+
+
+def _where_unsettled(client: redis.Redis, events: list[dict[str, Any]], terminal: set[str]) -> list[str]:
+    found = []
+    for event in events:
+        record = client.hgetall(keys.event(event["id"]))
+        if record.get("status") in terminal:
+            continue
+        customer = record.get("customer", event["customer"]["uuid"])
+        where = [
+            name
+            for name, key in (("ready", keys.READY), ("leased", keys.LEASES), ("retrying", keys.RETRY))
+            if client.zscore(key, customer) is not None
+        ]
+        in_pending = client.zscore(keys.pending(customer), event["id"]) is not None
+        inflight = client.exists(keys.inflight(customer))
+        found.append(
+            f"{event['id']} status={record.get('status')} customer={customer} "
+            f"in={where or ['nowhere']} pending={in_pending} inflight={inflight} "
+            f"history={client.lrange(keys.event_history(event['id']), 0, -1)}"
+        )
+    return found
 
 
 def _send_until_answered(web: str, body: bytes) -> int:

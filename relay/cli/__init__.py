@@ -9,8 +9,10 @@ import redis
 
 from relay.cli.common import load_settings, redacted
 from relay.cli.dlq import dlq
+from relay.cli.events import events
 from relay.cli.links import links
 from relay.cli.mapping import mapping
+from relay.cli.status import status
 from relay.mapping.config import MappingError
 from relay.settings import MissingSetting
 from relay.sources.close import CloseKeyError
@@ -54,13 +56,16 @@ def serve(host: str, port: int, proxy_headers: bool) -> None:
 
 @cli.command()
 @click.option("--burst", is_flag=True, help="Deliver what is waiting, then exit.")
-def worker(burst: bool) -> None:
+@click.option(
+    "--metrics-port", type=int, default=None, help="Serve this worker's Prometheus metrics on this port."
+)
+def worker(burst: bool, metrics_port: int | None) -> None:
     """Run an RQ worker that delivers changes to ChartMogul."""
     from workers.worker import run_worker
 
     settings = load_settings()
     try:
-        run_worker(settings, burst=burst)
+        run_worker(settings, burst=burst, metrics_port=metrics_port)
     except redis.ConnectionError as exc:
         raise click.ClickException(
             f"cannot reach Redis at {redacted(settings.redis_url)} (RELAY_REDIS_URL): {type(exc).__name__}"
@@ -96,6 +101,8 @@ def dev(port: int, simulator_port: int) -> None:
 
 cli.add_command(dlq)
 cli.add_command(links)
+cli.add_command(events)
+cli.add_command(status)
 cli.add_command(mapping)
 
 

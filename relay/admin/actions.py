@@ -1,0 +1,416 @@
+"""Changing the dead-letter queue: replay, edit, purge. Shared by `POST /admin/dlq/*` and `relay dlq`.
+
+Replay re-maps by default: the event's stored CRM payload (`raw`) goes through the source's
+*current* mapping (`WebhookSource.remap`), so a mapping fix applies to the events it failed.
+`as_stored` resends the stored change (e.g. after `relay dlq edit`). When the current mapping
+refuses or ignores the payload the event is skipped, unless `force` sends the stored change.
+A dry run changes nothing and shows what would be sent.
+
+Every action appends to the event's history (Ledger.replay writes "replayed"; edit writes
+"edited"; purge writes "purged"); nothing here deletes history.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from relay import keys
+from relay.admin import mirror
+from relay.admin.queries import QueryError, change_document
+from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES, CustomerChange, CustomerRef
+from relay.exceptions import WebhookError
+from relay.ledger import EventRecord, Ledger, history_entry, now_ms
+from relay.logs import get_logger
+from relay.sources import WebhookSource
+from workers.coalesce import coalesce
+
+log = get_logger("relay.admin")
+
+# --- replay -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    dry_run: bool = False
+    as_stored: bool = False
+    force: bool = False
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    event_id: str
+    # replayed | would_replay | skipped (the current mapping refuses it) | not_dead | expired
+    outcome: str
+    mode: str | None = None  # remapped | as_stored
+    change: CustomerChange | None = None
+    differs_from_stored: bool | None = None
+    warning: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("replayed", "would_replay")
+
+    def public(self) -> dict[str, Any]:
+        view: dict[str, Any] = {"event_id": self.event_id, "outcome": self.outcome, "mode": self.mode}
+        if self.change is not None:
+            body, merged = patch_preview(self.change)
+            view["customer"] = self.change.customer.key
+            view["change"] = orjson.loads(self.change.to_json())
+            view["patch"] = body
+            view["merged_at_delivery"] = merged
+            view["differs_from_stored"] = self.differs_from_stored
+        if self.warning:
+            view["warning"] = self.warning
+        if self.error:
+            view["error"] = self.error
+        return view
+
+
+def patch_preview(change: CustomerChange) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The PATCH body the change makes, without the tag/custom merge (which needs the customer's
+    current attributes, read at delivery), and the attribute operations that merge applies."""
+    coalesced = coalesce([change])
+    body = dict(coalesced.fields)
+    if not coalesced.touches_attributes:
+        return body, None
+    return body, {
+        "tags_add": [t for op, t in coalesced.tag_ops if op == "add"],
+        "tags_remove": [t for op, t in coalesced.tag_ops if op == "remove"],
+        "custom_set": {k: v for op, k, v in coalesced.custom_ops if op == "set"},
+        "custom_remove": [k for op, k, _ in coalesced.custom_ops if op == "remove"],
+    }
+
+
+def plan_change(
+    record: EventRecord, sources: dict[str, WebhookSource], options: ReplayOptions
+) -> ReplayResult:
+    """What replaying `record` would send, without sending it."""
+    stored = record.change
+    if options.as_stored or record.source not in sources:
+        if stored is None:
+            return ReplayResult(record.event_id, "skipped", error="the event has no stored change")
+        warning = None
+        if not options.as_stored:
+            warning = f"source {record.source!r} is not enabled here; replaying the stored change"
+        return ReplayResult(record.event_id, "would_replay", "as_stored", stored, False, warning=warning)
+    refusal: str | None = None
+    remapped: CustomerChange | None = None
+    try:
+        parsed = sources[record.source].remap(record.raw)
+    except WebhookError as exc:
+        refusal = f"the current mapping refuses it: {exc.message}"
+    except NotImplementedError:
+        refusal = f"source {record.source!r} cannot re-map stored events"
+    except Exception as exc:  # a bug in one source's mapping must not stop a bulk replay
+        log.exception("remap_failed", event_id=record.event_id, source=record.source)
+        refusal = f"re-mapping failed ({type(exc).__name__}; see the log)"
+    else:
+        if parsed.ignored_reason:
+            refusal = f"the current mapping ignores it: {parsed.ignored_reason}"
+        elif parsed.change.is_empty:
+            refusal = "the current mapping turns it into no change"
+        else:
+            remapped = dataclasses.replace(parsed.change, event_id=record.event_id)
+    if remapped is not None:
+        differs = stored is None or remapped.to_json() != stored.to_json()
+        return ReplayResult(record.event_id, "would_replay", "remapped", remapped, differs)
+    if options.force and stored is not None:
+        warning = f"{refusal}; replaying the stored change (force)"
+        return ReplayResult(record.event_id, "would_replay", "as_stored", stored, False, warning=warning)
+    hint = " (--as-stored or --force sends the stored change)" if stored is not None else ""
+    return ReplayResult(record.event_id, "skipped", error=f"{refusal}{hint}")
+
+
+async def remove_mirrors(ledger: Ledger, event_ids: Iterable[str]) -> None:
+    if ledger.dlq_mirror_queue is None:
+        return
+    async with ledger.redis.pipeline(transaction=False) as pipe:
+        for event_id in event_ids:
+            job_key, registry_key, job_id = mirror.remove_commands(event_id, ledger.dlq_mirror_queue)
+            pipe.delete(job_key)
+            pipe.zrem(registry_key, job_id)
+        await pipe.execute()
+
+
+async def replay_events(
+    ledger: Ledger,
+    sources: dict[str, WebhookSource],
+    event_ids: Sequence[str],
+    options: ReplayOptions,
+) -> AsyncIterator[ReplayResult]:
+    """Replay each event (or plan it, on a dry run), yielding one result per event as it goes."""
+    for event_id in event_ids:
+        record = await ledger.event(event_id)
+        if record is None:
+            if not options.dry_run:
+                await ledger.replay(event_id)  # drops a dangling DLQ entry
+                await remove_mirrors(ledger, [event_id])
+            yield ReplayResult(event_id, "expired", error="its record has expired; it cannot be replayed")
+            continue
+        if record.status != "dead":
+            yield ReplayResult(event_id, "not_dead", error=f"not in the dead-letter queue ({record.status})")
+            continue
+        plan = plan_change(record, sources, options)
+        if not plan.ok or options.dry_run:
+            yield plan
+            continue
+        change = plan.change if plan.mode == "remapped" else None
+        # Before the replay: a worker may dead-letter it again (and mirror it anew) right after.
+        await remove_mirrors(ledger, [event_id])
+        result = await ledger.replay(event_id, change=change)
+        if result == 1:
+            if change is not None and change.customer.key != record.customer:
+                await _move_customer(ledger, record, change.customer.key)
+            plan.outcome = "replayed"
+        else:
+            plan.outcome = "not_dead" if result == 0 else "expired"
+            plan.error = "not in the dead-letter queue" if result == 0 else "its record has expired"
+        yield plan
+
+
+async def _move_customer(ledger: Ledger, record: EventRecord, customer: str) -> None:
+    """A re-mapped change names another customer: the record and its customer index follow."""
+    async with ledger.redis.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.event(record.event_id), "customer", customer)
+        pipe.zadd(keys.customer_events(customer), {record.event_id: record.received_at_ms})
+        pipe.expire(keys.customer_events(customer), ledger.event_ttl_s)
+        await pipe.execute()
+
+
+# --- purge ------------------------------------------------------------------------------
+
+# KEYS: dlq, event, history, mirror job, mirror registry
+# ARGV: event_id, history entry, now_ms, mirror job id
+# Returns 1 purged, 0 not in the DLQ, -1 its record had expired (the DLQ entry is dropped).
+PURGE = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[4])
+redis.call('ZREM', KEYS[5], ARGV[4])
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+redis.call('HSET', KEYS[2], 'status', 'purged', 'purged_at_ms', ARGV[3])
+redis.call('RPUSH', KEYS[3], ARGV[2])
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    event_id: str
+    outcome: str  # purged | would_purge | not_dead | expired
+
+    def public(self) -> dict[str, str]:
+        return {"event_id": self.event_id, "outcome": self.outcome}
+
+
+async def purge_events(
+    ledger: Ledger, event_ids: Sequence[str], *, dry_run: bool = False
+) -> AsyncIterator[PurgeResult]:
+    """Take events out of the DLQ for good (their record and history stay until they expire)."""
+    script = ledger.redis.register_script(PURGE)
+    queue = ledger.dlq_mirror_queue or ""
+    for event_id in event_ids:
+        if dry_run:
+            dead = await ledger.redis.zscore(keys.DLQ, event_id) is not None
+            yield PurgeResult(event_id, "would_purge" if dead else "not_dead")
+            continue
+        job_key, registry_key, job_id = mirror.remove_commands(event_id, queue)
+        result = int(
+            await script(
+                keys=[keys.DLQ, keys.event(event_id), keys.event_history(event_id), job_key, registry_key],
+                args=[event_id, history_entry("purged"), now_ms(), job_id],
+            )
+        )
+        yield PurgeResult(event_id, {1: "purged", 0: "not_dead"}.get(result, "expired"))
+
+
+# --- edit -------------------------------------------------------------------------------
+
+_CHANGE_KEYS = frozenset(f.name for f in dataclasses.fields(CustomerChange))
+_REF_KEYS = frozenset(f.name for f in dataclasses.fields(CustomerRef))
+_SCALAR = (str, int, float, bool, type(None))
+
+# KEYS: event, history, customer index of the change's customer
+# ARGV: change json, customer key, history entry, ttl_s
+# Returns 1 stored, 0 the event is not dead, -1 its record has expired.
+EDIT = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return -1 end
+if status ~= 'dead' then return 0 end
+redis.call('HSET', KEYS[1], 'change', ARGV[1], 'customer', ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[3])
+local received = redis.call('HGET', KEYS[1], 'received_at_ms')
+redis.call('ZADD', KEYS[3], received, redis.call('HGET', KEYS[1], 'event_id'))
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+return 1
+"""
+
+
+def _str_list(doc: dict[str, Any], name: str) -> list[str]:
+    value = doc.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise QueryError(f"{name} must be a list of strings")
+    return value
+
+
+def _text_fields(value: object, where: str, allowed: Iterable[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise QueryError(f"{where} must be an object")
+    allowed = set(allowed)
+    for name, item in value.items():
+        if name not in allowed:
+            raise QueryError(
+                f"{where}.{name} is not a ChartMogul customer field ({', '.join(sorted(allowed))})"
+            )
+        if name != "primary_contact" and not isinstance(item, str | None):
+            raise QueryError(f'{where}.{name} must be a string (quote numbers: {name}="10115")')
+    return value
+
+
+def validate_change(doc: object, *, event_id: str) -> CustomerChange:
+    """An edited change, checked the way the relay's own changes are built; QueryError says what is wrong."""
+    if not isinstance(doc, dict):
+        raise QueryError("the change must be a JSON object")
+    unknown = sorted(set(doc) - _CHANGE_KEYS)
+    if unknown:
+        raise QueryError(f"unknown key(s) in the change: {', '.join(unknown)}")
+    if doc.get("event_id") != event_id:
+        raise QueryError(f"event_id must stay {event_id!r}")
+    if not isinstance(doc.get("source"), str):
+        raise QueryError("source must be a string")
+    occurred = doc.get("occurred_at_ms")
+    if not isinstance(occurred, int) or isinstance(occurred, bool):
+        raise QueryError("occurred_at_ms must be a whole number of milliseconds")
+    customer = doc.get("customer")
+    if not isinstance(customer, dict) or set(customer) - _REF_KEYS:
+        raise QueryError(f"customer must be an object with {', '.join(sorted(_REF_KEYS))}")
+    if not all(isinstance(v, str | None) for v in customer.values()):
+        raise QueryError("customer values must be strings")
+    ref = CustomerRef(**customer)
+    if ref.uuid is not None and not ref.uuid.startswith("cus_"):
+        raise QueryError("customer.uuid must be a ChartMogul customer uuid (cus_…)")
+    try:
+        ref.key  # noqa: B018 - raises when the reference names no customer
+    except ValueError as exc:
+        raise QueryError(f"customer: {exc}") from None
+    fields = _text_fields(doc.get("fields", {}), "fields", (*CUSTOMER_FIELDS, "primary_contact"))
+    if "primary_contact" in fields:
+        _text_fields(fields["primary_contact"], "fields.primary_contact", CONTACT_FIELDS)
+    if fields.get("status") is not None and fields["status"] not in LEAD_STATUSES:
+        raise QueryError(f"fields.status must be one of: {', '.join(LEAD_STATUSES)}")
+    custom_set = doc.get("custom_set", {})
+    if not isinstance(custom_set, dict) or not all(
+        isinstance(v, _SCALAR) or (isinstance(v, list) and all(isinstance(i, _SCALAR) for i in v))
+        for v in custom_set.values()
+    ):
+        raise QueryError("custom_set must map attribute names to values")
+    change = CustomerChange(
+        event_id=event_id,
+        source=doc["source"],
+        occurred_at_ms=occurred,
+        customer=ref,
+        fields=fields,
+        tags_add=_str_list(doc, "tags_add"),
+        tags_remove=_str_list(doc, "tags_remove"),
+        custom_set=custom_set,
+        custom_remove=_str_list(doc, "custom_remove"),
+        notes=_str_list(doc, "notes"),
+    )
+    if change.is_empty:
+        raise QueryError("the change changes nothing: give fields, tags or custom attributes")
+    return change
+
+
+def parse_value(text: str, *, as_text: bool = False) -> Any:
+    """`--set` values: JSON when they parse (["vip"], 25, null, "quoted"), else the text itself."""
+    if as_text and not text.startswith('"'):
+        return text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+def apply_assignments(
+    doc: dict[str, Any], assignments: Sequence[str], unsets: Sequence[str] = ()
+) -> dict[str, Any]:
+    """`fields.owner=ann@acme.com`, `tags_add=["vip"]`, `custom_set.CAC=25` on a change document."""
+    values: list[tuple[str, Any]] = []
+    for assignment in assignments:
+        path, sep, text = assignment.partition("=")
+        if not sep or not path.strip():
+            raise QueryError(f"--set wants path=value, not {assignment!r}")
+        # ChartMogul's customer fields are text: `fields.zip=10115` stays the string "10115".
+        values.append((path.strip(), parse_value(text, as_text=path.strip().startswith("fields."))))
+    return set_paths(doc, values, unsets)
+
+
+def set_paths(
+    doc: dict[str, Any], values: Sequence[tuple[str, Any]], unsets: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A copy of `doc` with dotted paths set (objects created on the way) and removed."""
+    out: dict[str, Any] = orjson.loads(orjson.dumps(doc))
+    for path, value in values:
+        parts = path.split(".")
+        if not all(parts):
+            raise QueryError(f"{path!r} is not a path like fields.owner")
+        target = out
+        for part in parts[:-1]:
+            child = target.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise QueryError(f"{path}: {part} is not an object")
+            target = child
+        target[parts[-1]] = value
+    for path in unsets:
+        parts = path.strip().split(".")
+        node: Any = out
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or parts[-1] not in node:
+            raise QueryError(f"unset {path}: the change has no such key")
+        del node[parts[-1]]
+    return out
+
+
+def _paths(doc: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(doc, dict) and doc:
+        flat: dict[str, Any] = {}
+        for name, value in doc.items():
+            flat.update(_paths(value, f"{prefix}{name}."))
+        return flat
+    return {prefix.rstrip("."): doc}
+
+
+def changed_paths(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:
+    old, new = _paths(before or {}), _paths(after)
+    return sorted(p for p in set(old) | set(new) if old.get(p, ...) != new.get(p, ...))
+
+
+async def edit_change(ledger: Ledger, record: EventRecord, change: CustomerChange) -> str:
+    """Store an edited change on a dead event (it stays dead): edited | not_dead | expired."""
+    if change.event_id != record.event_id:
+        raise QueryError("the change belongs to another event")
+    changed = changed_paths(change_document(record), orjson.loads(change.to_json()))
+    script = ledger.redis.register_script(EDIT)
+    result = int(
+        await script(
+            keys=[
+                keys.event(record.event_id),
+                keys.event_history(record.event_id),
+                keys.customer_events(change.customer.key),
+            ],
+            args=[
+                change.to_json(),
+                change.customer.key,
+                history_entry("edited", changed=changed),
+                ledger.event_ttl_s,
+            ],
+        )
+    )
+    return {1: "edited", 0: "not_dead"}.get(result, "expired")

@@ -1,0 +1,83 @@
+"""rq-dashboard at /dashboard: the RQ queue, its workers, and the dead letters (mirrored as failed
+jobs, see relay/admin/mirror.py), inside the web app via a2wsgi, behind the admin token.
+
+rq-dashboard is a Flask blueprint configured through module-level state: its serializer is
+set to rq's JSONSerializer here (the relay's jobs are JSON), and it opens a Redis client of
+its own, per request for most pages; `Dashboard` closes those when each request ends and
+its own when the web app stops. Its workers.json is replaced (see `list_workers`): upstream's
+fails on rq 3 whenever a worker is busy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis
+from a2wsgi import WSGIMiddleware
+from flask import Flask, Response, current_app, jsonify
+from rq import Worker
+from rq.serializers import JSONSerializer
+from starlette.types import ASGIApp
+
+POLL_INTERVAL_MS = 5000
+
+
+def list_workers(instance_number: int) -> tuple[Response, dict[str, str]]:
+    """rq-dashboard 0.9's workers.json, reading workers with the relay's serializer.
+
+    Upstream reads them with rq's default (pickle) serializer, so on rq 3 any worker busy with
+    a JSON job fails its current job's call string (DeserializationError: a 500, and an empty
+    Workers tab whenever the relay is delivering). Same answer otherwise."""
+    from rq_dashboard import web
+
+    workers = Worker.all(connection=current_app.redis_conn, serializer=JSONSerializer)  # type: ignore[attr-defined]
+    rows = [
+        {
+            "name": worker.name,
+            "pid": worker.pid,
+            "queues": [queue.name for queue in worker.queues],
+            "state": str(worker.get_state()),
+            "current_job": web.serialize_current_job(worker.get_current_job()),
+            "last_heartbeat": worker.last_heartbeat,
+            "birth_date": worker.birth_date,
+            "successful_job_count": worker.successful_job_count,
+            "failed_job_count": worker.failed_job_count,
+            "total_working_time": worker.total_working_time,
+            "version": getattr(worker, "version", ""),
+            "python_version": getattr(worker, "python_version", ""),
+        }
+        for worker in workers
+    ]
+    rows.sort(key=lambda w: (w["state"], w["queues"], w["name"]))
+    return jsonify(workers=rows), {"Cache-Control": "no-store"}
+
+
+class Dashboard:
+    def __init__(self, redis_url: str) -> None:
+        import rq_dashboard
+        from rq_dashboard import web
+
+        web.config.serializer = JSONSerializer
+        # The templates link the app's own /static too: serve rq-dashboard's files there.
+        static = Path(rq_dashboard.__file__).parent / "static"
+        self.flask = Flask("relay.dashboard", static_folder=str(static))
+        self.flask.config.update(
+            RQ_DASHBOARD_REDIS_URL=redis_url,
+            RQ_DASHBOARD_POLL_INTERVAL=POLL_INTERVAL_MS,
+            RQ_DASHBOARD_DISABLE_DELETE=False,
+        )
+        self.flask.register_blueprint(web.blueprint, url_prefix="")
+        self.flask.view_functions["rq_dashboard.list_workers"] = list_workers
+        web.setup_rq_connection(self.flask)
+        self._connection: redis.Redis = self.flask.redis_conn  # type: ignore[attr-defined]
+        self.flask.teardown_request(self._close_request_connection)
+        self.app: ASGIApp = WSGIMiddleware(self.flask)  # type: ignore[arg-type,assignment]
+
+    def _close_request_connection(self, _error: BaseException | None) -> None:
+        connection = getattr(current_app, "redis_conn", None)
+        if connection is not None and connection is not self._connection:
+            current_app.redis_conn = self._connection  # type: ignore[attr-defined]
+            connection.close()
+
+    def close(self) -> None:
+        self._connection.close()

@@ -1,0 +1,467 @@
+"""Reading the event log and the dead-letter queue: filters, time specs, cursors, public views.
+
+One module for both surfaces: `GET /admin/...` and `relay events|dlq ...` parse their inputs
+with `EventFilter.parse` / `DeadLetterFilter.parse` and page with `list_events` /
+`list_dead_letters`; a bad input raises `QueryError` (HTTP 400, or a CLI usage error).
+
+Listings are newest first. A cursor is opaque to callers; it encodes the score (received or
+dead-lettered ms) and the event id of the last item returned, so ties (a batch accepted or
+dead-lettered in the same millisecond) page correctly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import re
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from relay import keys
+from relay.ledger import EventRecord, Ledger, now_ms
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+# Records examined per call at most; a filter that matches little returns a cursor to go on.
+MAX_SCAN = 5000
+MAX_DURATION_MS = 100 * 365 * 86_400_000
+EVENT_STATUSES = ("queued", "applied", "dead", "stale", "ignored", "expired", "purged")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+# Detail fields stored as strings that are numbers to operators.
+_INT_FIELDS = ("http_status", "coalesced_with")
+
+
+class QueryError(ValueError):
+    """An operator's input (filter, time, cursor, limit, edit) is not valid; the message says why."""
+
+
+# --- times ------------------------------------------------------------------------------
+
+
+def parse_duration_ms(text: str) -> int | None:
+    """ "90s", "30m", "1h", "1h30m", "7d", "2w", "500ms" → milliseconds; None if not a duration."""
+    text = text.strip().lower()
+    if not text:
+        return None
+    position, total = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != position:
+            return None
+        total += float(match.group(1)) * _UNIT_MS[match.group(2)]
+        position = match.end()
+    if position != len(text):
+        return None
+    if total > MAX_DURATION_MS:
+        raise QueryError(f"{text!r} is longer ago than anything the relay keeps")
+    return int(total)
+
+
+def parse_time(text: str, *, now: int | None = None) -> int:
+    """A point in time (ms): a duration means that long ago; else an ISO 8601 time (UTC if naive)."""
+    now = now_ms() if now is None else now
+    duration = parse_duration_ms(text)
+    if duration is not None:
+        return now - duration
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise QueryError(
+            f"{text!r} is neither a duration (30m, 1h, 7d) nor an ISO time (2026-11-20T10:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def iso(ms: int | None) -> str | None:
+    if not ms:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_limit(value: str | int | None, *, default: int = DEFAULT_LIMIT) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise QueryError(f"limit must be a whole number, not {value!r}") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def _optional_time(value: str | None, now: int) -> int | None:
+    return parse_time(value, now=now) if value else None
+
+
+def _check_range(since_ms: int | None, until_ms: int | None) -> None:
+    if since_ms is not None and until_ms is not None and since_ms > until_ms:
+        raise QueryError("since is later than until")
+
+
+# --- cursors ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    score_ms: int
+    event_id: str
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(orjson.dumps([self.score_ms, self.event_id])).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str | None) -> Cursor | None:
+        if not text:
+            return None
+        try:
+            doc = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        except (binascii.Error, ValueError):
+            raise QueryError("cursor is not one this API returned") from None
+        if (
+            not isinstance(doc, list)
+            or len(doc) != 2
+            or not isinstance(doc[0], int)
+            or isinstance(doc[0], bool)
+            or not isinstance(doc[1], str)
+        ):
+            raise QueryError("cursor is not one this API returned")
+        return cls(doc[0], doc[1])
+
+
+# --- filters ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    customer: str | None = None
+    status: str | None = None
+    source: str | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        customer: str | None = None,
+        status: str | None = None,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        now: int | None = None,
+    ) -> EventFilter:
+        now = now_ms() if now is None else now
+        if status and status not in EVENT_STATUSES:
+            raise QueryError(f"status must be one of {', '.join(EVENT_STATUSES)}")
+        since_ms, until_ms = _optional_time(since, now), _optional_time(until, now)
+        _check_range(since_ms, until_ms)
+        return cls(customer or None, status or None, source or None, since_ms, until_ms)
+
+    def matches(self, record: EventRecord) -> bool:
+        return (
+            (self.status is None or record.status == self.status)
+            and (self.source is None or record.source == self.source)
+            and (self.customer is None or record.customer == self.customer)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterFilter:
+    """Which dead letters: since/until bound the time they were dead-lettered."""
+
+    source: str | None = None
+    reason: str | None = None
+    http_status: int | None = None
+    customer: str | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        source: str | None = None,
+        reason: str | None = None,
+        status: str | int | None = None,
+        customer: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        now: int | None = None,
+    ) -> DeadLetterFilter:
+        now = now_ms() if now is None else now
+        http_status: int | None = None
+        if status is not None and status != "":
+            try:
+                http_status = int(status)
+            except (TypeError, ValueError):
+                raise QueryError(f"status is ChartMogul's HTTP status (e.g. 400), not {status!r}") from None
+        since_ms, until_ms = _optional_time(since, now), _optional_time(until, now)
+        _check_range(since_ms, until_ms)
+        return cls(source or None, reason or None, http_status, customer or None, since_ms, until_ms)
+
+    @classmethod
+    def from_document(cls, doc: object, *, now: int | None = None) -> DeadLetterFilter:
+        """A filter given as JSON (`POST /admin/dlq/replay {"filter": {...}}`)."""
+        if not isinstance(doc, dict):
+            raise QueryError("filter must be an object")
+        allowed = {"source", "reason", "status", "customer", "since", "until"}
+        unknown = sorted(set(doc) - allowed)
+        if unknown:
+            raise QueryError(
+                f"unknown filter field(s): {', '.join(unknown)}; use {', '.join(sorted(allowed))}"
+            )
+        values: dict[str, str | int | None] = {}
+        for name, value in doc.items():
+            if (value is not None and not isinstance(value, str | int)) or isinstance(value, bool):
+                raise QueryError(f"filter.{name} must be a string")
+            values[name] = value
+        return cls.parse(
+            source=_str_or_none(values.get("source")),
+            reason=_str_or_none(values.get("reason")),
+            status=values.get("status"),
+            customer=_str_or_none(values.get("customer")),
+            since=_str_or_none(values.get("since")),
+            until=_str_or_none(values.get("until")),
+            now=now,
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        return self == DeadLetterFilter()
+
+    def matches(self, record: EventRecord) -> bool:
+        return (
+            record.status == "dead"
+            and (self.source is None or record.source == self.source)
+            and (self.reason is None or record.details.get("reason") == self.reason)
+            and (self.http_status is None or record.details.get("http_status") == str(self.http_status))
+            and (self.customer is None or record.customer == self.customer)
+        )
+
+    def describe(self) -> str:
+        parts = [
+            f"{name}={value}"
+            for name, value in (
+                ("source", self.source),
+                ("reason", self.reason),
+                ("status", self.http_status),
+                ("customer", self.customer),
+                ("since", iso(self.since_ms)),
+                ("until", iso(self.until_ms)),
+            )
+            if value is not None
+        ]
+        return ", ".join(parts) or "every dead letter"
+
+
+def _str_or_none(value: str | int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+# --- paging over a time index -----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Page:
+    records: list[EventRecord]
+    next_cursor: str | None  # None: nothing older matches
+
+    def public(self, name: str) -> dict[str, Any]:
+        return {name: [public_record(r) for r in self.records], "next_cursor": self.next_cursor}
+
+
+async def _records(redis: aioredis.Redis, event_ids: list[str]) -> list[EventRecord | None]:
+    async with redis.pipeline(transaction=False) as pipe:
+        for event_id in event_ids:
+            pipe.hgetall(keys.event(event_id))
+        hashes: list[dict[str, str]] = await pipe.execute()
+    return [EventRecord.from_hash(h) if h else None for h in hashes]
+
+
+async def _walk(
+    redis: aioredis.Redis,
+    index: str,
+    *,
+    since_ms: int | None,
+    until_ms: int | None,
+    after: Cursor | None,
+    batch: int = 200,
+) -> AsyncGenerator[tuple[str, int, EventRecord | None], None]:
+    """(event id, score, record or None if expired) from newest to oldest, after `after`."""
+    top = min(x for x in (until_ms, after.score_ms if after else None, now_ms() + 60_000) if x is not None)
+    bottom = "-inf" if since_ms is None else str(since_ms)
+    offset = 0
+    while True:
+        rows: list[tuple[str, float]] = await redis.zrevrangebyscore(
+            index, str(top), bottom, start=offset, num=batch, withscores=True
+        )  # type: ignore[assignment]
+        if not rows:
+            return
+        offset += len(rows)
+        fresh = [
+            (event_id, int(score))
+            for event_id, score in rows
+            if not (after and int(score) == after.score_ms and event_id >= after.event_id)
+        ]
+        records = await _records(redis, [event_id for event_id, _ in fresh])
+        for (event_id, score), record in zip(fresh, records, strict=True):
+            yield event_id, score, record
+        if len(rows) < batch:
+            return
+
+
+async def _page(
+    redis: aioredis.Redis,
+    index: str,
+    *,
+    matches: Callable[[EventRecord], bool],
+    since_ms: int | None,
+    until_ms: int | None,
+    cursor: str | None,
+    limit: int,
+    max_scan: int = MAX_SCAN,
+) -> Page:
+    after = Cursor.decode(cursor)
+    found: list[EventRecord] = []
+    scanned = 0
+    last: Cursor | None = None
+    expired: list[str] = []
+    walk = _walk(redis, index, since_ms=since_ms, until_ms=until_ms, after=after)
+    async with contextlib.aclosing(walk):
+        async for event_id, score, record in walk:
+            last = Cursor(score, event_id)
+            scanned += 1
+            if record is None:
+                expired.append(event_id)
+            elif matches(record):
+                found.append(record)
+                if len(found) == limit:
+                    break
+            if scanned >= max_scan:
+                break
+        else:
+            last = None  # the index is exhausted: no next page
+    if expired:
+        await redis.zrem(index, *expired)
+    return Page(found, last.encode() if last else None)
+
+
+async def trim_event_index(ledger: Ledger, customer: str | None = None) -> None:
+    """Drop ids older than the event TTL from the time index (their records have expired)."""
+    horizon = now_ms() - ledger.event_ttl_s * 1000
+    await ledger.redis.zremrangebyscore(keys.EVENTS, "-inf", f"({horizon}")
+    if customer:
+        await ledger.redis.zremrangebyscore(keys.customer_events(customer), "-inf", f"({horizon}")
+
+
+async def list_events(
+    ledger: Ledger, query: EventFilter, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+) -> Page:
+    await trim_event_index(ledger, query.customer)
+    index = keys.customer_events(query.customer) if query.customer else keys.EVENTS
+    return await _page(
+        ledger.redis,
+        index,
+        matches=query.matches,
+        since_ms=query.since_ms,
+        until_ms=query.until_ms,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+async def list_dead_letters(
+    ledger: Ledger, query: DeadLetterFilter, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+) -> Page:
+    return await _page(
+        ledger.redis,
+        keys.DLQ,
+        matches=query.matches,
+        since_ms=query.since_ms,
+        until_ms=query.until_ms,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+async def matching_dead_letters(
+    ledger: Ledger, query: DeadLetterFilter, *, limit: int | None = None
+) -> list[EventRecord]:
+    """Every dead letter the filter matches (up to `limit`), newest first: the set a bulk action acts on."""
+    found: list[EventRecord] = []
+    cursor: str | None = None
+    while True:
+        page = await list_dead_letters(ledger, query, limit=MAX_LIMIT, cursor=cursor)
+        found.extend(page.records)
+        if limit is not None and len(found) >= limit:
+            return found[:limit]
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
+# --- views ------------------------------------------------------------------------------
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+def change_document(record: EventRecord) -> dict[str, Any] | None:
+    return orjson.loads(record.change.to_json()) if record.change is not None else None  # type: ignore[no-any-return]
+
+
+def public_record(record: EventRecord, *, with_raw: bool = False) -> dict[str, Any]:
+    """The record as the admin API and `--json` show it: typed numbers, JSON parsed, ISO times."""
+    view: dict[str, Any] = record.to_public()
+    for name in _INT_FIELDS:
+        if isinstance(view.get(name), str) and view[name].lstrip("-").isdigit():
+            view[name] = int(view[name])
+    for name in [n for n in view if n.endswith("_at_ms")]:
+        if isinstance(view[name], str) and view[name].isdigit():
+            view[name] = int(view[name])
+    for name in [n for n in view if n.endswith("_at_ms")]:
+        view[name.removesuffix("_ms")] = iso(view[name]) if isinstance(view[name], int) else None
+    view["change"] = change_document(record)
+    if isinstance(view.get("patch"), str):
+        view["patch"] = _json_or_text(view["patch"])
+    if with_raw:
+        view["raw"] = _json_or_text(record.raw)
+    return view
+
+
+async def event_detail(ledger: Ledger, event_id: str) -> dict[str, Any] | None:
+    """The record (with its CRM payload) and its whole history, or None if unknown or expired."""
+    record = await ledger.event(event_id)
+    if record is None:
+        return None
+    return {"event": public_record(record, with_raw=True), "history": await ledger.history(event_id)}
+
+
+async def dead_letter_counts(redis: aioredis.Redis, *, cap: int = 10_000) -> tuple[int, dict[str, int]]:
+    """(total, count by reason) of the DLQ; beyond the newest `cap` entries counted as "not_counted"."""
+    total: int = await redis.zcard(keys.DLQ)
+    event_ids: list[str] = await redis.zrevrange(keys.DLQ, 0, cap - 1)  # type: ignore[assignment]
+    async with redis.pipeline(transaction=False) as pipe:
+        for event_id in event_ids:
+            pipe.hget(keys.event(event_id), "reason")
+        reasons: list[str | None] = await pipe.execute()
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        label = reason or "unknown"
+        counts[label] = counts.get(label, 0) + 1
+    if total > len(event_ids):
+        counts["not_counted"] = total - len(event_ids)
+    return total, counts

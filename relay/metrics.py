@@ -1,0 +1,285 @@
+"""Prometheus metrics: what happened (counters, histograms) and what is (gauges read from Redis).
+
+Counters and histograms count in the process that saw it: the web app counts webhooks, each
+worker counts its deliveries. Call the `record_*` functions; they never raise and never
+block. Label values are bounded (sources are the known CRMs or "unknown").
+
+Gauges are read from Redis when /metrics is scraped (`StateCollector` over a
+`relay.admin.state.RelayState`), so they are the same whichever web pod answers: aggregate
+them with max(), not sum(), across pods.
+
+With PROMETHEUS_MULTIPROC_DIR set (several processes behind one port, e.g. gunicorn), counts
+go to that directory and `exposition()` merges every process's files.
+
+    relay_webhooks_received_total{source}            webhook requests received
+    relay_webhooks_rejected_total{source,reason}     webhook requests refused (4xx/503)
+    relay_events_received_total{source}              events in accepted webhooks (new + duplicate)
+    relay_events_accepted_total{source}              new events recorded
+    relay_events_duplicate_total{source}             events already recorded (not queued again)
+    relay_deliveries_total{status}                   PATCH calls by ChartMogul's answer
+    relay_delivery_retries_total                     deliveries scheduled for another attempt
+    relay_rate_limit_wait_seconds                    time spent waiting for the shared rate
+    relay_patch_events                               events coalesced into one PATCH
+    relay_delivery_latency_seconds                   event received → applied
+    relay_redis_up, relay_queue_customers{state}, relay_rq_queue_jobs,
+    relay_oldest_waiting_event_age_seconds, relay_dlq_events{reason}, relay_circuit_open,
+    relay_workers, relay_chartmogul_requests_in_flight, relay_rate_slowdown_factor   (gauges)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from relay.admin.state import RelayState
+from relay.sources import KNOWN_SOURCES
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+REGISTRY = CollectorRegistry()
+# No `*_created` series: a timestamp per counter doubles the series and no panel uses them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+if multiprocess_dir() is None:
+    ProcessCollector(registry=REGISTRY)
+    PlatformCollector(registry=REGISTRY)
+    GCCollector(registry=REGISTRY)
+
+WEBHOOKS_RECEIVED = Counter(
+    "relay_webhooks_received", "Webhook requests received, by source.", ["source"], registry=REGISTRY
+)
+WEBHOOKS_REJECTED = Counter(
+    "relay_webhooks_rejected",
+    "Webhook requests refused, by source and reason (a refused request may carry several events).",
+    ["source", "reason"],
+    registry=REGISTRY,
+)
+EVENTS_RECEIVED = Counter(
+    "relay_events_received",
+    "Events in verified, well-formed webhooks (accepted + duplicate), by source.",
+    ["source"],
+    registry=REGISTRY,
+)
+EVENTS_ACCEPTED = Counter(
+    "relay_events_accepted",
+    "Events recorded for delivery (or as ignored), by source.",
+    ["source"],
+    registry=REGISTRY,
+)
+EVENTS_DUPLICATE = Counter(
+    "relay_events_duplicate",
+    "Events already recorded, not queued again, by source.",
+    ["source"],
+    registry=REGISTRY,
+)
+DELIVERIES = Counter(
+    "relay_deliveries",
+    "PATCH calls to ChartMogul by its answer (HTTP status, or timeout/connection_error).",
+    ["status"],
+    registry=REGISTRY,
+)
+RETRIES = Counter("relay_delivery_retries", "Deliveries scheduled for another attempt.", registry=REGISTRY)
+RATE_LIMIT_WAIT = Histogram(
+    "relay_rate_limit_wait_seconds",
+    "Time a request waited for the fleet-wide ChartMogul rate.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)
+PATCH_EVENTS = Histogram(
+    "relay_patch_events",
+    "Events coalesced into one PATCH.",
+    buckets=(1, 2, 3, 5, 10, 20, 50, 100, 200, 500),
+    registry=REGISTRY,
+)
+DELIVERY_LATENCY = Histogram(
+    "relay_delivery_latency_seconds",
+    "From an event's receipt to ChartMogul applying it.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600),
+    registry=REGISTRY,
+)
+
+_STATUS_LABEL = re.compile(r"^[a-z0-9_]{1,32}$")
+
+
+def source_label(name: str) -> str:
+    return name if name in KNOWN_SOURCES else "unknown"
+
+
+def reason_label(error: Exception | str) -> str:
+    """`InvalidSignature` → "invalid_signature"; strings pass through (bounded by the caller)."""
+    if isinstance(error, str):
+        return error
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
+
+
+# --- what the code calls ----------------------------------------------------------------
+
+
+def record_webhook(source: str) -> None:
+    WEBHOOKS_RECEIVED.labels(source_label(source)).inc()
+
+
+def record_rejected(source: str, reason: Exception | str) -> None:
+    WEBHOOKS_REJECTED.labels(source_label(source), reason_label(reason)).inc()
+
+
+def record_accepted(source: str, *, accepted: int, duplicates: int) -> None:
+    label = source_label(source)
+    EVENTS_RECEIVED.labels(label).inc(accepted + duplicates)
+    if accepted:
+        EVENTS_ACCEPTED.labels(label).inc(accepted)
+    if duplicates:
+        EVENTS_DUPLICATE.labels(label).inc(duplicates)
+
+
+def record_delivery(status: int | str, events: int, latency_s: Sequence[float] = ()) -> None:
+    """One PATCH answered (`status`: 200, 400, 429, …, "timeout"): how many events it carried,
+    and for applied events how long each took from receipt."""
+    label = str(status).lower()
+    DELIVERIES.labels(label if _STATUS_LABEL.match(label) else "other").inc()
+    if events > 0:
+        PATCH_EVENTS.observe(events)
+    for seconds in latency_s:
+        DELIVERY_LATENCY.observe(max(0.0, seconds))
+
+
+def record_retry(count: int = 1) -> None:
+    RETRIES.inc(count)
+
+
+def record_rate_limit_wait(seconds: float) -> None:
+    RATE_LIMIT_WAIT.observe(max(0.0, seconds))
+
+
+# --- scrape-time gauges -----------------------------------------------------------------
+
+
+class StateCollector:
+    """Gauges from a `RelayState` read at scrape time; None means Redis could not be read."""
+
+    def __init__(self, state: RelayState | None) -> None:
+        self.state = state
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily("relay_redis_up", "1 if the relay's Redis answered this scrape.")
+        up.add_metric([], 0 if self.state is None else 1)
+        yield up
+        state = self.state
+        if state is None:
+            return
+        customers = GaugeMetricFamily(
+            "relay_queue_customers", "Customers by delivery state.", labels=["state"]
+        )
+        for name, value in (
+            ("ready", state.ready),
+            ("delivering", state.delivering),
+            ("retrying", state.retrying),
+        ):
+            customers.add_metric([name], value)
+        yield customers
+        yield GaugeMetricFamily(
+            "relay_rq_queue_jobs", "Wake-up jobs waiting in the RQ queue.", value=state.rq_jobs_waiting
+        )
+        age = state.oldest_waiting.age_s if state.oldest_waiting else 0.0
+        yield GaugeMetricFamily(
+            "relay_oldest_waiting_event_age_seconds",
+            "Age of the oldest event waiting for delivery (0 when none waits).",
+            value=age,
+        )
+        dlq = GaugeMetricFamily("relay_dlq_events", "Dead-lettered events by reason.", labels=["reason"])
+        for reason, count in sorted(state.dlq_by_reason.items()):
+            dlq.add_metric([reason], count)
+        yield dlq
+        yield GaugeMetricFamily(
+            "relay_circuit_open",
+            "1 while the circuit is open (ChartMogul refused the credentials; delivery paused).",
+            value=1 if state.circuit_open else 0,
+        )
+        yield GaugeMetricFamily(
+            "relay_workers", "Workers on the relay queue with a live RQ heartbeat.", value=len(state.workers)
+        )
+        yield GaugeMetricFamily(
+            "relay_chartmogul_requests_in_flight",
+            "Requests to ChartMogul in flight across the fleet.",
+            value=state.rate.get("requests_in_flight", 0),
+        )
+        yield GaugeMetricFamily(
+            "relay_rate_slowdown_factor",
+            "How much the shared rate is slowed after a 429 (1 = not slowed).",
+            value=state.rate.get("slowdown_factor", 1.0),
+        )
+
+
+class _Exposition:
+    def __init__(self, collectors: Sequence[Collector]) -> None:
+        self.collectors = collectors
+
+    def collect(self) -> Iterable[Metric]:
+        for collector in self.collectors:
+            yield from collector.collect()
+
+
+def process_collector() -> Collector:
+    """This process's counters, or every process's when PROMETHEUS_MULTIPROC_DIR is set."""
+    path = multiprocess_dir()
+    if path is None:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def exposition(state: RelayState | None = None, *, with_state: bool = True) -> bytes:
+    """The text of /metrics: counts, plus the Redis gauges when `with_state`."""
+    collectors: list[Collector] = [process_collector()]
+    if with_state:
+        collectors.append(StateCollector(state))
+    return generate_latest(_Exposition(collectors))
+
+
+def serve_metrics(port: int, addr: str = "0.0.0.0") -> Callable[[], None]:
+    """Serve this process's counts on `port` (a worker's /metrics); returns a stop function."""
+    server, thread = start_http_server(port, addr=addr, registry=_Exposition([process_collector()]))
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
+
+
+__all__ = [
+    "CONTENT_TYPE",
+    "REGISTRY",
+    "StateCollector",
+    "exposition",
+    "record_accepted",
+    "record_delivery",
+    "record_rate_limit_wait",
+    "record_rejected",
+    "record_retry",
+    "record_webhook",
+    "serve_metrics",
+]

@@ -1,0 +1,57 @@
+"""Fixtures for the operator surface: a web app with the admin token, an HTTP client for it,
+a ledger on the test Redis, and dead letters seeded through the ledger's own API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from relay.app import create_app
+from relay.ledger import Ledger, connect
+from relay.settings import Settings
+from tests.admin.helpers import ADMIN_TOKEN, AdminClient
+from tests.servers import running_web_app
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def admin_env(relay_env: dict[str, str]) -> dict[str, str]:
+    return {**relay_env, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN}
+
+
+@pytest.fixture
+def admin_settings(admin_env: dict[str, str]) -> Settings:
+    fields = {name.removeprefix("RELAY_").lower(): value for name, value in admin_env.items()}
+    return Settings(_env_file=None, **fields)  # type: ignore[call-arg,arg-type]
+
+
+@pytest.fixture
+def admin_web(admin_settings: Settings) -> Iterator[str]:
+    with running_web_app(create_app(admin_settings)) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def admin(admin_web: str) -> AdminClient:
+    return AdminClient(admin_web)
+
+
+@pytest.fixture
+def with_ledger(redis_url: str) -> Callable[[Callable[[Ledger], Awaitable[T]]], T]:
+    """Run `work(ledger)` on a fresh event loop with a Ledger on the test Redis."""
+
+    def run(work: Callable[[Ledger], Awaitable[Any]]) -> Any:
+        async def main() -> Any:
+            client = connect(redis_url)
+            try:
+                return await work(Ledger(client))
+            finally:
+                await client.aclose()
+
+        return asyncio.run(main())
+
+    return run
