@@ -236,3 +236,32 @@ def test_sigterm_finishes_in_flight_calls_then_exits(
     assert all(event_status(redis_url, f"evt_term_{i}") == "applied" for i in range(3))
     assert client.zcard(keys.LEASES) == 0
     client.close()
+
+
+def test_a_worker_serves_its_delivery_metrics(
+    web: str, start_worker: Callable[..., WorkerProcess], simulator: SimulatorHandle, redis_url: str
+) -> None:
+    from tests.servers import free_port
+    from tests.webhooks import get
+
+    port = free_port()
+    start_worker("--metrics-port", str(port))
+    customers = [simulator.add_customer({"company": f"Metered {i}"}) for i in range(2)]
+    simulator.set_faults(status=500, rate=1.0)
+    fail_first = {
+        "id": "evt_metered_0",
+        "occurred_at": iso(datetime.now(UTC)),
+        "customer": {"uuid": customers[0]["uuid"]},
+        "set": {"city": "Turin"},
+    }
+    assert send_generic(web, GENERIC_SECRET, fail_first).status == 202
+    wait_for(lambda: customer_requests(simulator, customers[0]["uuid"], "PATCH"))
+    simulator.clear_faults()
+    wait_for(lambda: event_status(redis_url, "evt_metered_0") == "applied")
+
+    exposition = wait_for(lambda: (m := get(f"http://127.0.0.1:{port}/metrics").text) and m)
+
+    assert 'relay_deliveries_total{status="500"} 1.0' in exposition
+    assert 'relay_deliveries_total{status="200"} 1.0' in exposition
+    assert "relay_delivery_retries_total 1.0" in exposition
+    assert "relay_delivery_latency_seconds_count 1.0" in exposition

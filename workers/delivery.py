@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from relay import metrics
 from relay.contract import normalize_update, validate_update
 from relay.exceptions import AuthFailed, RateLimited, Rejected, Transient
 from relay.ledger import EventRecord, Ledger, Outcome, now_ms
@@ -254,7 +255,13 @@ class Deliverer:
                 if not await self._create_missing_custom_attributes(customer, live, body, current, exc):
                     raise
                 await self.client.update_customer(customer, body, idempotency_key=key)
+        except (Transient, AuthFailed) as exc:
+            metrics.record_delivery(exc.status or "no_answer", events=len(live))
+            if isinstance(exc, (RateLimited, AuthFailed)):
+                await self.ledger.clear_inflight(customer)  # refused before anything was applied
+            raise
         except Rejected as exc:
+            metrics.record_delivery(exc.status or "rejected", events=len(live))
             await self.ledger.clear_inflight(customer)
             if exc.status == 404 and (relinked := [r for r in live if self._may_re_resolve(r, customer)]):
                 # A stale link or look-up led here: drop it and resolve these events once more.
@@ -267,9 +274,10 @@ class Deliverer:
             reason = "customer_not_found" if exc.status == 404 else "rejected"
             await self._reject(customer, live, reason, exc.message, status=exc.status, body=body)
             return
-        except (RateLimited, AuthFailed):
-            await self.ledger.clear_inflight(customer)  # refused before anything was applied
-            raise
+        applied_ms = now_ms()
+        metrics.record_delivery(
+            200, events=len(live), latency_s=[(applied_ms - r.received_at_ms) / 1000 for r in live]
+        )
         patch_json = orjson.dumps(body).decode()
         await self.ledger.settle(
             customer,
@@ -347,6 +355,7 @@ class Deliverer:
     async def _schedule_retry(
         self, customer: str, records: Sequence[EventRecord], exc: Transient
     ) -> int | None:
+        metrics.record_retry()
         if isinstance(exc, RateLimited):
             await self.limiter.slow_down(for_s=max(5.0, exc.retry_after_s or 0.0))
         elif exc.status == 503:

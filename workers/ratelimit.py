@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 
-from relay import keys
+from relay import keys, metrics
 
 # The rate as a schedule: each caller reserves the next send time and is told how long to wait
 # for it; nobody polls, so the fleet sends exactly at the rate. A send time is at least one
@@ -86,6 +86,7 @@ class RateLimiter:
         )
         if wait_ms > 0:
             self.waited_s += wait_ms / 1000
+            metrics.record_rate_limit_wait(wait_ms / 1000)
             await asyncio.sleep(wait_ms / 1000)
 
     @contextlib.asynccontextmanager
@@ -93,12 +94,16 @@ class RateLimiter:
         """One request's turn: a rate token, and a connection slot held while it is in flight."""
         await self.acquire()
         holder = uuid.uuid4().hex
+        waited_s = 0.0
         while not await self._slots(
             keys=[keys.CONNECTIONS, keys.CONNECTIONS_CAP],
             args=[self.max_connections, self.slot_ttl_ms, holder],
         ):
-            self.waited_s += 0.01
+            waited_s += 0.01
             await asyncio.sleep(0.01)
+        if waited_s:
+            self.waited_s += waited_s
+            metrics.record_rate_limit_wait(waited_s)
         try:
             yield
         finally:

@@ -73,7 +73,9 @@ class DeliveryRuntime:
         settings = self.settings
         api_key = settings.require_api_key()
         client_redis = connect(settings.redis_url)
-        self._ledger = Ledger(client_redis, event_ttl_s=settings.event_ttl_s)
+        self._ledger = Ledger(
+            client_redis, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name
+        )
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=settings.delivery_concurrency, keepalive_timeout=30),
         )
@@ -171,3 +173,6 @@ class DeliveryRuntime:
             except (redis.RedisError, OSError) as exc:
                 # Redis restarting: keep trying; the client reconnects by itself.
                 log.warning("maintenance_failed", error=type(exc).__name__)
+            except Exception:
+                # Whatever it was, this loop must outlive it: it recovers everyone's leases.
+                log.exception("maintenance_crashed")

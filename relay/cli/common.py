@@ -38,7 +38,9 @@ def run_ledger(settings: Settings, work: Callable[[Ledger], Awaitable[T]]) -> T:
     async def main() -> T:
         client = connect(settings.redis_url)
         try:
-            return await work(Ledger(client, event_ttl_s=settings.event_ttl_s))
+            return await work(
+                Ledger(client, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name)
+            )
         finally:
             await client.aclose()
 

@@ -175,8 +175,9 @@ def manifest_problems(docs: list[Manifest], *, overlay: bool) -> list[str]:
         problems.append("web must run `relay serve --host 0.0.0.0`")
     if container.get("livenessProbe", {}).get("httpGet", {}).get("path") != "/healthz":
         problems.append("web livenessProbe must GET /healthz")
-    if container.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz":
-        problems.append("web readinessProbe must GET /readyz")
+    if container.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz?check=redis":
+        # Workers or ChartMogul being down must not take web pods out of the Service.
+        problems.append("web readinessProbe must GET /readyz?check=redis")
     annotations = web["spec"]["template"]["metadata"].get("annotations", {})
     ports = {p["containerPort"] for p in container.get("ports", [])}
     if (
