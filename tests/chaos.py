@@ -89,6 +89,7 @@ class ChaosReport:
     duplicates_sent: int = 0
     accepted: int = 0
     duplicate_answers: int = 0
+    unanswered: int = 0  # deliveries the relay never answered 2xx (within a minute of retrying)
     statuses: Counter[str] = field(default_factory=Counter)
     dead_reasons: Counter[str] = field(default_factory=Counter)
     patches_ok: int = 0
@@ -106,6 +107,7 @@ class ChaosReport:
             ("duplicate deliveries sent", self.duplicates_sent),
             ("accepted (202)", self.accepted),
             ("answered duplicate (200)", self.duplicate_answers),
+            ("never answered 2xx", self.unanswered),
             ("applied", self.statuses["applied"]),
             ("stale", self.statuses["stale"]),
             ("dead-lettered", f"{self.statuses['dead']} {dict(self.dead_reasons) or ''}".strip()),
@@ -127,7 +129,8 @@ class ChaosReport:
             and not self.double_applied_keys
             and not self.applied_without_patch
             and not self.mismatched_customers
-            and self.statuses["applied"] + self.statuses["stale"] + self.statuses["dead"] == self.accepted
+            and self.unanswered == 0
+            and self.statuses["applied"] + self.statuses["stale"] + self.statuses["dead"] == self.sent
         )
 
 
@@ -150,7 +153,7 @@ def run_chaos(n_events: int, n_customers: int, *, seed: int = 7, log_dir: Path |
             "CHARTMOGUL_API_BASE": sim.base_url,
             "CHARTMOGUL_API_KEY": API_KEY,
             "RELAY_GENERIC_SECRET": SECRET,
-            "RELAY_LEASE_S": "3",
+            "RELAY_LEASE_S": "5",
             "RELAY_MAINTENANCE_INTERVAL_S": "0.2",
             "RELAY_RETRY_BASE_S": "0.1",
             "RELAY_RETRY_CAP_S": "1",
@@ -194,6 +197,7 @@ def run_chaos(n_events: int, n_customers: int, *, seed: int = 7, log_dir: Path |
             timeline.join()
             report.accepted = answers.count(202)
             report.duplicate_answers = answers.count(200)
+            report.unanswered = answers.count(0)
             sim.clear_faults()
 
             client = redis.Redis.from_url(redis_url, decode_responses=True)

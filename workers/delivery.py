@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import redis
 
 from relay import metrics
 from relay.contract import normalize_update, validate_update
@@ -102,12 +103,14 @@ class Deliverer:
         Returns how many customers were delivered."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget_s
-        token = f"{self.worker_name}:{uuid.uuid4().hex[:12]}"
         running: set[asyncio.Task[None]] = set()
         delivered = 0
         while True:
             free = self.config.concurrency - len(running)
             if free > 0 and loop.time() < deadline and not should_stop() and not await self.circuit.is_open():
+                # A fresh token per claim: if a lease expired and this same run claimed the customer
+                # again, the first delivery's release must not end the second one's lease.
+                token = f"{self.worker_name}:{uuid.uuid4().hex[:12]}"
                 customers = await self.ledger.claim(free, lease_ms=self.config.lease_ms, token=token)
                 running |= {asyncio.create_task(self._deliver_leased(c, token)) for c in customers}
                 delivered += len(customers)
@@ -133,7 +136,11 @@ class Deliverer:
     async def _keep_lease(self, customer: str, token: str) -> None:
         while True:
             await asyncio.sleep(self.config.lease_ms / 3000)
-            await self.ledger.extend(customer, token=token, lease_ms=self.config.lease_ms)
+            try:
+                await self.ledger.extend(customer, token=token, lease_ms=self.config.lease_ms)
+            except (redis.RedisError, OSError) as exc:
+                # Redis restarting: the next beat may get through before the lease runs out.
+                log.warning("lease_heartbeat_failed", customer_uuid=customer, error=type(exc).__name__)
 
     async def deliver_customer(self, customer: str) -> int | None:
         """Deliver everything waiting for `customer`. Returns when to retry, or None when done."""
