@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 from relay.changes import CustomerChange
-from relay.exceptions import WebhookError
+from relay.exceptions import InvalidEvent, MalformedPayload, WebhookError
 from relay.settings import Settings
 
 
@@ -58,6 +60,22 @@ class WebhookSource:
     def error_response(self, error: WebhookError) -> Response | None:
         """The answer to a refused request; None for the default JSON error."""
         return None
+
+
+def parse_json(raw: str | bytes, *, what: str = "body") -> Any:
+    """JSON from a CRM: a 400 naming the problem when it is not JSON at all."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedPayload(f"{what} is not valid JSON: {exc}") from None
+
+
+def parse_json_object(raw: str | bytes, *, what: str = "body") -> dict[str, Any]:
+    """A JSON object from a CRM: 400 when it is not JSON, 422 when it is not an object."""
+    doc = parse_json(raw, what=what)
+    if not isinstance(doc, dict):
+        raise InvalidEvent(f"{what} must be a JSON object")
+    return doc
 
 
 def enabled_sources(settings: Settings) -> dict[str, WebhookSource]:

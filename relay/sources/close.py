@@ -25,15 +25,14 @@ import hmac
 import time
 from typing import Any
 
-import orjson
 from pydantic import SecretStr
 
-from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload
+from relay.exceptions import InvalidEvent, InvalidSignature
 from relay.mapping.apply import ignored_event, map_record, mapped_event
 from relay.mapping.config import SourceMapping, load_mapping
 from relay.mapping.values import epoch_ms
 from relay.settings import Settings
-from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource
+from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource, parse_json_object
 
 OBJECT_TYPES = ("lead", "contact")
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -100,11 +99,8 @@ class CloseSource(WebhookSource):
         return [self.remap(webhook.body.decode(errors="replace"))]
 
     def remap(self, raw: str) -> ParsedEvent:
-        try:
-            doc = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedPayload(f"body is not valid JSON: {exc}") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("event"), dict):
+        doc = parse_json_object(raw)
+        if not isinstance(doc.get("event"), dict):
             raise InvalidEvent("body must be an object with an `event` object")
         event: dict[str, Any] = doc["event"]
         event_id = f"close:{_id(event.get('id'), 'event.id')}"

@@ -18,13 +18,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from relay.changes import CustomerChange, CustomerRef
-from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload
-from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource
+from relay.exceptions import InvalidEvent, InvalidSignature
+from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource, parse_json_object
 
 EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,200}$")]
 CustomerUuid = Annotated[str, StringConstraints(pattern=r"^cus_[A-Za-z0-9\-]{1,64}$")]
@@ -139,12 +138,7 @@ class GenericSource(WebhookSource):
         return [self.remap(webhook.body.decode(errors="replace"))]
 
     def remap(self, raw: str) -> ParsedEvent:
-        try:
-            doc = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedPayload(f"body is not valid JSON: {exc}") from None
-        if not isinstance(doc, dict):
-            raise InvalidEvent("body must be a JSON object")
+        doc = parse_json_object(raw)
         try:
             event = GenericEvent.model_validate(doc)
         except ValidationError as exc:

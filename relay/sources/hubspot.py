@@ -39,11 +39,11 @@ import orjson
 from pydantic import BaseModel, ConfigDict, SecretStr, StringConstraints, ValidationError
 from pydantic import Field as PydanticField
 
-from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload
+from relay.exceptions import InvalidEvent, InvalidSignature
 from relay.mapping.apply import ignored_event, map_record, mapped_event
 from relay.mapping.config import SourceMapping, load_mapping
 from relay.settings import Settings
-from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource
+from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource, parse_json
 from relay.sources.generic import describe_validation_error
 
 MAX_BATCH_EVENTS = 100
@@ -142,10 +142,7 @@ class HubSpotSource(WebhookSource):
     # --- parse ------------------------------------------------------------------------------
 
     def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
-        try:
-            batch = orjson.loads(webhook.body)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedPayload(f"body is not valid JSON: {exc}") from None
+        batch = parse_json(webhook.body)
         if not isinstance(batch, list):
             raise InvalidEvent("body must be a JSON array of HubSpot events")
         if not batch:
@@ -161,11 +158,7 @@ class HubSpotSource(WebhookSource):
         return events
 
     def remap(self, raw: str) -> ParsedEvent:
-        try:
-            doc = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedPayload(f"stored event is not valid JSON: {exc}") from None
-        return self._event(doc)
+        return self._event(parse_json(raw, what="stored event"))
 
     def _event(self, doc: object) -> ParsedEvent:
         if not isinstance(doc, dict):

@@ -29,16 +29,15 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from pydantic import SecretStr
 from starlette.responses import JSONResponse, Response
 
-from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload, WebhookError
+from relay.exceptions import InvalidEvent, InvalidSignature, WebhookError
 from relay.mapping.apply import ignored_event, map_record, mapped_event
 from relay.mapping.config import SourceMapping, load_mapping
 from relay.mapping.values import epoch_ms, leaf_paths
 from relay.settings import Settings
-from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource
+from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource, parse_json_object
 
 ENTITIES = ("organization", "person")
 ACTIONS = ("create", "change", "delete")
@@ -103,12 +102,7 @@ class PipedriveSource(WebhookSource):
         return [self.remap(webhook.body.decode(errors="replace"))]
 
     def remap(self, raw: str) -> ParsedEvent:
-        try:
-            doc = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedPayload(f"body is not valid JSON: {exc}") from None
-        if not isinstance(doc, dict):
-            raise InvalidEvent("body must be a JSON object")
+        doc = parse_json_object(raw)
         meta = doc.get("meta")
         if not isinstance(meta, dict):
             if "current" in doc:
