@@ -98,14 +98,19 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
         raise QueueUnavailable("the queue is unavailable; retry later") from None
     if Accepted.READY in results:
         await wake_worker(state)
+    duplicates = sum(r is Accepted.DUPLICATE for r in results)
+    # One line per event is affordable for single events; a 100-event HubSpot batch logs one
+    # line per request at INFO (the event log in Redis has every event), the rest at DEBUG.
+    per_event = log.info if len(events) == 1 else log.debug
     for event, result in zip(events, results, strict=True):
-        log.info(
+        per_event(
             "event_duplicate" if result is Accepted.DUPLICATE else "event_accepted",
             event_id=event.change.event_id,
             source=source.name,
             customer_uuid=event.change.customer.key,
         )
-    duplicates = sum(r is Accepted.DUPLICATE for r in results)
+    if len(events) > 1:
+        log.info("batch_accepted", source=source.name, events=len(events), duplicates=duplicates)
     metrics.record_accepted(source.name, accepted=len(results) - duplicates, duplicates=duplicates)
     custom = source.accepted_response(events, duplicates)
     if custom is not None:
