@@ -27,7 +27,7 @@ from relay.ledger import Accepted, Ledger, connect
 from relay.logs import get_logger
 from relay.settings import Settings, get_settings
 from relay.sources import KNOWN_SOURCES, IncomingWebhook, WebhookSource, enabled_sources
-from relay.wakeup import enqueue_wakeup, relay_queue, rq_connection
+from relay.wakeup import Waker, relay_queue, rq_connection
 
 log = get_logger("relay.web")
 
@@ -39,6 +39,7 @@ class AppState:
     redis: aioredis.Redis
     ledger: Ledger
     queue: Queue
+    waker: Waker
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -97,7 +98,7 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
         log.error("redis_unavailable", error=type(exc).__name__, source=source.name)
         raise QueueUnavailable("the queue is unavailable; retry later") from None
     if Accepted.READY in results:
-        await wake_worker(state)
+        state.waker.wake()
     duplicates = sum(r is Accepted.DUPLICATE for r in results)
     # One line per event is affordable for single events; a 100-event HubSpot batch logs one
     # line per request at INFO (the event log in Redis has every event), the rest at DEBUG.
@@ -124,15 +125,6 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
         {"status": "accepted", "accepted": len(results) - duplicates, "duplicates": duplicates},
         status_code=202,
     )
-
-
-async def wake_worker(state: AppState) -> None:
-    # The event is already durable; a failed wake-up only delays it until a worker's
-    # maintenance loop notices the ready customer.
-    try:
-        await run_in_threadpool(enqueue_wakeup, state.queue)
-    except redis.RedisError as exc:
-        log.warning("wakeup_failed", error=type(exc).__name__)
 
 
 async def healthz(request: Request) -> Response:
@@ -240,12 +232,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         client = connect(settings.redis_url)
         rq_redis = rq_connection(settings.redis_url)
         app.state.redactor = Redactor.from_settings(settings)
-        app.state.relay = AppState(
+        queue = relay_queue(rq_redis, settings.queue_name)
+        app.state.relay = state = AppState(
             settings=settings,
             sources=sources,
             redis=client,
             ledger=Ledger(client, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name),
-            queue=relay_queue(rq_redis, settings.queue_name),
+            queue=queue,
+            waker=Waker(queue),
         )
         log.info(
             "web_started",
@@ -255,6 +249,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await state.waker.aclose()
             await client.aclose()
             rq_redis.close()
             if dashboard is not None:

@@ -108,7 +108,9 @@ class Ledger:
         self.event_ttl_s = event_ttl_s
         # The RQ queue whose failed-job registry mirrors the DLQ for rq-dashboard (None: off).
         self.dlq_mirror_queue = dlq_mirror_queue
-        self._accept = redis.register_script(_script("accept"))
+        self._accept_many = redis.register_script(
+            "local function accept(KEYS, ARGV)\n" + _script("accept") + "\nend\n" + _script("accept_many")
+        )
         self._claim = redis.register_script(_script("claim"))
         self._release = redis.register_script(_script("release"))
         self._promote = redis.register_script(_script("promote"))
@@ -123,42 +125,39 @@ class Ledger:
         return result
 
     async def accept_many(self, events: Sequence[ParsedEvent]) -> list[Accepted]:
-        """Accept a batch all-or-nothing: one MULTI/EXEC, so one durable write for the lot."""
+        """Accept a request's events all-or-nothing in one atomic script call: one durable write,
+        one round trip."""
         received_ms = now_ms()
-        async with self.redis.pipeline(transaction=True) as pipe:
-            links = {record: uuid for event in events for record, uuid in event.links.items()}
-            if links:
-                pipe.hset(keys.LINKS, mapping=links)  # type: ignore[arg-type]
-            for event in events:
-                change = event.change
-                customer = change.customer.key
-                await self._accept(
-                    keys=[
-                        keys.event(change.event_id),
-                        keys.event_history(change.event_id),
-                        keys.pending(customer),
-                        keys.READY,
-                        keys.LEASES,
-                        keys.RETRY,
-                        keys.EVENTS,
-                        keys.customer_events(customer),
-                    ],
-                    args=[
-                        change.event_id,
-                        customer,
-                        change.occurred_at_ms,
-                        received_ms,
-                        self.event_ttl_s,
-                        change.source,
-                        change.to_json(),
-                        event.raw,
-                        history_entry("accepted", source=change.source),
-                        event.ignored_reason or "",
-                    ],
-                    client=pipe,
-                )
-            results = await pipe.execute()
-        return [Accepted(int(r)) for r in results[1 if links else 0 :]]
+        links = [part for event in events for pair in event.links.items() for part in pair]
+        script_keys: list[str] = [keys.LINKS]
+        args: list[str | int | bytes] = [len(links) // 2, *links]
+        for event in events:
+            change = event.change
+            customer = change.customer.key
+            script_keys += [
+                keys.event(change.event_id),
+                keys.event_history(change.event_id),
+                keys.pending(customer),
+                keys.READY,
+                keys.LEASES,
+                keys.RETRY,
+                keys.EVENTS,
+                keys.customer_events(customer),
+            ]
+            args += [
+                change.event_id,
+                customer,
+                change.occurred_at_ms,
+                received_ms,
+                self.event_ttl_s,
+                change.source,
+                change.to_json(),
+                event.raw,
+                history_entry("accepted", source=change.source),
+                event.ignored_reason or "",
+            ]
+        results = await self._accept_many(keys=script_keys, args=args)
+        return [Accepted(int(r)) for r in results]
 
     async def replay(self, event_id: str, *, change: CustomerChange | None = None) -> int:
         """1 replayed, 0 not dead-lettered, -1 record expired. `change` replaces the stored one."""

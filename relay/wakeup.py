@@ -7,9 +7,15 @@ whenever customers are ready and the queue is empty.
 
 from __future__ import annotations
 
+import asyncio
+
 import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
+
+from relay.logs import get_logger
+
+log = get_logger("relay.wakeup")
 
 DELIVER_READY = "workers.jobs.deliver_ready"
 JOB_TIMEOUT_S = 300
@@ -38,3 +44,34 @@ def enqueue_wakeup(queue: Queue, *, max_waiting: int = 16) -> bool:
         description="deliver ready customers",
     )
     return True
+
+
+class Waker:
+    """Wake-ups off the request path: at most one enqueue in flight; the wake-ups asked for
+    meanwhile coalesce into one more. The events are durable before a wake-up is asked for."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def wake(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._enqueue())
+
+    async def _enqueue(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await asyncio.to_thread(enqueue_wakeup, self.queue)
+            except redis.RedisError as exc:
+                # Harmless: a worker's maintenance loop notices ready customers by itself.
+                log.warning("wakeup_failed", error=type(exc).__name__)
+            if not self._again:
+                return
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            await self._task
