@@ -442,5 +442,6 @@ def test_semantic_checks_catch_a_dangling_secret_and_a_floating_image() -> None:
 def test_sandbox_redis_is_durable() -> None:
     docs = render("overlays/sandbox")
     redis = find(docs, "StatefulSet", "redis")
-    redis["spec"]["template"]["spec"]["containers"][0]["args"][-1] = "allkeys-lru"
+    args = redis["spec"]["template"]["spec"]["containers"][0]["args"]
+    args[args.index("noeviction")] = "allkeys-lru"
     assert any("noeviction" in p for p in workload_problems(redis))
