@@ -159,8 +159,11 @@ class Ledger:
         results = await self._accept_many(keys=script_keys, args=args)
         return [Accepted(int(r)) for r in results]
 
-    async def replay(self, event_id: str, *, change: CustomerChange | None = None) -> int:
-        """1 replayed, 0 not dead-lettered, -1 record expired. `change` replaces the stored one."""
+    async def replay(
+        self, event_id: str, *, change: CustomerChange | None = None, force: bool = False
+    ) -> int:
+        """1 replayed, 0 not dead-lettered, -1 record expired. `change` replaces the stored one.
+        `force` also replays an event already applied (or stale); it is sent again."""
         record = await self.event(event_id)
         if record is None:
             await self.redis.zrem(keys.DLQ, event_id)
@@ -181,8 +184,9 @@ class Ledger:
                 event_id,
                 customer,
                 occurred_ms,
-                history_entry("replayed", remapped=change is not None),
+                history_entry("replayed", remapped=change is not None, forced=force),
                 change.to_json() if change else b"",
+                "1" if force else "",
             ],
         )
         return int(result)

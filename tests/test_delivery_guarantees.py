@@ -265,3 +265,33 @@ def test_a_worker_serves_its_delivery_metrics(
     assert 'relay_deliveries_total{status="200"} 1.0' in exposition
     assert "relay_delivery_retries_total 1.0" in exposition
     assert "relay_delivery_latency_seconds_count 1.0" in exposition
+
+
+def test_concurrent_tag_adds_to_one_customer_all_survive(
+    web: str, start_worker: Callable[..., WorkerProcess], simulator: SimulatorHandle, redis_url: str
+) -> None:
+    """Read-merge-write of tags is safe when changes to one customer race: 30 tag adds sent at
+    once, two workers delivering, and every tag (and the customer's own) ends up present."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    customer = simulator.add_customer({"company": "Race Co", "attributes": {"tags": ["own"], "custom": {}}})
+    start_worker()
+    start_worker()
+    base = datetime.now(UTC) - timedelta(minutes=1)
+    events = [
+        {
+            "id": f"evt_race_{i}",
+            "occurred_at": iso(base + timedelta(milliseconds=i)),
+            "customer": {"uuid": customer["uuid"]},
+            "tags": {"add": [f"race-{i}"]},
+        }
+        for i in range(30)
+    ]
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda e: send_generic(web, GENERIC_SECRET, e).status, events))
+
+    assert answers == [202] * 30
+    wait_for(lambda: all(event_status(redis_url, e["id"]) == "applied" for e in events))
+    tags = set(simulator.stored_customer(customer["uuid"])["attributes"]["tags"])
+    assert tags == {"own"} | {f"race-{i}" for i in range(30)}

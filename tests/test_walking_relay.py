@@ -264,3 +264,30 @@ def test_health_and_readiness(web: str, worker: WorkerProcess) -> None:
     # Ready once the worker's first RQ heartbeat is in (readiness needs a live worker).
     ready = wait_for(lambda: (answer := get(f"{web}/readyz")).status == 200 and answer)
     assert ready.body["checks"] == {"redis": "ok", "workers": "ok", "circuit": "ok"}
+
+
+def test_replaying_an_applied_event_is_a_no_op_unless_forced(
+    web: str, worker: WorkerProcess, simulator: SimulatorHandle, relay_env: dict[str, str]
+) -> None:
+    customer = acme(simulator)
+    event = {
+        "id": "evt_again",
+        "occurred_at": now_iso(),
+        "customer": {"uuid": customer["uuid"]},
+        "set": {"zip": "1"},
+    }
+    assert send_generic(web, GENERIC_SECRET, event).status == 202
+    wait_for(lambda: len(patches(simulator, customer["uuid"])) == 1)
+
+    plain = relay_cli(relay_env, "dlq", "replay", "evt_again")
+    time.sleep(1.0)  # a (wrong) second delivery would happen within a few maintenance cycles
+
+    assert plain.returncode == 1
+    assert "not in the dead-letter queue (applied)" in plain.stdout + plain.stderr
+    assert len(patches(simulator, customer["uuid"])) == 1
+
+    forced = relay_cli(relay_env, "dlq", "replay", "evt_again", "--force", "--yes")
+
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    wait_for(lambda: len(patches(simulator, customer["uuid"])) == 2)
+    assert [p["body"] for p in patches(simulator, customer["uuid"])] == [{"zip": "1"}, {"zip": "1"}]

@@ -153,17 +153,24 @@ async def replay_events(
                 await remove_mirrors(ledger, [event_id])
             yield ReplayResult(event_id, "expired", error="its record has expired; it cannot be replayed")
             continue
-        if record.status != "dead":
-            yield ReplayResult(event_id, "not_dead", error=f"not in the dead-letter queue ({record.status})")
+        reapply = options.force and record.status in ("applied", "stale")
+        if record.status != "dead" and not reapply:
+            hint = " (--force sends an applied event again)" if record.status in ("applied", "stale") else ""
+            yield ReplayResult(
+                event_id, "not_dead", error=f"not in the dead-letter queue ({record.status}){hint}"
+            )
             continue
         plan = plan_change(record, sources, options)
+        if reapply and plan.change is not None:
+            # Sent again as the newest change: an older occurred_at would only be found stale.
+            plan.change = dataclasses.replace(plan.change, occurred_at_ms=now_ms())
         if not plan.ok or options.dry_run:
             yield plan
             continue
-        change = plan.change if plan.mode == "remapped" else None
+        change = plan.change if plan.mode == "remapped" or reapply else None
         # Before the replay: a worker may dead-letter it again (and mirror it anew) right after.
         await remove_mirrors(ledger, [event_id])
-        result = await ledger.replay(event_id, change=change)
+        result = await ledger.replay(event_id, change=change, force=reapply)
         if result == 1:
             if change is not None and change.customer.key != record.customer:
                 await _move_customer(ledger, record, change.customer.key)

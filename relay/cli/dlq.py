@@ -164,7 +164,10 @@ def dlq_show(event_id: str, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; change nothing.")
 @click.option("--as-stored", is_flag=True, help="Send the stored change as it is (no re-mapping).")
 @click.option(
-    "--force", is_flag=True, help="If the current mapping refuses an event, send its stored change."
+    "--force",
+    is_flag=True,
+    help="Also send again events already applied; and if the current mapping refuses an event, send its "
+    "stored change.",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def dlq_replay(
