@@ -204,6 +204,10 @@ class Ledger:
             await self._extend(keys=[keys.LEASES, keys.LEASE_OWNERS], args=[customer, token, lease_ms])
         )
 
+    async def holds(self, customer: str, token: str) -> bool:
+        """Whether `token` still holds the customer's lease."""
+        return bool(await self.redis.hget(keys.LEASE_OWNERS, customer) == token)  # type: ignore[misc]
+
     async def release(self, customer: str, *, token: str, retry_due_ms: int | None = None) -> int:
         return int(
             await self._release(

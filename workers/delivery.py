@@ -40,6 +40,10 @@ from workers.resolve import CustomerResolver
 log = get_logger("relay.delivery")
 
 
+class LeaseLost(Exception):
+    """The customer's lease expired and another worker claimed it."""
+
+
 def declared_type(sources: set[str], key: str, value: Any, mapping_dir: str | None) -> str:
     """The ChartMogul type of a custom attribute: as a source's mapping declares it, else by value."""
     for source in sorted(sources):
@@ -122,7 +126,10 @@ class Deliverer:
         heartbeat = asyncio.create_task(self._keep_lease(customer, token))
         retry_due_ms: int | None = None
         try:
-            retry_due_ms = await self.deliver_customer(customer)
+            retry_due_ms = await self.deliver_customer(customer, token=token)
+        except LeaseLost:
+            # Another worker took the customer over (this one was too slow); it delivers now.
+            log.warning("lease_lost", customer_uuid=customer)
         except Exception:
             # A bug must not lose events: they stay pending and the customer is retried.
             log.exception("delivery_crashed", customer_uuid=customer)
@@ -142,7 +149,7 @@ class Deliverer:
                 # Redis restarting: the next beat may get through before the lease runs out.
                 log.warning("lease_heartbeat_failed", customer_uuid=customer, error=type(exc).__name__)
 
-    async def deliver_customer(self, customer: str) -> int | None:
+    async def deliver_customer(self, customer: str, *, token: str | None = None) -> int | None:
         """Deliver everything waiting for `customer`. Returns when to retry, or None when done."""
         pending = await self.ledger.pending(customer, limit=self.config.max_events_per_patch)
         await self.ledger.settle(
@@ -157,7 +164,7 @@ class Deliverer:
                 return None
             records = await self._recover_inflight(customer, records)
             if records:
-                await self._apply(customer, records)
+                await self._apply(customer, records, token=token)
         except AuthFailed as exc:
             # Wrong credentials are everyone's problem: pause delivery, keep the events queued.
             await self.circuit.open(exc.message)
@@ -212,7 +219,9 @@ class Deliverer:
         log.info("inflight_recovered", customer_uuid=customer, events=len(landed), idempotency_key=key)
         return [r for r in records if r.event_id not in landed]
 
-    async def _apply(self, customer: str, records: Sequence[EventRecord]) -> None:
+    async def _apply(
+        self, customer: str, records: Sequence[EventRecord], *, token: str | None = None
+    ) -> None:
         coalesced = coalesce(
             [r.change for r in records if r.change], await self.ledger.applied_fields(customer)
         )
@@ -245,9 +254,11 @@ class Deliverer:
         violations = validate_update(body, current=current)
         if violations:
             message = "; ".join(str(v) for v in violations)
-            await self._reject(customer, live, "invalid_change", message, status=None, body=body)
+            await self._reject(customer, live, "invalid_change", message, status=None, body=body, token=token)
             return
         key = idempotency_key(coalesced.event_ids)
+        if token is not None and not await self.ledger.holds(customer, token):
+            raise LeaseLost(customer)  # never send what another worker may be sending too
         await self.ledger.begin_inflight(
             customer,
             idempotency_key=key,
@@ -279,7 +290,7 @@ class Deliverer:
                 if not live:
                     return
             reason = "customer_not_found" if exc.status == 404 else "rejected"
-            await self._reject(customer, live, reason, exc.message, status=exc.status, body=body)
+            await self._reject(customer, live, reason, exc.message, status=exc.status, body=body, token=token)
             return
         applied_ms = now_ms()
         metrics.record_delivery(
@@ -349,13 +360,14 @@ class Deliverer:
         *,
         status: int | None,
         body: dict[str, Any],
+        token: str | None = None,
     ) -> None:
         """A change ChartMogul will not take. In a coalesced batch, find which: one bad change
         must not take the others down with it, so deliver them one by one."""
         if len(live) > 1:
             log.info("isolating_rejected_batch", customer_uuid=customer, events=len(live), reason=reason)
             for record in live:
-                await self._apply(customer, [record])
+                await self._apply(customer, [record], token=token)
             return
         await self._dead_letter(customer, live, reason, message, status=status, body=body)
 

@@ -63,6 +63,8 @@ class DeliveryRuntime:
         self.run(self._close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self._loop.close()
         self._rq_redis.close()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
