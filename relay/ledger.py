@@ -405,26 +405,6 @@ class Ledger:
     async def history(self, event_id: str) -> list[dict[str, Any]]:
         return [orjson.loads(e) for e in await self.redis.lrange(keys.event_history(event_id), 0, -1)]
 
-    async def dead_letters(self, *, limit: int = 100, before_ms: int | None = None) -> list[EventRecord]:
-        """Newest first; page on with `before_ms` = the last record's dead_at_ms."""
-        top = "+inf" if before_ms is None else f"({before_ms}"
-        event_ids = await self.redis.zrevrangebyscore(keys.DLQ, top, "-inf", start=0, num=limit)
-        records = []
-        for event_id in event_ids:
-            record = await self.event(str(event_id))
-            if record is not None:
-                records.append(record)
-        return records
-
-    async def depth(self) -> dict[str, int]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zcard(keys.READY)
-            pipe.zcard(keys.LEASES)
-            pipe.zcard(keys.RETRY)
-            pipe.zcard(keys.DLQ)
-            ready, leased, retrying, dead = await pipe.execute()
-        return {"ready": ready, "delivering": leased, "retrying": retrying, "dead_letter": dead}
-
 
 def connect(redis_url: str) -> aioredis.Redis:
     """The relay's async Redis client; strings in and out, reconnecting on its own."""
