@@ -22,14 +22,10 @@ from relay.ledger import Ledger, connect
 from relay.simulator.testing import SimulatorHandle
 from relay.sources import ParsedEvent
 from tests.conftest import GENERIC_SECRET, SIM_API_KEY
-from tests.servers import WorkerProcess, wait_for
-from tests.webhooks import send_generic
+from tests.servers import WorkerProcess, event_record, wait_for
+from tests.webhooks import iso, send_generic
 from workers.chartmogul import ChartMogulClient
 from workers.delivery import idempotency_key
-
-
-def iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 def customer_requests(simulator: SimulatorHandle, uuid: str, method: str) -> list[dict[str, Any]]:
@@ -37,11 +33,7 @@ def customer_requests(simulator: SimulatorHandle, uuid: str, method: str) -> lis
 
 
 def event_status(redis_url: str, event_id: str) -> str | None:
-    client = redis_sync.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        return client.hget(keys.event(event_id), "status")  # type: ignore[return-value]
-    finally:
-        client.close()
+    return event_record(redis_url, event_id).get("status")
 
 
 def test_a_burst_of_changes_to_one_customer_costs_one_patch(

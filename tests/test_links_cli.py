@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,18 +10,8 @@ import redis as redis_sync
 from relay import keys
 from relay.simulator.testing import SimulatorHandle
 from tests.conftest import GENERIC_SECRET
-from tests.servers import WorkerProcess, wait_for
+from tests.servers import WorkerProcess, relay_cli, wait_for
 from tests.webhooks import send_generic
-
-
-def relay(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "relay", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
 
 
 def test_import_list_and_delete_links(relay_env: dict[str, str], tmp_path: Path) -> None:
@@ -36,7 +23,7 @@ def test_import_list_and_delete_links(relay_env: dict[str, str], tmp_path: Path)
         "pipedrive,7,cus_bbbb-2222\n"
     )
 
-    imported = relay(relay_env, "links", "import", str(csv_file))
+    imported = relay_cli(relay_env, "links", "import", str(csv_file))
 
     assert imported.returncode == 0, imported.stderr
     assert "Imported 3 links" in imported.stdout
@@ -46,13 +33,13 @@ def test_import_list_and_delete_links(relay_env: dict[str, str], tmp_path: Path)
         "hubspot:contact:42": "cus_aaaa-1111",
         "pipedrive:organization:7": "cus_bbbb-2222",
     }
-    listed = relay(relay_env, "links", "list", "--source", "pipedrive")
+    listed = relay_cli(relay_env, "links", "list", "--source", "pipedrive")
     assert listed.stdout.splitlines() == [
         "source,crm_id,customer_uuid",
         "pipedrive,organization:7,cus_bbbb-2222",
     ]
-    assert relay(relay_env, "links", "delete", "hubspot", "1246965").returncode == 0
-    assert relay(relay_env, "links", "delete", "hubspot", "1246965").returncode == 1
+    assert relay_cli(relay_env, "links", "delete", "hubspot", "1246965").returncode == 0
+    assert relay_cli(relay_env, "links", "delete", "hubspot", "1246965").returncode == 1
     assert "hubspot:company:1246965" not in client.hgetall(keys.LINKS)
     client.close()
 
@@ -61,7 +48,7 @@ def test_a_bad_file_imports_nothing_and_names_the_lines(relay_env: dict[str, str
     csv_file = tmp_path / "links.csv"
     csv_file.write_text("source,crm_id,customer_uuid\nhubspot,1,cus_ok\nzoho,2,cus_x\nhubspot,3,not-a-uuid\n")
 
-    result = relay(relay_env, "links", "import", str(csv_file))
+    result = relay_cli(relay_env, "links", "import", str(csv_file))
 
     assert result.returncode == 1
     assert "line 3: source 'zoho'" in result.stderr

@@ -20,8 +20,8 @@ from relay.simulator.testing import SimulatorHandle
 from tests.admin.helpers import ADMIN_TOKEN, AdminClient, relay_cli
 from tests.conftest import GENERIC_SECRET, SIM_API_KEY
 from tests.servers import WorkerProcess, running_web_app, wait_for
-from tests.test_walking_relay import acme, now_iso
-from tests.webhooks import post, send_generic
+from tests.test_walking_relay import acme
+from tests.webhooks import iso, post, send_generic
 
 
 def secret_values() -> dict[str, bytes]:
@@ -94,7 +94,7 @@ def test_no_secret_in_logs_answers_or_redis(
     answers: list[tuple[str, str]] = []
 
     def send(event_id: str, **changes: Any) -> None:
-        event = {"id": event_id, "occurred_at": now_iso(), "customer": {"uuid": customer["uuid"]}, **changes}
+        event = {"id": event_id, "occurred_at": iso(), "customer": {"uuid": customer["uuid"]}, **changes}
         answers.append((f"webhook {event_id}", send_generic(secret_web, GENERIC_SECRET, event).text))
 
     # Accepted and delivered; a duplicate; a forged one; one ChartMogul rejects.

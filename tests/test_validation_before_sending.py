@@ -6,25 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import redis as redis_sync
-
-from relay import keys
 from relay.simulator.testing import SimulatorHandle
 from tests.conftest import GENERIC_SECRET
-from tests.servers import WorkerProcess, wait_for
-from tests.webhooks import send_generic
-
-
-def iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
-def record(redis_url: str, event_id: str) -> dict[str, str]:
-    client = redis_sync.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        return client.hgetall(keys.event(event_id))  # type: ignore[return-value]
-    finally:
-        client.close()
+from tests.servers import WorkerProcess, event_record, wait_for
+from tests.webhooks import iso, send_generic
 
 
 def test_trial_before_the_current_lead_date_is_dead_lettered_without_a_patch(
@@ -40,7 +25,7 @@ def test_trial_before_the_current_lead_date_is_dead_lettered_without_a_patch(
 
     assert send_generic(web, GENERIC_SECRET, event).status == 202
 
-    dead = wait_for(lambda: (r := record(redis_url, "evt_trial")).get("status") == "dead" and r)
+    dead = wait_for(lambda: (r := event_record(redis_url, "evt_trial")).get("status") == "dead" and r)
     assert dead["reason"] == "invalid_change"
     assert "free_trial_started_at" in dead["error"]
     assert "lead_created_at" in dead["error"]
@@ -69,9 +54,9 @@ def test_only_the_bad_change_of_a_coalesced_batch_is_dead_lettered(
 
     start_worker()  # both wait together, so they are coalesced first
 
-    wait_for(lambda: record(redis_url, "evt_good").get("status") == "applied")
-    wait_for(lambda: record(redis_url, "evt_bad").get("status") == "dead")
-    assert record(redis_url, "evt_bad")["reason"] == "invalid_change"
-    assert "status" in record(redis_url, "evt_bad")["error"]
+    wait_for(lambda: event_record(redis_url, "evt_good").get("status") == "applied")
+    wait_for(lambda: event_record(redis_url, "evt_bad").get("status") == "dead")
+    assert event_record(redis_url, "evt_bad")["reason"] == "invalid_change"
+    assert "status" in event_record(redis_url, "evt_bad")["error"]
     assert simulator.stored_customer(customer["uuid"])["city"] == "Rome"
     assert [p["body"] for p in simulator.requests() if p["method"] == "PATCH"] == [{"city": "Rome"}]

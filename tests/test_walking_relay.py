@@ -6,10 +6,7 @@ simulator over HTTP, and asserts on what landed in the (simulated) ChartMogul.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -17,12 +14,8 @@ import pytest
 
 from relay.simulator.testing import SimulatorHandle
 from tests.conftest import GENERIC_SECRET
-from tests.servers import WorkerProcess, wait_for
-from tests.webhooks import send_generic
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+from tests.servers import WorkerProcess, relay_cli, wait_for
+from tests.webhooks import iso, send_generic
 
 
 def acme(simulator: SimulatorHandle, **overrides: Any) -> dict[str, Any]:
@@ -45,25 +38,13 @@ def patches(simulator: SimulatorHandle, uuid: str) -> list[dict[str, Any]]:
     ]
 
 
-def relay_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "relay", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-
 def test_event_updates_customer_and_keeps_existing_tags(
     web: str, worker: WorkerProcess, simulator: SimulatorHandle
 ) -> None:
     customer = acme(simulator)
     event = {
         "id": "evt_01",
-        "occurred_at": now_iso(),
+        "occurred_at": iso(),
         "customer": {"uuid": customer["uuid"]},
         "set": {"city": "San Francisco", "country": "US", "primary_contact": {"first_name": "Anna"}},
         "tags": {"add": ["vip"], "remove": ["trial"]},
@@ -89,7 +70,7 @@ def test_duplicate_delivery_is_applied_once(
     customer = acme(simulator)
     event = {
         "id": "evt_dup",
-        "occurred_at": now_iso(),
+        "occurred_at": iso(),
         "customer": {"uuid": customer["uuid"]},
         "tags": {"add": ["vip"]},
     }
@@ -111,7 +92,7 @@ def test_rejected_event_lands_in_dlq_with_chartmogul_message(
     customer = acme(simulator)
     event = {
         "id": "evt_owner",
-        "occurred_at": now_iso(),
+        "occurred_at": iso(),
         "customer": {"uuid": customer["uuid"]},
         "set": {"owner": "nobody@example.com"},
     }
@@ -137,7 +118,7 @@ def test_server_errors_are_retried_then_applied_once(
     simulator.set_faults(status=500)
     event = {
         "id": "evt_500",
-        "occurred_at": now_iso(),
+        "occurred_at": iso(),
         "customer": {"uuid": customer["uuid"]},
         "set": {"city": "Oslo"},
     }
@@ -164,7 +145,7 @@ def test_replay_applies_event_once_the_cause_is_fixed(
     customer = acme(simulator)
     event = {
         "id": "evt_fixme",
-        "occurred_at": now_iso(),
+        "occurred_at": iso(),
         "customer": {"uuid": customer["uuid"]},
         "set": {"owner": "sales@acme.test"},
     }
@@ -191,7 +172,7 @@ def test_retries_exhausted_are_dead_lettered(
     simulator.set_faults(status=503)
     event = {
         "id": "evt_down",
-        "occurred_at": now_iso(),
+        "occurred_at": iso(),
         "customer": {"uuid": customer["uuid"]},
         "set": {"zip": "10115"},
     }
@@ -272,7 +253,7 @@ def test_replaying_an_applied_event_is_a_no_op_unless_forced(
     customer = acme(simulator)
     event = {
         "id": "evt_again",
-        "occurred_at": now_iso(),
+        "occurred_at": iso(),
         "customer": {"uuid": customer["uuid"]},
         "set": {"zip": "1"},
     }

@@ -9,6 +9,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -21,6 +22,14 @@ class Answer:
     status: int
     body: Any
     text: str
+
+    @classmethod
+    def read(cls, status: int, raw: bytes) -> Answer:
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            parsed = None
+        return cls(status, parsed, raw.decode(errors="replace"))
 
 
 def post(url: str, body: bytes, headers: Mapping[str, str] | None = None) -> Answer:
@@ -39,12 +48,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str] | None = None) -> Ans
         status, raw = response.status, response.read()
     finally:
         connection.close()
-    text = raw.decode(errors="replace")
-    try:
-        parsed = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        parsed = None
-    return Answer(status, parsed, text)
+    return Answer.read(status, raw)
 
 
 def get(url: str, headers: Mapping[str, str] | None = None) -> Answer:
@@ -54,12 +58,7 @@ def get(url: str, headers: Mapping[str, str] | None = None) -> Answer:
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as exc:
         status, raw = exc.code, exc.read()
-    text = raw.decode(errors="replace")
-    try:
-        parsed = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        parsed = None
-    return Answer(status, parsed, text)
+    return Answer.read(status, raw)
 
 
 def send_generic(
@@ -68,3 +67,8 @@ def send_generic(
     body = orjson.dumps(event)
     headers = signed_headers(secret, body, msg_id=msg_id or f"msg_{event.get('id', 'x')}")
     return post(f"{base_url}/webhooks/generic", body, headers)
+
+
+def iso(at: datetime | None = None) -> str:
+    """A time as CRMs write it: ISO 8601 in UTC with a Z."""
+    return (at or datetime.now(UTC)).isoformat().replace("+00:00", "Z")

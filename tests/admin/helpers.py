@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -19,6 +16,7 @@ from relay.ledger import Ledger, Outcome
 from relay.sources import ParsedEvent
 from relay.sources.generic import GenericSource
 from tests.conftest import GENERIC_SECRET
+from tests.servers import relay_cli  # noqa: F401  (re-exported for the admin tests)
 
 ADMIN_TOKEN = "adm_test_token_4b1d9e7c55aa"
 UUID_A = "cus_00000000-0000-4000-8000-00000000000a"
@@ -120,16 +118,3 @@ async def seed_dead(
                 )
             ],
         )
-
-
-def relay_cli(
-    env: Mapping[str, str], *args: str, input: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "relay", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        input=input,
-    )

@@ -22,15 +22,15 @@ from relay.simulator.testing import SimulatorHandle
 from tests.admin.helpers import ADMIN_TOKEN, AdminClient, request
 from tests.conftest import GENERIC_SECRET
 from tests.servers import WorkerProcess, wait_for
-from tests.test_walking_relay import acme, now_iso
-from tests.webhooks import send_generic
+from tests.test_walking_relay import acme
+from tests.webhooks import iso, send_generic
 
 
 def dead_letter(admin: AdminClient, simulator: SimulatorHandle, event_id: str, owner: str) -> dict[str, Any]:
     customer = acme(simulator)
     event = {
         "id": event_id,
-        "occurred_at": now_iso(),
+        "occurred_at": iso(),
         "customer": {"uuid": customer["uuid"]},
         "set": {"owner": owner},
     }
