@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import redis
-import redis.asyncio as aioredis
-from rq import Queue
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,30 +13,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import ASGIApp
 
-from relay import keys, metrics
+from relay import metrics
 from relay.admin import api as admin_api
 from relay.admin import state as admin_state
 from relay.admin.auth import RequireAdminToken
 from relay.admin.auth import check as check_token
 from relay.admin.redaction import Redactor
+from relay.appstate import AppState, app_state
 from relay.exceptions import PayloadTooLarge, QueueUnavailable, SourceDisabled, WebhookError
-from relay.ledger import Accepted, Ledger, connect
 from relay.logs import get_logger
+from relay.queue import Waker, read_workers, relay_queue, rq_connection
 from relay.settings import Settings, get_settings
 from relay.sources import KNOWN_SOURCES, IncomingWebhook, WebhookSource, enabled_sources
-from relay.wakeup import Waker, relay_queue, rq_connection
+from relay.store import Accepted, Store
 
 log = get_logger("relay.web")
-
-
-@dataclass
-class AppState:
-    settings: Settings
-    sources: dict[str, WebhookSource]
-    redis: aioredis.Redis
-    ledger: Ledger
-    queue: Queue
-    waker: Waker
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -66,7 +54,7 @@ def public_url(request: Request, settings: Settings) -> str:
 
 
 async def receive_webhook(request: Request) -> Response:
-    state: AppState = request.app.state.relay
+    state = app_state(request)
     name = request.path_params["source"]
     source = state.sources.get(name)
     metrics.record_webhook(name)
@@ -93,7 +81,7 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
     source.verify(webhook)
     events = source.parse(webhook)
     try:
-        results = await state.ledger.accept_many(events)
+        results = await state.store.ledger.accept_many(events)
     except (redis.RedisError, OSError) as exc:
         log.error("redis_unavailable", error=type(exc).__name__, source=source.name)
         raise QueueUnavailable("the queue is unavailable; retry later") from None
@@ -137,7 +125,7 @@ READINESS_CHECKS = ("redis", "workers", "circuit")
 async def readyz(request: Request) -> Response:
     """Ready when Redis answers, a worker heartbeats and the circuit is closed; the body says
     which check failed. `?check=redis` (repeatable) runs only the named checks."""
-    state: AppState = request.app.state.relay
+    state = app_state(request)
     wanted = request.query_params.getlist("check") or list(READINESS_CHECKS)
     unknown = sorted(set(wanted) - set(READINESS_CHECKS))
     if unknown:
@@ -147,22 +135,20 @@ async def readyz(request: Request) -> Response:
         )
     checks: dict[str, str] = {}
     try:
-        await state.redis.ping()
+        await state.store.ping()
         checks["redis"] = "ok"
     except (redis.RedisError, OSError) as exc:
         checks["redis"] = f"unreachable: {type(exc).__name__}"
     if "workers" in wanted:
         try:
-            workers = await run_in_threadpool(
-                admin_state.read_workers, state.queue.connection, state.queue.name
-            )
+            workers = await run_in_threadpool(read_workers, state.queue)
             checks["workers"] = "ok" if workers else "no worker heartbeat on the queue"
         except (redis.RedisError, OSError) as exc:
             checks["workers"] = f"unknown: {type(exc).__name__}"
     if "circuit" in wanted:
         try:
-            circuit = await state.redis.hget(keys.CIRCUIT, "state")  # type: ignore[misc]
-            checks["circuit"] = "ok" if circuit != "open" else "open: ChartMogul refused the API key"
+            is_open = await state.store.circuit.is_open()
+            checks["circuit"] = "open: ChartMogul refused the API key" if is_open else "ok"
         except (redis.RedisError, OSError) as exc:
             checks["circuit"] = f"unknown: {type(exc).__name__}"
     checks = {name: result for name, result in checks.items() if name in wanted}
@@ -174,7 +160,7 @@ async def readyz(request: Request) -> Response:
 
 async def metrics_endpoint(request: Request) -> Response:
     """Counters of this process, and gauges read from Redis now (relay_redis_up 0 if it is down)."""
-    state: AppState = request.app.state.relay
+    state = app_state(request)
     token = state.settings.admin_token
     if state.settings.metrics_require_auth and token is not None:
         why = check_token(request.scope, token)
@@ -182,7 +168,7 @@ async def metrics_endpoint(request: Request) -> Response:
             return JSONResponse({"error": why}, status_code=401, headers={"www-authenticate": "Bearer"})
     snapshot: admin_state.RelayState | None
     try:
-        snapshot = await admin_state.snapshot(state.redis, state.queue.connection, state.queue.name)
+        snapshot = await admin_state.snapshot(state.store, state.queue)
     except (redis.RedisError, OSError) as exc:
         log.warning("metrics_state_unavailable", error=type(exc).__name__)
         snapshot = None
@@ -229,15 +215,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        client = connect(settings.redis_url)
+        store = Store.from_url(
+            settings.redis_url, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name
+        )
+        with contextlib.suppress(redis.RedisError, OSError):  # a worker migrates if Redis is down now
+            await store.migrate()
         rq_redis = rq_connection(settings.redis_url)
         app.state.redactor = Redactor.from_settings(settings)
         queue = relay_queue(rq_redis, settings.queue_name)
         app.state.relay = state = AppState(
             settings=settings,
             sources=sources,
-            redis=client,
-            ledger=Ledger(client, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name),
+            store=store,
             queue=queue,
             waker=Waker(queue),
         )
@@ -250,7 +239,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await state.waker.aclose()
-            await client.aclose()
+            await store.aclose()
             rq_redis.close()
             if dashboard is not None:
                 dashboard.close()

@@ -28,10 +28,10 @@ from typing import Any
 import orjson
 import redis
 
-from relay import keys
 from relay.app import create_app
 from relay.settings import Settings
 from relay.simulator.testing import SimulatorHandle, running_simulator
+from relay.store import keys
 from tests.servers import WorkerProcess, own_redis, running_web_app, wait_for
 from tests.webhooks import post
 

@@ -162,7 +162,7 @@ def relay_cli(
 
 def event_record(redis_url: str, event_id: str) -> dict[str, str]:
     """An event's record in the ledger, as strings (empty when it does not exist)."""
-    from relay import keys
+    from relay.store import keys
 
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:

@@ -16,16 +16,16 @@ import aiohttp
 import redis as redis_sync
 from pydantic import SecretStr
 
-from relay import keys
 from relay.changes import CustomerChange, CustomerRef
-from relay.ledger import Ledger, connect
 from relay.simulator.testing import SimulatorHandle
 from relay.sources import ParsedEvent
+from relay.store import Store, keys
+from relay.store.deliveries import Inflight
 from tests.conftest import GENERIC_SECRET, SIM_API_KEY
 from tests.servers import WorkerProcess, event_record, wait_for
 from tests.webhooks import iso, send_generic
 from workers.chartmogul import ChartMogulClient
-from workers.delivery import idempotency_key
+from workers.plan import idempotency_key
 
 
 def customer_requests(simulator: SimulatorHandle, uuid: str, method: str) -> list[dict[str, Any]]:
@@ -152,20 +152,17 @@ def test_a_patch_that_landed_before_the_worker_died_is_not_sent_again(
     )
 
     async def die_after_patch() -> None:
-        ledger = Ledger(connect(redis_url))
-        await ledger.accept(ParsedEvent(change=change, raw="{}"))
+        store = Store.from_url(redis_url)
+        await store.ledger.accept(ParsedEvent(change=change, raw="{}"))
         body = {"city": "Lisbon"}
-        await ledger.begin_inflight(
+        await store.deliveries.begin_inflight(
             customer["uuid"],
-            idempotency_key="evt_window",
-            body=body,
-            event_ids=["evt_window"],
-            field_times={},
+            Inflight(idempotency_key="evt_window", body=body, event_ids=["evt_window"], field_times={}),
         )
         async with aiohttp.ClientSession() as session:
             client = ChartMogulClient(session, base_url=simulator.base_url, api_key=SecretStr(SIM_API_KEY))
             await client.update_customer(customer["uuid"], body, idempotency_key="evt_window")
-        await ledger.redis.aclose()
+        await store.aclose()
 
     asyncio.run(die_after_patch())
     start_worker()

@@ -8,11 +8,11 @@ import time
 import pytest
 import redis as redis_sync
 
-from relay import keys
 from relay.changes import CustomerChange, CustomerRef
 from relay.settings import Settings
 from relay.simulator.testing import SimulatorHandle
 from relay.sources import ParsedEvent
+from relay.store import keys
 
 
 def test_a_worker_that_lost_its_lease_sends_nothing(
@@ -37,12 +37,13 @@ def test_a_worker_that_lost_its_lease_sends_nothing(
     claims: list[list[str]] = []
 
     async def slow_worker_loses_its_lease() -> None:
-        ledger = runtime.ledger
-        await ledger.accept(ParsedEvent(change=change, raw="{}"))
-        claims.append(await ledger.claim(1, lease_ms=1, token="slow"))
+        store = runtime.store
+        await store.ledger.accept(ParsedEvent(change=change, raw="{}"))
+        claims.append(await store.deliveries.claim(1, lease_ms=1, token="slow"))
         await asyncio.sleep(0.01)
-        await ledger.promote()  # the lease ran out ...
-        claims.append(await ledger.claim(1, lease_ms=30_000, token="new"))  # ... and another worker took it
+        await store.deliveries.promote()  # the lease ran out ...
+        # ... and another worker took it
+        claims.append(await store.deliveries.claim(1, lease_ms=30_000, token="new"))
         await runtime.deliverer.deliver_customer(uuid, token="slow")
 
     try:

@@ -24,6 +24,7 @@ from relay import metrics
 from relay.admin.state import OldestWaiting, RelayState
 from relay.app import create_app
 from relay.settings import Settings
+from relay.store import keys
 from tests.conftest import GENERIC_SECRET
 from tests.servers import WorkerProcess, free_port, running_web_app, wait_for
 from tests.webhooks import get, post, send_generic
@@ -83,7 +84,7 @@ def test_web_counts_webhooks_events_duplicates_and_refusals(web: str) -> None:
 def test_gauges_are_read_from_redis_at_scrape_time(web: str, redis_url: str) -> None:
     send_generic(web, GENERIC_SECRET, event("evt_g1", set={"city": "Oslo"}))
     client = redis.Redis.from_url(redis_url)
-    client.zadd("relay:dlq", {"evt_g1": 1})
+    client.zadd(keys.DLQ, {"evt_g1": 1})
     client.hset("relay:event:evt_g1", mapping={"status": "dead", "reason": "rejected"})
     client.hset("relay:circuit", mapping={"state": "open", "since_ms": 1, "reason": "401"})
     rq_worker = Worker(

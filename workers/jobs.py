@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 
+from relay.queue import enqueue_wakeup
 from relay.settings import get_settings
+from relay.store import Replayed
 from workers.runtime import DeliveryRuntime
 
 _runtime: DeliveryRuntime | None = None
@@ -35,13 +37,15 @@ def deliver_ready() -> dict[str, int]:
 
 
 def redeliver_event(event_id: str) -> dict[str, object]:
-    """rq-dashboard's "Requeue" of a mirrored dead letter (relay/admin/mirror.py): replay the
-    event with its stored change and wake delivery. `relay dlq replay` re-maps instead."""
-    from relay.wakeup import enqueue_wakeup
-
+    """rq-dashboard's "Requeue" of a mirrored dead letter (relay/queue.py): replay the event
+    with its stored change and wake delivery. `relay dlq replay` re-maps instead."""
     runtime = current_runtime()
-    result = runtime.run(runtime.ledger.replay(event_id))
-    if result == 1:
+    result = runtime.run(runtime.store.ledger.replay(event_id, from_mirror_job=True))
+    if result is Replayed.REPLAYED:
         enqueue_wakeup(runtime.queue)
-    outcome = {1: "replayed", 0: "not in the dead-letter queue", -1: "record expired"}[result]
+    outcome = {
+        Replayed.REPLAYED: "replayed",
+        Replayed.NOT_DEAD: "not in the dead-letter queue",
+        Replayed.EXPIRED: "record expired",
+    }[result]
     return {"event_id": event_id, "outcome": outcome}

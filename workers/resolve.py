@@ -1,16 +1,16 @@
 """Customer resolution: a CRM record, external id or email → a ChartMogul customer uuid.
 
-In order: the link table (explicit `relay links import`, link properties the CRM sent),
-cached look-ups, then ChartMogul's own look-ups by external_id and by email.
+In order: the event's own uuid, the link table (explicit `relay links import`, link
+properties the CRM sent), cached look-ups, then ChartMogul's own look-ups by external_id and
+by email.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relay import keys
 from relay.changes import CustomerRef
-from relay.ledger import Ledger
+from relay.store.links import Links
 from workers.chartmogul import ChartMogulClient
 
 
@@ -22,8 +22,8 @@ class Resolution:
 
 
 class CustomerResolver:
-    def __init__(self, ledger: Ledger, client: ChartMogulClient, *, lookup_ttl_s: int = 3600) -> None:
-        self.ledger = ledger
+    def __init__(self, links: Links, client: ChartMogulClient, *, lookup_ttl_s: int = 3600) -> None:
+        self.links = links
         self.client = client
         self.lookup_ttl_s = lookup_ttl_s
 
@@ -31,11 +31,10 @@ class CustomerResolver:
         if ref.uuid:
             return Resolution(ref.uuid, None)
         for link in (ref.crm_record, ref.key):
-            if link and (uuid := await self.ledger.link(link)):
+            if link and (uuid := await self.links.get(link)):
                 return Resolution(uuid, None)
-        cached = await self.ledger.redis.get(keys.lookup(ref.key))
-        if cached:
-            return Resolution(str(cached), None)
+        if cached := await self.links.cached_lookup(ref.key):
+            return Resolution(cached, None)
         candidates: list[str] = []
         if ref.external_id:
             found = await self.client.find_by_external_id(ref.external_id, ref.data_source_uuid)
@@ -44,7 +43,7 @@ class CustomerResolver:
             found = await self.client.search_by_email(ref.email)
             candidates = [c["uuid"] for c in found if c.get("uuid")]
         if len(candidates) == 1:
-            await self.ledger.redis.set(keys.lookup(ref.key), candidates[0], ex=self.lookup_ttl_s)
+            await self.links.cache_lookup(ref.key, candidates[0], ttl_s=self.lookup_ttl_s)
             return Resolution(candidates[0], None)
         if len(candidates) > 1:
             return Resolution(None, None, f"{len(candidates)} ChartMogul customers match {describe(ref)}")

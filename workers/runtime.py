@@ -19,11 +19,10 @@ from typing import Any, TypeVar
 import aiohttp
 import redis
 
-from relay import keys
-from relay.ledger import Ledger, connect
 from relay.logs import get_logger
+from relay.queue import queue_length, relay_queue, rq_connection, wake
 from relay.settings import Settings
-from relay.wakeup import enqueue_wakeup, relay_queue, rq_connection
+from relay.store import Store
 from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
 from workers.delivery import Deliverer, DeliveryConfig
@@ -47,7 +46,7 @@ class DeliveryRuntime:
         self._circuit: Circuit | None = None
         # Set on SIGTERM: finish the deliveries in flight, claim no new customers.
         self.stopping = threading.Event()
-        self._ledger: Ledger | None = None
+        self._store: Store | None = None
         self._rq_redis = rq_connection(settings.redis_url)
         self.queue = relay_queue(self._rq_redis, settings.queue_name)
 
@@ -74,15 +73,18 @@ class DeliveryRuntime:
     async def _open(self) -> None:
         settings = self.settings
         api_key = settings.require_api_key()
-        client_redis = connect(settings.redis_url)
-        self._ledger = Ledger(
-            client_redis, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name
+        self._store = store = Store.from_url(
+            settings.redis_url, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name
         )
+        try:
+            await store.migrate()
+        except (redis.RedisError, OSError) as exc:  # the web app, or the next start, migrates
+            log.warning("migrate_failed", error=type(exc).__name__)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=settings.delivery_concurrency, keepalive_timeout=30),
         )
         limiter = RateLimiter(
-            client_redis,
+            store.limits,
             per_s=settings.rate_limit_per_s,
             max_connections=settings.max_connections,
             slot_ttl_s=settings.http_timeout_s + 5,
@@ -94,12 +96,12 @@ class DeliveryRuntime:
             timeout_s=settings.http_timeout_s,
             limiter=limiter,
         )
-        self._circuit = Circuit(client_redis, client)
+        self._circuit = Circuit(store.circuit, client)
         self._deliverer = Deliverer(
-            ledger=self._ledger,
+            store=store,
             client=client,
             circuit=self._circuit,
-            resolver=CustomerResolver(self._ledger, client, lookup_ttl_s=settings.lookup_ttl_s),
+            resolver=CustomerResolver(store.links, client, lookup_ttl_s=settings.lookup_ttl_s),
             wake=self._wake,
             limiter=limiter,
             schedule=RetrySchedule(
@@ -109,7 +111,6 @@ class DeliveryRuntime:
                 concurrency=settings.delivery_concurrency, lease_ms=int(settings.lease_s * 1000)
             ),
             worker_name=self.worker_name,
-            mapping_dir=settings.mapping_dir,
         )
         self._maintenance = asyncio.create_task(self._maintain())
 
@@ -118,15 +119,15 @@ class DeliveryRuntime:
             self._maintenance.cancel()
         if self._session is not None:
             await self._session.close()
-        if self._ledger is not None:
-            await self._ledger.redis.aclose()
+        if self._store is not None:
+            await self._store.aclose()
 
     # --- work ---------------------------------------------------------------------------
 
     @property
-    def ledger(self) -> Ledger:
-        assert self._ledger is not None, "runtime not started"
-        return self._ledger
+    def store(self) -> Store:
+        assert self._store is not None, "runtime not started"
+        return self._store
 
     @property
     def deliverer(self) -> Deliverer:
@@ -138,7 +139,7 @@ class DeliveryRuntime:
             budget_s=self.settings.job_budget_s, should_stop=self.stopping.is_set
         )
         # The budget ran out with customers still waiting: hand over to the next wake-up job.
-        if not self.stopping.is_set() and await self.ledger.redis.zcard(keys.READY):
+        if not self.stopping.is_set() and (await self.store.deliveries.waiting()).ready:
             await self._wake()
         return {"delivered": delivered}
 
@@ -146,19 +147,16 @@ class DeliveryRuntime:
         """Deliver until no customer is ready or being delivered (for `relay worker --burst`)."""
         delivered = 0
         while True:
-            await self.ledger.promote()
+            await self.store.deliveries.promote()
             claimed = await self.deliverer.deliver_ready(budget_s=self.settings.job_budget_s)
             delivered += claimed
             if claimed == 0:
-                if not await self.ledger.redis.zcard(keys.LEASES):
+                if not (await self.store.deliveries.waiting()).delivering:
                     return delivered
                 await asyncio.sleep(0.2)
 
     async def _wake(self) -> None:
-        try:
-            await asyncio.to_thread(enqueue_wakeup, self.queue)
-        except redis.RedisError as exc:
-            log.warning("wakeup_failed", error=type(exc).__name__)
+        await wake(self.queue)
 
     async def _maintain(self) -> None:
         while True:
@@ -166,11 +164,11 @@ class DeliveryRuntime:
             try:
                 if self._circuit is not None and await self._circuit.probe_if_due():
                     await self._wake()
-                _due, expired = await self.ledger.promote()
+                _due, expired = await self.store.deliveries.promote()
                 if expired:
                     log.warning("leases_recovered", customers=expired)
-                ready = await self.ledger.redis.zcard(keys.READY)
-                if ready and await asyncio.to_thread(lambda: self.queue.count) == 0:
+                ready = (await self.store.deliveries.waiting()).ready
+                if ready and await asyncio.to_thread(queue_length, self.queue) == 0:
                     await self._wake()
             except (redis.RedisError, OSError) as exc:
                 # Redis restarting: keep trying; the client reconnects by itself.

@@ -15,8 +15,8 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from relay.logs import get_logger
+from relay.queue import relay_queue, rq_connection
 from relay.settings import Settings
-from relay.wakeup import relay_queue, rq_connection
 from workers import jobs
 from workers.runtime import DeliveryRuntime
 

@@ -6,8 +6,8 @@ Replay re-maps by default: the event's stored CRM payload (`raw`) goes through t
 refuses or ignores the payload the event is skipped, unless `force` sends the stored change.
 A dry run changes nothing and shows what would be sent.
 
-Every action appends to the event's history (Ledger.replay writes "replayed"; edit writes
-"edited"; purge writes "purged"); nothing here deletes history.
+Every action appends to the event's history (the store writes "replayed", "edited" and
+"purged"); nothing here deletes history.
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ from typing import Any
 
 import orjson
 
-from relay import keys
-from relay.admin import mirror
 from relay.admin.queries import QueryError, change_document
 from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES, CustomerChange, CustomerRef
 from relay.exceptions import WebhookError
-from relay.ledger import EventRecord, Ledger, history_entry, now_ms
 from relay.logs import get_logger
 from relay.sources import WebhookSource
+from relay.store import EventRecord, EventStatus, Replayed, Store, now_ms
 from workers.coalesce import coalesce
 
 log = get_logger("relay.admin")
@@ -127,35 +125,24 @@ def plan_change(
     return ReplayResult(record.event_id, "skipped", error=f"{refusal}{hint}")
 
 
-async def remove_mirrors(ledger: Ledger, event_ids: Iterable[str]) -> None:
-    if ledger.dlq_mirror_queue is None:
-        return
-    async with ledger.redis.pipeline(transaction=False) as pipe:
-        for event_id in event_ids:
-            job_key, registry_key, job_id = mirror.remove_commands(event_id, ledger.dlq_mirror_queue)
-            pipe.delete(job_key)
-            pipe.zrem(registry_key, job_id)
-        await pipe.execute()
-
-
 async def replay_events(
-    ledger: Ledger,
+    store: Store,
     sources: dict[str, WebhookSource],
     event_ids: Sequence[str],
     options: ReplayOptions,
 ) -> AsyncIterator[ReplayResult]:
     """Replay each event (or plan it, on a dry run), yielding one result per event as it goes."""
     for event_id in event_ids:
-        record = await ledger.event(event_id)
+        record = await store.ledger.event(event_id)
         if record is None:
             if not options.dry_run:
-                await ledger.replay(event_id)  # drops a dangling DLQ entry
-                await remove_mirrors(ledger, [event_id])
+                await store.ledger.replay(event_id)  # drops a dangling DLQ entry and its mirror
             yield ReplayResult(event_id, "expired", error="its record has expired; it cannot be replayed")
             continue
-        reapply = options.force and record.status in ("applied", "stale")
-        if record.status != "dead" and not reapply:
-            hint = " (--force sends an applied event again)" if record.status in ("applied", "stale") else ""
+        sent = record.status in (EventStatus.APPLIED, EventStatus.STALE)
+        reapply = options.force and sent
+        if record.status != EventStatus.DEAD and not reapply:
+            hint = " (--force sends an applied event again)" if sent else ""
             yield ReplayResult(
                 event_id, "not_dead", error=f"not in the dead-letter queue ({record.status}){hint}"
             )
@@ -168,43 +155,19 @@ async def replay_events(
             yield plan
             continue
         change = plan.change if plan.mode == "remapped" or reapply else None
-        # Before the replay: a worker may dead-letter it again (and mirror it anew) right after.
-        await remove_mirrors(ledger, [event_id])
-        result = await ledger.replay(event_id, change=change, force=reapply)
-        if result == 1:
+        result = await store.ledger.replay(event_id, change=change, force=reapply)
+        plan.outcome = result.value
+        if result is Replayed.REPLAYED:
             if change is not None and change.customer.key != record.customer:
-                await _move_customer(ledger, record, change.customer.key)
-            plan.outcome = "replayed"
+                await store.ledger.move_customer(record, change.customer.key)
         else:
-            plan.outcome = "not_dead" if result == 0 else "expired"
-            plan.error = "not in the dead-letter queue" if result == 0 else "its record has expired"
+            plan.error = (
+                "not in the dead-letter queue" if result is Replayed.NOT_DEAD else "its record has expired"
+            )
         yield plan
 
 
-async def _move_customer(ledger: Ledger, record: EventRecord, customer: str) -> None:
-    """A re-mapped change names another customer: the record and its customer index follow."""
-    async with ledger.redis.pipeline(transaction=True) as pipe:
-        pipe.hset(keys.event(record.event_id), "customer", customer)
-        pipe.zadd(keys.customer_events(customer), {record.event_id: record.received_at_ms})
-        pipe.expire(keys.customer_events(customer), ledger.event_ttl_s)
-        await pipe.execute()
-
-
 # --- purge ------------------------------------------------------------------------------
-
-# KEYS: dlq, event, history, mirror job, mirror registry
-# ARGV: event_id, history entry, now_ms, mirror job id
-# Returns 1 purged, 0 not in the DLQ, -1 its record had expired (the DLQ entry is dropped).
-PURGE = """
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[4])
-redis.call('ZREM', KEYS[5], ARGV[4])
-if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-redis.call('HSET', KEYS[2], 'status', 'purged', 'purged_at_ms', ARGV[3])
-redis.call('RPUSH', KEYS[3], ARGV[2])
-return 1
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,24 +180,15 @@ class PurgeResult:
 
 
 async def purge_events(
-    ledger: Ledger, event_ids: Sequence[str], *, dry_run: bool = False
+    store: Store, event_ids: Sequence[str], *, dry_run: bool = False
 ) -> AsyncIterator[PurgeResult]:
     """Take events out of the DLQ for good (their record and history stay until they expire)."""
-    script = ledger.redis.register_script(PURGE)
-    queue = ledger.dlq_mirror_queue or ""
     for event_id in event_ids:
         if dry_run:
-            dead = await ledger.redis.zscore(keys.DLQ, event_id) is not None
+            dead = await store.ledger.is_dead(event_id)
             yield PurgeResult(event_id, "would_purge" if dead else "not_dead")
             continue
-        job_key, registry_key, job_id = mirror.remove_commands(event_id, queue)
-        result = int(
-            await script(
-                keys=[keys.DLQ, keys.event(event_id), keys.event_history(event_id), job_key, registry_key],
-                args=[event_id, history_entry("purged"), now_ms(), job_id],
-            )
-        )
-        yield PurgeResult(event_id, {1: "purged", 0: "not_dead"}.get(result, "expired"))
+        yield PurgeResult(event_id, (await store.ledger.purge(event_id)).value)
 
 
 # --- edit -------------------------------------------------------------------------------
@@ -242,21 +196,6 @@ async def purge_events(
 _CHANGE_KEYS = frozenset(f.name for f in dataclasses.fields(CustomerChange))
 _REF_KEYS = frozenset(f.name for f in dataclasses.fields(CustomerRef))
 _SCALAR = (str, int, float, bool, type(None))
-
-# KEYS: event, history, customer index of the change's customer
-# ARGV: change json, customer key, history entry, ttl_s
-# Returns 1 stored, 0 the event is not dead, -1 its record has expired.
-EDIT = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return -1 end
-if status ~= 'dead' then return 0 end
-redis.call('HSET', KEYS[1], 'change', ARGV[1], 'customer', ARGV[2])
-redis.call('RPUSH', KEYS[2], ARGV[3])
-local received = redis.call('HGET', KEYS[1], 'received_at_ms')
-redis.call('ZADD', KEYS[3], received, redis.call('HGET', KEYS[1], 'event_id'))
-redis.call('EXPIRE', KEYS[3], ARGV[4])
-return 1
-"""
 
 
 def _str_list(doc: dict[str, Any], name: str) -> list[str]:
@@ -399,25 +338,9 @@ def changed_paths(before: dict[str, Any] | None, after: dict[str, Any]) -> list[
     return sorted(p for p in set(old) | set(new) if old.get(p, ...) != new.get(p, ...))
 
 
-async def edit_change(ledger: Ledger, record: EventRecord, change: CustomerChange) -> str:
+async def edit_change(store: Store, record: EventRecord, change: CustomerChange) -> str:
     """Store an edited change on a dead event (it stays dead): edited | not_dead | expired."""
     if change.event_id != record.event_id:
         raise QueryError("the change belongs to another event")
     changed = changed_paths(change_document(record), orjson.loads(change.to_json()))
-    script = ledger.redis.register_script(EDIT)
-    result = int(
-        await script(
-            keys=[
-                keys.event(record.event_id),
-                keys.event_history(record.event_id),
-                keys.customer_events(change.customer.key),
-            ],
-            args=[
-                change.to_json(),
-                change.customer.key,
-                history_entry("edited", changed=changed),
-                ledger.event_ttl_s,
-            ],
-        )
-    )
-    return {1: "edited", 0: "not_dead"}.get(result, "expired")
+    return (await store.ledger.edit(record, change, changed=changed)).value

@@ -18,9 +18,8 @@ ChartMogul's HTTP status; on /events the event's status. Lists are newest first;
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import orjson
 import redis
@@ -29,14 +28,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from relay import keys
 from relay.admin import actions, queries, state
 from relay.admin.redaction import Redactor
+from relay.appstate import AppState, app_state
 from relay.logs import get_logger
-from relay.wakeup import enqueue_wakeup
-
-if TYPE_CHECKING:
-    from relay.app import AppState
+from relay.queue import wake
+from relay.store import EventStatus
 
 log = get_logger("relay.admin")
 
@@ -73,10 +70,6 @@ class BadRequest(Exception):
         super().__init__(message)
         self.message = message
         self.status_code = status_code
-
-
-def _state(request: Request) -> AppState:
-    return request.app.state.relay  # type: ignore[no-any-return]
 
 
 def _json(request: Request, doc: Any, status_code: int = 200) -> Response:
@@ -141,21 +134,14 @@ async def _body(request: Request, model: type[_Body]) -> Any:
         raise BadRequest(problems, 422) from None
 
 
-async def _wake(state: AppState) -> None:
-    try:
-        await asyncio.to_thread(enqueue_wakeup, state.queue)
-    except redis.RedisError as exc:  # the workers' maintenance loop finds the ready customers anyway
-        log.warning("wakeup_failed", error=type(exc).__name__)
-
-
 # --- handlers ---------------------------------------------------------------------------
 
 
 @handler
 async def status(request: Request) -> Response:
     _params(request, set())
-    relay = _state(request)
-    snapshot = await state.snapshot(relay.redis, relay.queue.connection, relay.queue.name)
+    relay = app_state(request)
+    snapshot = await state.snapshot(relay.store, relay.queue)
     return _json(request, snapshot.public())
 
 
@@ -170,15 +156,15 @@ async def events(request: Request) -> Response:
         until=p.get("until"),
     )
     page = await queries.list_events(
-        _state(request).ledger, query, limit=queries.parse_limit(p.get("limit")), cursor=p.get("cursor")
+        app_state(request).store, query, limit=queries.parse_limit(p.get("limit")), cursor=p.get("cursor")
     )
-    return _json(request, page.public("events"))
+    return _json(request, queries.page_public(page, "events"))
 
 
 @handler
 async def event(request: Request) -> Response:
     _params(request, set())
-    detail = await queries.event_detail(_state(request).ledger, request.path_params["event_id"])
+    detail = await queries.event_detail(app_state(request).store, request.path_params["event_id"])
     if detail is None:
         return _error(request, "no such event (unknown, or its record has expired)", 404)
     return _json(request, detail)
@@ -195,18 +181,19 @@ async def dead_letters(request: Request) -> Response:
         since=p.get("since"),
         until=p.get("until"),
     )
-    ledger = _state(request).ledger
+    store = app_state(request).store
     page = await queries.list_dead_letters(
-        ledger, query, limit=queries.parse_limit(p.get("limit")), cursor=p.get("cursor")
+        store, query, limit=queries.parse_limit(p.get("limit")), cursor=p.get("cursor")
     )
-    return _json(request, {**page.public("dead_letters"), "total": await ledger.redis.zcard(keys.DLQ)})
+    total = await store.ledger.dead_letter_total()
+    return _json(request, {**queries.page_public(page, "dead_letters"), "total": total})
 
 
 @handler
 async def dead_letter(request: Request) -> Response:
     _params(request, set())
-    detail = await queries.event_detail(_state(request).ledger, request.path_params["event_id"])
-    if detail is None or detail["event"]["status"] != "dead":
+    detail = await queries.event_detail(app_state(request).store, request.path_params["event_id"])
+    if detail is None or detail["event"]["status"] != EventStatus.DEAD:
         return _error(request, "not in the dead-letter queue", 404)
     return _json(request, detail)
 
@@ -217,20 +204,20 @@ async def _selected(relay: AppState, body: BulkBody) -> list[str]:
     if body.ids is not None:
         return list(dict.fromkeys(body.ids))[: body.limit]
     query = queries.DeadLetterFilter.from_document(body.filter)
-    records = await queries.matching_dead_letters(relay.ledger, query, limit=body.limit)
+    records = await queries.matching_dead_letters(relay.store, query, limit=body.limit)
     return [r.event_id for r in records]
 
 
 @handler
 async def replay(request: Request) -> Response:
     body: ReplayBody = await _body(request, ReplayBody)
-    relay = _state(request)
+    relay = app_state(request)
     event_ids = await _selected(relay, body)
     options = actions.ReplayOptions(dry_run=body.dry_run, as_stored=body.as_stored, force=body.force)
-    results = [r async for r in actions.replay_events(relay.ledger, relay.sources, event_ids, options)]
+    results = [r async for r in actions.replay_events(relay.store, relay.sources, event_ids, options)]
     replayed = sum(r.outcome == "replayed" for r in results)
     if replayed:
-        await _wake(relay)
+        await wake(relay.queue)
         log.info("dlq_replayed", events=replayed, as_stored=body.as_stored, force=body.force)
     return _json(
         request,
@@ -249,9 +236,9 @@ async def replay(request: Request) -> Response:
 @handler
 async def purge(request: Request) -> Response:
     body: BulkBody = await _body(request, BulkBody)
-    relay = _state(request)
+    relay = app_state(request)
     event_ids = await _selected(relay, body)
-    results = [r async for r in actions.purge_events(relay.ledger, event_ids, dry_run=body.dry_run)]
+    results = [r async for r in actions.purge_events(relay.store, event_ids, dry_run=body.dry_run)]
     purged = sum(r.outcome == "purged" for r in results)
     if purged:
         log.info("dlq_purged", events=purged)
@@ -270,9 +257,9 @@ async def purge(request: Request) -> Response:
 @handler
 async def edit(request: Request) -> Response:
     body: EditBody = await _body(request, EditBody)
-    ledger = _state(request).ledger
-    record = await ledger.event(request.path_params["event_id"])
-    if record is None or record.status != "dead":
+    store = app_state(request).store
+    record = await store.ledger.event(request.path_params["event_id"])
+    if record is None or record.status != EventStatus.DEAD:
         return _error(request, "not in the dead-letter queue", 404)
     if body.change is not None and (body.set or body.unset):
         raise BadRequest('give either "change" or "set"/"unset"')
@@ -281,7 +268,7 @@ async def edit(request: Request) -> Response:
     else:
         doc = actions.set_paths(queries.change_document(record) or {}, list(body.set.items()), body.unset)
     change = actions.validate_change(doc, event_id=record.event_id)
-    outcome = await actions.edit_change(ledger, record, change)
+    outcome = await actions.edit_change(store, record, change)
     if outcome != "edited":
         return _error(request, "not in the dead-letter queue", 404)
     log.info("dlq_edited", event_id=record.event_id)

@@ -1,5 +1,5 @@
 """rq-dashboard at /dashboard: the RQ queue, its workers, and the dead letters (mirrored as failed
-jobs, see relay/admin/mirror.py), inside the web app via a2wsgi, behind the admin token.
+jobs, see relay/queue.py), inside the web app via a2wsgi, behind the admin token.
 
 rq-dashboard is a Flask blueprint configured through module-level state: its serializer is
 set to rq's JSONSerializer here (the relay's jobs are JSON), and it opens a Redis client of
@@ -15,9 +15,9 @@ from pathlib import Path
 import redis
 from a2wsgi import WSGIMiddleware
 from flask import Flask, Response, current_app, jsonify
-from rq import Worker
-from rq.serializers import JSONSerializer
 from starlette.types import ASGIApp
+
+from relay.queue import JSONSerializer, dashboard_worker_rows
 
 POLL_INTERVAL_MS = 5000
 
@@ -30,25 +30,7 @@ def list_workers(instance_number: int) -> tuple[Response, dict[str, str]]:
     Workers tab whenever the relay is delivering). Same answer otherwise."""
     from rq_dashboard import web
 
-    workers = Worker.all(connection=current_app.redis_conn, serializer=JSONSerializer)  # type: ignore[attr-defined]
-    rows = [
-        {
-            "name": worker.name,
-            "pid": worker.pid,
-            "queues": [queue.name for queue in worker.queues],
-            "state": str(worker.get_state()),
-            "current_job": web.serialize_current_job(worker.get_current_job()),
-            "last_heartbeat": worker.last_heartbeat,
-            "birth_date": worker.birth_date,
-            "successful_job_count": worker.successful_job_count,
-            "failed_job_count": worker.failed_job_count,
-            "total_working_time": worker.total_working_time,
-            "version": getattr(worker, "version", ""),
-            "python_version": getattr(worker, "python_version", ""),
-        }
-        for worker in workers
-    ]
-    rows.sort(key=lambda w: (w["state"], w["queues"], w["name"]))
+    rows = dashboard_worker_rows(current_app.redis_conn, web.serialize_current_job)  # type: ignore[attr-defined]
     return jsonify(workers=rows), {"Cache-Control": "no-store"}
 
 

@@ -4,42 +4,31 @@ One module for both surfaces: `GET /admin/...` and `relay events|dlq ...` parse 
 with `EventFilter.parse` / `DeadLetterFilter.parse` and page with `list_events` /
 `list_dead_letters`; a bad input raises `QueryError` (HTTP 400, or a CLI usage error).
 
-Listings are newest first. A cursor is opaque to callers; it encodes the score (received or
-dead-lettered ms) and the event id of the last item returned, so ties (a batch accepted or
-dead-lettered in the same millisecond) page correctly.
+Listings are newest first; the store pages them (relay/store/eventlog.py) and hands out
+opaque cursors.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import re
-from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 
-from relay import keys
-from relay.ledger import EventRecord, Ledger, now_ms
+from relay.store import EventRecord, EventStatus, Store, now_ms
+from relay.store.eventlog import Page
+from relay.store.eventlog import QueryError as QueryError  # raised for bad cursors too
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-# Records examined per call at most; a filter that matches little returns a cursor to go on.
-MAX_SCAN = 5000
 MAX_DURATION_MS = 100 * 365 * 86_400_000
-EVENT_STATUSES = ("queued", "applied", "dead", "stale", "ignored", "expired", "purged")
+EVENT_STATUSES: tuple[str, ...] = tuple(status.value for status in EventStatus)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 # Detail fields stored as strings that are numbers to operators.
 _INT_FIELDS = ("http_status", "coalesced_with")
-
-
-class QueryError(ValueError):
-    """An operator's input (filter, time, cursor, limit, edit) is not valid; the message says why."""
 
 
 # --- times ------------------------------------------------------------------------------
@@ -105,36 +94,6 @@ def _optional_time(value: str | None, now: int) -> int | None:
 def _check_range(since_ms: int | None, until_ms: int | None) -> None:
     if since_ms is not None and until_ms is not None and since_ms > until_ms:
         raise QueryError("since is later than until")
-
-
-# --- cursors ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    score_ms: int
-    event_id: str
-
-    def encode(self) -> str:
-        return base64.urlsafe_b64encode(orjson.dumps([self.score_ms, self.event_id])).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, text: str | None) -> Cursor | None:
-        if not text:
-            return None
-        try:
-            doc = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        except (binascii.Error, ValueError):
-            raise QueryError("cursor is not one this API returned") from None
-        if (
-            not isinstance(doc, list)
-            or len(doc) != 2
-            or not isinstance(doc[0], int)
-            or isinstance(doc[0], bool)
-            or not isinstance(doc[1], str)
-        ):
-            raise QueryError("cursor is not one this API returned")
-        return cls(doc[0], doc[1])
 
 
 # --- filters ----------------------------------------------------------------------------
@@ -240,7 +199,7 @@ class DeadLetterFilter:
 
     def matches(self, record: EventRecord) -> bool:
         return (
-            record.status == "dead"
+            record.status == EventStatus.DEAD
             and (self.source is None or record.source == self.source)
             and (self.reason is None or record.details.get("reason") == self.reason)
             and (self.http_status is None or record.details.get("http_status") == str(self.http_status))
@@ -267,110 +226,18 @@ def _str_or_none(value: str | int | None) -> str | None:
     return None if value is None else str(value)
 
 
-# --- paging over a time index -----------------------------------------------------------
+# --- listing ----------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Page:
-    records: list[EventRecord]
-    next_cursor: str | None  # None: nothing older matches
-
-    def public(self, name: str) -> dict[str, Any]:
-        return {name: [public_record(r) for r in self.records], "next_cursor": self.next_cursor}
-
-
-async def _records(redis: aioredis.Redis, event_ids: list[str]) -> list[EventRecord | None]:
-    async with redis.pipeline(transaction=False) as pipe:
-        for event_id in event_ids:
-            pipe.hgetall(keys.event(event_id))
-        hashes: list[dict[str, str]] = await pipe.execute()
-    return [EventRecord.from_hash(h) if h else None for h in hashes]
-
-
-async def _walk(
-    redis: aioredis.Redis,
-    index: str,
-    *,
-    since_ms: int | None,
-    until_ms: int | None,
-    after: Cursor | None,
-    batch: int = 200,
-) -> AsyncGenerator[tuple[str, int, EventRecord | None], None]:
-    """(event id, score, record or None if expired) from newest to oldest, after `after`."""
-    top = min(x for x in (until_ms, after.score_ms if after else None, now_ms() + 60_000) if x is not None)
-    bottom = "-inf" if since_ms is None else str(since_ms)
-    offset = 0
-    while True:
-        rows: list[tuple[str, float]] = await redis.zrevrangebyscore(
-            index, str(top), bottom, start=offset, num=batch, withscores=True
-        )  # type: ignore[assignment]
-        if not rows:
-            return
-        offset += len(rows)
-        fresh = [
-            (event_id, int(score))
-            for event_id, score in rows
-            if not (after and int(score) == after.score_ms and event_id >= after.event_id)
-        ]
-        records = await _records(redis, [event_id for event_id, _ in fresh])
-        for (event_id, score), record in zip(fresh, records, strict=True):
-            yield event_id, score, record
-        if len(rows) < batch:
-            return
-
-
-async def _page(
-    redis: aioredis.Redis,
-    index: str,
-    *,
-    matches: Callable[[EventRecord], bool],
-    since_ms: int | None,
-    until_ms: int | None,
-    cursor: str | None,
-    limit: int,
-    max_scan: int = MAX_SCAN,
-) -> Page:
-    after = Cursor.decode(cursor)
-    found: list[EventRecord] = []
-    scanned = 0
-    last: Cursor | None = None
-    expired: list[str] = []
-    walk = _walk(redis, index, since_ms=since_ms, until_ms=until_ms, after=after)
-    async with contextlib.aclosing(walk):
-        async for event_id, score, record in walk:
-            last = Cursor(score, event_id)
-            scanned += 1
-            if record is None:
-                expired.append(event_id)
-            elif matches(record):
-                found.append(record)
-                if len(found) == limit:
-                    break
-            if scanned >= max_scan:
-                break
-        else:
-            last = None  # the index is exhausted: no next page
-    if expired:
-        await redis.zrem(index, *expired)
-    return Page(found, last.encode() if last else None)
-
-
-async def trim_event_index(ledger: Ledger, customer: str | None = None) -> None:
-    """Drop ids older than the event TTL from the time index (their records have expired)."""
-    horizon = now_ms() - ledger.event_ttl_s * 1000
-    await ledger.redis.zremrangebyscore(keys.EVENTS, "-inf", f"({horizon}")
-    if customer:
-        await ledger.redis.zremrangebyscore(keys.customer_events(customer), "-inf", f"({horizon}")
+def page_public(page: Page, name: str) -> dict[str, Any]:
+    return {name: [public_record(r) for r in page.records], "next_cursor": page.next_cursor}
 
 
 async def list_events(
-    ledger: Ledger, query: EventFilter, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    store: Store, query: EventFilter, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page:
-    await trim_event_index(ledger, query.customer)
-    index = keys.customer_events(query.customer) if query.customer else keys.EVENTS
-    return await _page(
-        ledger.redis,
-        index,
+    return await store.log.events(
+        customer=query.customer,
         matches=query.matches,
         since_ms=query.since_ms,
         until_ms=query.until_ms,
@@ -380,11 +247,9 @@ async def list_events(
 
 
 async def list_dead_letters(
-    ledger: Ledger, query: DeadLetterFilter, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    store: Store, query: DeadLetterFilter, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page:
-    return await _page(
-        ledger.redis,
-        keys.DLQ,
+    return await store.log.dead_letters(
         matches=query.matches,
         since_ms=query.since_ms,
         until_ms=query.until_ms,
@@ -394,13 +259,13 @@ async def list_dead_letters(
 
 
 async def matching_dead_letters(
-    ledger: Ledger, query: DeadLetterFilter, *, limit: int | None = None
+    store: Store, query: DeadLetterFilter, *, limit: int | None = None
 ) -> list[EventRecord]:
     """Every dead letter the filter matches (up to `limit`), newest first: the set a bulk action acts on."""
     found: list[EventRecord] = []
     cursor: str | None = None
     while True:
-        page = await list_dead_letters(ledger, query, limit=MAX_LIMIT, cursor=cursor)
+        page = await list_dead_letters(store, query, limit=MAX_LIMIT, cursor=cursor)
         found.extend(page.records)
         if limit is not None and len(found) >= limit:
             return found[:limit]
@@ -442,26 +307,9 @@ def public_record(record: EventRecord, *, with_raw: bool = False) -> dict[str, A
     return view
 
 
-async def event_detail(ledger: Ledger, event_id: str) -> dict[str, Any] | None:
+async def event_detail(store: Store, event_id: str) -> dict[str, Any] | None:
     """The record (with its CRM payload) and its whole history, or None if unknown or expired."""
-    record = await ledger.event(event_id)
+    record = await store.ledger.event(event_id)
     if record is None:
         return None
-    return {"event": public_record(record, with_raw=True), "history": await ledger.history(event_id)}
-
-
-async def dead_letter_counts(redis: aioredis.Redis, *, cap: int = 10_000) -> tuple[int, dict[str, int]]:
-    """(total, count by reason) of the DLQ; beyond the newest `cap` entries counted as "not_counted"."""
-    total: int = await redis.zcard(keys.DLQ)
-    event_ids: list[str] = await redis.zrevrange(keys.DLQ, 0, cap - 1)  # type: ignore[assignment]
-    async with redis.pipeline(transaction=False) as pipe:
-        for event_id in event_ids:
-            pipe.hget(keys.event(event_id), "reason")
-        reasons: list[str | None] = await pipe.execute()
-    counts: dict[str, int] = {}
-    for reason in reasons:
-        label = reason or "unknown"
-        counts[label] = counts.get(label, 0) + 1
-    if total > len(event_ids):
-        counts["not_counted"] = total - len(event_ids)
-    return total, counts
+    return {"event": public_record(record, with_raw=True), "history": await store.ledger.history(event_id)}

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 import redis
 
-from relay.ledger import Ledger, connect
 from relay.logs import configure_logging
 from relay.settings import Settings, get_settings
+from relay.store import Store
 
 T = TypeVar("T")
 
@@ -32,17 +32,17 @@ def load_settings() -> Settings:
     return settings
 
 
-def run_ledger(settings: Settings, work: Callable[[Ledger], Awaitable[T]]) -> T:
-    """Run `work(ledger)` with a short-lived Redis client, turning Redis errors into one clear line."""
+def run_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run `work(store)` with a short-lived Redis client, turning Redis errors into one clear line."""
 
     async def main() -> T:
-        client = connect(settings.redis_url)
+        store = Store.from_url(
+            settings.redis_url, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name
+        )
         try:
-            return await work(
-                Ledger(client, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name)
-            )
+            return await work(store)
         finally:
-            await client.aclose()
+            await store.aclose()
 
     try:
         return asyncio.run(main())

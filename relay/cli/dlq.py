@@ -18,11 +18,12 @@ import click
 import orjson
 
 from relay.admin import actions, queries, render
-from relay.cli.common import load_settings, run_ledger
+from relay.cli.common import load_settings, run_store
 from relay.cli.events import TIME_HELP, echo_json, echo_lines, usage
-from relay.ledger import Ledger
 from relay.settings import Settings
 from relay.sources import enabled_sources
+from relay.store import DeadLetterReason, Store
+from relay.store.eventlog import Page
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,7 +32,7 @@ def filter_options(func: F) -> F:
     """--reason --source --status --customer --since --until (since/until: when dead-lettered)."""
     for option in reversed(
         [
-            click.option("--reason", help="rejected, customer_not_found, retries_exhausted, …"),
+            click.option("--reason", help=", ".join(DeadLetterReason) + "."),
             click.option("--source", help="generic, hubspot, …"),
             click.option("--status", "http_status", help="ChartMogul's HTTP status (e.g. 400)."),
             click.option("--customer", help="A ChartMogul uuid (cus_…) or an unresolved key."),
@@ -57,15 +58,10 @@ def parse_filter(**options: str | None) -> queries.DeadLetterFilter:
         raise usage(exc) from None
 
 
-def run_dlq(settings: Settings, work: Callable[[Ledger], Any]) -> Any:
-    """Like run_ledger, with the ledger mirroring the DLQ into this deployment's RQ queue."""
-
-    async def with_queue(ledger: Ledger) -> Any:
-        ledger.dlq_mirror_queue = settings.queue_name
-        return await work(ledger)
-
+def run_dlq(settings: Settings, work: Callable[[Store], Any]) -> Any:
+    """Like run_store, with an operator's bad input (a cursor, a filter) as a usage error."""
     try:
-        return run_ledger(settings, with_queue)
+        return run_store(settings, work)
     except queries.QueryError as exc:
         raise usage(exc) from None
 
@@ -87,14 +83,14 @@ def select(
             f"give event ids, a filter (--reason, --since, …) or --all to {verb} every dead letter"
         )
 
-    async def work(ledger: Ledger) -> list[str]:
-        return [r.event_id for r in await queries.matching_dead_letters(ledger, query)]
+    async def work(store: Store) -> list[str]:
+        return [r.event_id for r in await queries.matching_dead_letters(store, query)]
 
     return run_dlq(settings, work), True
 
 
 def wake(settings: Settings) -> None:
-    from relay.wakeup import enqueue_wakeup, relay_queue, rq_connection
+    from relay.queue import enqueue_wakeup, relay_queue, rq_connection
 
     connection = rq_connection(settings.redis_url)
     try:
@@ -122,10 +118,10 @@ def dlq_list(limit: int, cursor: str | None, as_json: bool, **filters: str | Non
     except queries.QueryError as exc:
         raise usage(exc) from None
 
-    async def work(ledger: Ledger) -> queries.Page:
-        return await queries.list_dead_letters(ledger, query, limit=limit, cursor=cursor)
+    async def work(store: Store) -> Page:
+        return await queries.list_dead_letters(store, query, limit=limit, cursor=cursor)
 
-    page: queries.Page = run_dlq(settings, work)
+    page: Page = run_dlq(settings, work)
     records = [queries.public_record(r) for r in page.records]
     if as_json:
         for record in records:
@@ -145,8 +141,8 @@ def dlq_show(event_id: str, as_json: bool) -> None:
     """One dead letter: why it failed, what was sent, the CRM payload, every attempt."""
     settings = load_settings()
 
-    async def work(ledger: Ledger) -> dict[str, Any] | None:
-        return await queries.event_detail(ledger, event_id)
+    async def work(store: Store) -> dict[str, Any] | None:
+        return await queries.event_detail(store, event_id)
 
     detail = run_dlq(settings, work)
     if detail is None or detail["event"]["status"] != "dead":
@@ -194,8 +190,8 @@ def dlq_replay(
     options = actions.ReplayOptions(dry_run=dry_run, as_stored=as_stored, force=force)
     sources = enabled_sources(settings)
 
-    async def work(ledger: Ledger) -> list[dict[str, Any]]:
-        replaying = actions.replay_events(ledger, sources, ids, options)
+    async def work(store: Store) -> list[dict[str, Any]]:
+        replaying = actions.replay_events(store, sources, ids, options)
         if not bulk or dry_run:
             results = []
             async for result in replaying:
@@ -238,8 +234,8 @@ def dlq_edit(event_id: str, assignments: tuple[str, ...], unsets: tuple[str, ...
     """
     settings = load_settings()
 
-    async def load(ledger: Ledger) -> Any:
-        return await ledger.event(event_id)
+    async def load(store: Store) -> Any:
+        return await store.ledger.event(event_id)
 
     record = run_dlq(settings, load)
     if record is None or record.status != "dead":
@@ -267,10 +263,10 @@ def dlq_edit(event_id: str, assignments: tuple[str, ...], unsets: tuple[str, ...
         click.echo("No change.")
         return
 
-    async def store(ledger: Ledger) -> str:
-        return await actions.edit_change(ledger, record, change)
+    async def save(store: Store) -> str:
+        return await actions.edit_change(store, record, change)
 
-    outcome = run_dlq(settings, store)
+    outcome = run_dlq(settings, save)
     if outcome != "edited":
         raise click.ClickException(f"{event_id} is no longer in the dead-letter queue ({outcome})")
     click.echo(
@@ -298,8 +294,8 @@ def dlq_purge(
         what = query.describe() if bulk else ", ".join(ids[:5]) + (" …" if len(ids) > 5 else "")
         click.confirm(f"Purge {len(ids)} dead letter(s) ({what})? This cannot be undone", abort=True)
 
-    async def work(ledger: Ledger) -> list[actions.PurgeResult]:
-        return [r async for r in actions.purge_events(ledger, ids, dry_run=dry_run)]
+    async def work(store: Store) -> list[actions.PurgeResult]:
+        return [r async for r in actions.purge_events(store, ids, dry_run=dry_run)]
 
     results: list[actions.PurgeResult] = run_dlq(settings, work)
     done = [r for r in results if r.outcome in ("purged", "would_purge")]

@@ -9,9 +9,10 @@ import orjson
 
 from relay.admin import queries, render
 from relay.admin.redaction import Redactor
-from relay.cli.common import load_settings, run_ledger
-from relay.ledger import Ledger
+from relay.cli.common import load_settings, run_store
 from relay.settings import Settings
+from relay.store import Store
+from relay.store.eventlog import Page
 
 TIME_HELP = "A duration ago (30m, 1h, 7d) or an ISO time (2026-11-20T10:00:00Z)."
 
@@ -42,10 +43,10 @@ def events_show(event_id: str, as_json: bool) -> None:
     """One event: its record (change, PATCH sent, CRM payload) and its whole history."""
     settings = load_settings()
 
-    async def work(ledger: Ledger) -> dict[str, Any] | None:
-        return await queries.event_detail(ledger, event_id)
+    async def work(store: Store) -> dict[str, Any] | None:
+        return await queries.event_detail(store, event_id)
 
-    detail = run_ledger(settings, work)
+    detail = run_store(settings, work)
     if detail is None:
         raise click.ClickException(f"no event {event_id!r} (unknown, or its record has expired)")
     if as_json:
@@ -83,11 +84,11 @@ def events_list(
     except queries.QueryError as exc:
         raise usage(exc) from None
 
-    async def work(ledger: Ledger) -> queries.Page:
-        return await queries.list_events(ledger, query, limit=limit, cursor=cursor)
+    async def work(store: Store) -> Page:
+        return await queries.list_events(store, query, limit=limit, cursor=cursor)
 
     try:
-        page = run_ledger(settings, work)
+        page = run_store(settings, work)
     except queries.QueryError as exc:
         raise usage(exc) from None
     records = [queries.public_record(r) for r in page.records]

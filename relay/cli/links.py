@@ -17,9 +17,8 @@ from pathlib import Path
 
 import click
 
-from relay import keys
-from relay.cli.common import load_settings, run_ledger
-from relay.ledger import Ledger
+from relay.cli.common import load_settings, run_store
+from relay.store import Store
 
 # The CRM object a bare id in the CSV means; "contact:42" names another object explicitly.
 DEFAULT_OBJECT = {"hubspot": "company", "pipedrive": "organization", "salesforce": "account", "close": "lead"}
@@ -74,11 +73,10 @@ def links_import(csv_file: Path) -> None:
         sys.exit(1)
     settings = load_settings()
 
-    async def work(ledger: Ledger) -> None:
-        if found:
-            await ledger.redis.hset(keys.LINKS, mapping=found)  # type: ignore[misc,arg-type]
+    async def work(store: Store) -> None:
+        await store.links.add(found)
 
-    run_ledger(settings, work)
+    run_store(settings, work)
     click.echo(f"Imported {len(found)} links. Replay events that found no customer with:")
     click.echo("  relay dlq replay --reason customer_not_found")
 
@@ -89,10 +87,10 @@ def links_list(source: str | None) -> None:
     """List links as CSV (the import format)."""
     settings = load_settings()
 
-    async def work(ledger: Ledger) -> dict[str, str]:
-        return await ledger.redis.hgetall(keys.LINKS)  # type: ignore[return-value,misc]
+    async def work(store: Store) -> dict[str, str]:
+        return await store.links.all()
 
-    table = run_ledger(settings, work)
+    table = run_store(settings, work)
     click.echo("source,crm_id,customer_uuid")
     for record, uuid in sorted(table.items()):
         crm_source, _, crm_id = record.partition(":")
@@ -108,10 +106,10 @@ def links_delete(source: str, crm_id: str) -> None:
     settings = load_settings()
     record = crm_record(source, crm_id)
 
-    async def work(ledger: Ledger) -> int:
-        return int(await ledger.redis.hdel(keys.LINKS, record))  # type: ignore[misc]
+    async def work(store: Store) -> bool:
+        return await store.links.delete(record)
 
-    if not run_ledger(settings, work):
+    if not run_store(settings, work):
         click.echo(f"No link for {record}.", err=True)
         sys.exit(1)
     click.echo(f"Deleted the link for {record}.")

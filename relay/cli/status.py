@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from relay.admin import render, state
-from relay.cli.common import load_settings, redacted, run_ledger
+from relay.cli.common import load_settings, redacted, run_store
 from relay.cli.events import echo_json, echo_lines
-from relay.ledger import Ledger
-from relay.wakeup import rq_connection
+from relay.queue import relay_queue, rq_connection
+from relay.store import Store
 
 
 @click.command()
@@ -17,14 +17,14 @@ def status(as_json: bool) -> None:
     """What the relay is doing now, read from Redis."""
     settings = load_settings()
 
-    async def work(ledger: Ledger) -> state.RelayState:
+    async def work(store: Store) -> state.RelayState:
         connection = rq_connection(settings.redis_url)
         try:
-            return await state.snapshot(ledger.redis, connection, settings.queue_name)
+            return await state.snapshot(store, relay_queue(connection, settings.queue_name))
         finally:
             connection.close()
 
-    snapshot = run_ledger(settings, work)
+    snapshot = run_store(settings, work)
     if as_json:
         echo_json(settings, snapshot.public())
     else:

@@ -1,5 +1,5 @@
 """Fixtures for the operator surface: a web app with the admin token, an HTTP client for it,
-a ledger on the test Redis, and dead letters seeded through the ledger's own API."""
+a store on the test Redis, and dead letters seeded through the store's own API."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import pytest
 
 from relay.app import create_app
-from relay.ledger import Ledger, connect
 from relay.settings import Settings
+from relay.store import Store
 from tests.admin.helpers import ADMIN_TOKEN, AdminClient
 from tests.servers import running_web_app
 
@@ -41,16 +41,16 @@ def admin(admin_web: str) -> AdminClient:
 
 
 @pytest.fixture
-def with_ledger(redis_url: str) -> Callable[[Callable[[Ledger], Awaitable[T]]], T]:
-    """Run `work(ledger)` on a fresh event loop with a Ledger on the test Redis."""
+def with_store(redis_url: str) -> Callable[[Callable[[Store], Awaitable[T]]], T]:
+    """Run `work(store)` on a fresh event loop with a Store on the test Redis."""
 
-    def run(work: Callable[[Ledger], Awaitable[Any]]) -> Any:
+    def run(work: Callable[[Store], Awaitable[Any]]) -> Any:
         async def main() -> Any:
-            client = connect(redis_url)
+            store = Store.from_url(redis_url)
             try:
-                return await work(Ledger(client))
+                return await work(store)
             finally:
-                await client.aclose()
+                await store.aclose()
 
         return asyncio.run(main())
 

@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 from pydantic import SecretStr
 
-from relay.ledger import Ledger, Outcome
 from relay.sources import ParsedEvent
 from relay.sources.generic import GenericSource
+from relay.store import EventStatus, Outcome, Store, keys
 from tests.conftest import GENERIC_SECRET
 from tests.servers import relay_cli  # noqa: F401  (re-exported for the admin tests)
 
@@ -96,8 +96,20 @@ def parsed(payload: Mapping[str, Any], *, raw: Mapping[str, Any] | None = None) 
     return ParsedEvent(change=event.change, raw=orjson.dumps(raw).decode())
 
 
+async def settle_as_worker(store: Store, customer: str, outcomes: Sequence[Outcome]) -> None:
+    """Record outcomes as a worker does: hold the customer's lease, then finish it."""
+    token = "test-worker"
+    claimed = await store.deliveries.claim(1000, lease_ms=60_000, token=token)
+    if customer not in claimed:  # not ready (nothing else waits for it): lease it as claim would
+        await store.redis.hset(keys.LEASE_OWNERS, customer, token)  # type: ignore[misc]
+        await store.redis.zadd(keys.LEASES, {customer: now_ms() + 60_000})
+        claimed.append(customer)
+    for leased in claimed:
+        await store.deliveries.finish(leased, token, outcomes if leased == customer else ())
+
+
 async def seed_dead(
-    ledger: Ledger,
+    store: Store,
     events: Sequence[ParsedEvent],
     *,
     reason: str = "rejected",
@@ -105,16 +117,11 @@ async def seed_dead(
     error: str = "The owner is not a user of this account",
 ) -> None:
     """Accept the events and dead-letter them, as a worker would."""
-    await ledger.accept_many(events)
+    await store.ledger.accept_many(events)
     for event in events:
         fields: dict[str, str | int] = {"reason": reason, "error": error}
         if http_status is not None:
             fields["http_status"] = http_status
-        await ledger.settle(
-            event.change.customer.key,
-            [
-                Outcome(
-                    event.change.event_id, "dead", fields=fields, history={"reason": reason, "error": error}
-                )
-            ],
-        )
+        history = {"reason": reason, "error": error}
+        outcome = Outcome(event.change.event_id, EventStatus.DEAD, fields=fields, history=history)
+        await settle_as_worker(store, event.change.customer.key, [outcome])

@@ -8,29 +8,29 @@ from typing import Any
 import pytest
 
 from relay.app import create_app
-from relay.ledger import Ledger
 from relay.settings import Settings
+from relay.store import Store
 from tests.admin.helpers import ADMIN_TOKEN, UUID_A, UUID_B, AdminClient, generic_payload, parsed, seed_dead
 from tests.conftest import GENERIC_SECRET
 from tests.servers import running_web_app
 
-Run = Callable[[Callable[[Ledger], Any]], Any]
+Run = Callable[[Callable[[Store], Any]], Any]
 
 
-def seed_three(with_ledger: Run) -> None:
-    async def work(ledger: Ledger) -> None:
+def seed_three(with_store: Run) -> None:
+    async def work(store: Store) -> None:
         good = generic_payload("evt_fix", UUID_A, set={"owner": "sales@acme.test"})
-        await seed_dead(ledger, [parsed({**good, "set": {"owner": "nobody@acme.test"}}, raw=good)])
+        await seed_dead(store, [parsed({**good, "set": {"owner": "nobody@acme.test"}}, raw=good)])
         await seed_dead(
-            ledger,
+            store,
             [parsed(generic_payload("evt_gone", UUID_B, set={"city": "B"}))],
             reason="customer_not_found",
             http_status=404,
             error="Customer not found",
         )
-        await ledger.accept_many([parsed(generic_payload("evt_ok", UUID_B, set={"city": "C"}))])
+        await store.ledger.accept_many([parsed(generic_payload("evt_ok", UUID_B, set={"city": "C"}))])
 
-    with_ledger(work)
+    with_store(work)
 
 
 # --- security ---------------------------------------------------------------------------
@@ -72,14 +72,14 @@ def test_the_token_opens_the_admin_surface(admin: AdminClient) -> None:
     assert reply.headers["cache-control"] == "no-store"
 
 
-def test_secrets_in_stored_payloads_are_masked_in_admin_answers(admin: AdminClient, with_ledger: Run) -> None:
+def test_secrets_in_stored_payloads_are_masked_in_admin_answers(admin: AdminClient, with_store: Run) -> None:
     # A CRM that echoes a secret into its payload (e.g. a signing key pasted into a field).
     payload = generic_payload("evt_leak", UUID_A, set={"company": f"Acme {GENERIC_SECRET} {ADMIN_TOKEN}"})
 
-    async def work(ledger: Ledger) -> None:
-        await seed_dead(ledger, [parsed(payload)], error=f"echoed {GENERIC_SECRET}")
+    async def work(store: Store) -> None:
+        await seed_dead(store, [parsed(payload)], error=f"echoed {GENERIC_SECRET}")
 
-    with_ledger(work)
+    with_store(work)
 
     for path in ("/admin/events/evt_leak", "/admin/dlq/evt_leak", "/admin/dlq", "/admin/events"):
         reply = admin.get(path)
@@ -91,8 +91,8 @@ def test_secrets_in_stored_payloads_are_masked_in_admin_answers(admin: AdminClie
 # --- reading ----------------------------------------------------------------------------
 
 
-def test_event_detail_has_the_record_change_payload_and_history(admin: AdminClient, with_ledger: Run) -> None:
-    seed_three(with_ledger)
+def test_event_detail_has_the_record_change_payload_and_history(admin: AdminClient, with_store: Run) -> None:
+    seed_three(with_store)
 
     reply = admin.get("/admin/events/evt_fix")
 
@@ -105,8 +105,8 @@ def test_event_detail_has_the_record_change_payload_and_history(admin: AdminClie
     assert admin.get("/admin/events/evt_nope").status == 404
 
 
-def test_event_listing_filters_and_pages(admin: AdminClient, with_ledger: Run) -> None:
-    seed_three(with_ledger)
+def test_event_listing_filters_and_pages(admin: AdminClient, with_store: Run) -> None:
+    seed_three(with_store)
 
     everything = admin.get("/admin/events?since=1h")
     first = admin.get("/admin/events?limit=2")
@@ -141,9 +141,9 @@ def test_bad_event_queries_are_400_with_the_reason(admin: AdminClient, query: st
 
 
 def test_dead_letter_listing_filters_on_chartmogul_status_and_reason(
-    admin: AdminClient, with_ledger: Run
+    admin: AdminClient, with_store: Run
 ) -> None:
-    seed_three(with_ledger)
+    seed_three(with_store)
 
     listed = admin.get("/admin/dlq")
     by_status = admin.get("/admin/dlq?status=404")
@@ -160,8 +160,8 @@ def test_dead_letter_listing_filters_on_chartmogul_status_and_reason(
 # --- changing ---------------------------------------------------------------------------
 
 
-def test_replay_dry_run_by_filter_then_for_real(admin: AdminClient, with_ledger: Run) -> None:
-    seed_three(with_ledger)
+def test_replay_dry_run_by_filter_then_for_real(admin: AdminClient, with_store: Run) -> None:
+    seed_three(with_store)
 
     dry = admin.post("/admin/dlq/replay", {"filter": {"reason": "rejected"}, "dry_run": True})
     still = admin.get("/admin/dlq?reason=rejected")
@@ -210,8 +210,8 @@ def test_malformed_and_oversized_bodies_are_refused(admin: AdminClient) -> None:
     assert huge.status == 413
 
 
-def test_edit_then_replay_as_stored(admin: AdminClient, with_ledger: Run) -> None:
-    seed_three(with_ledger)
+def test_edit_then_replay_as_stored(admin: AdminClient, with_store: Run) -> None:
+    seed_three(with_store)
 
     edited = admin.put(
         "/admin/dlq/evt_gone/change", {"set": {"customer.uuid": UUID_A, "fields.city": "Oslo"}}
@@ -229,8 +229,8 @@ def test_edit_then_replay_as_stored(admin: AdminClient, with_ledger: Run) -> Non
     assert [h["what"] for h in detail["history"]] == ["accepted", "dead", "edited", "replayed"]
 
 
-def test_purge_by_ids_and_by_filter(admin: AdminClient, with_ledger: Run) -> None:
-    seed_three(with_ledger)
+def test_purge_by_ids_and_by_filter(admin: AdminClient, with_store: Run) -> None:
+    seed_three(with_store)
 
     dry = admin.post("/admin/dlq/purge", {"filter": {}, "dry_run": True})
     by_id = admin.post("/admin/dlq/purge", {"ids": ["evt_fix"]})

@@ -8,28 +8,30 @@ from typing import Any
 import orjson
 import pytest
 
-from relay.ledger import Ledger
+from relay.store import Store
 from tests.admin.helpers import UUID_A, UUID_B, generic_payload, parsed, relay_cli, seed_dead
 
-Run = Callable[[Callable[[Ledger], Any]], Any]
+Run = Callable[[Callable[[Store], Any]], Any]
 
 
 @pytest.fixture
-def seeded(with_ledger: Run) -> None:
-    async def work(ledger: Ledger) -> None:
+def seeded(with_store: Run) -> None:
+    async def work(store: Store) -> None:
         for i in range(3):
             good = generic_payload(f"evt_fix{i}", UUID_A, set={"owner": "sales@acme.test"})
-            await seed_dead(ledger, [parsed({**good, "set": {"owner": "nobody@acme.test"}}, raw=good)])
+            await seed_dead(store, [parsed({**good, "set": {"owner": "nobody@acme.test"}}, raw=good)])
         await seed_dead(
-            ledger,
+            store,
             [parsed(generic_payload("evt_gone", UUID_B, set={"city": "B"}, tags={"add": ["vip"]}))],
             reason="customer_not_found",
             http_status=404,
             error="Customer not found",
         )
-        await ledger.accept_many([parsed(generic_payload("evt_ok", UUID_B, set={"city": "C"}))])
+        await store.ledger.accept_many([parsed(generic_payload("evt_ok", UUID_B, set={"city": "C"}))])
+        # A change waiting for each customer: both are ready.
+        await store.ledger.accept_many([parsed(generic_payload("evt_wait", UUID_A, set={"city": "W"}))])
 
-    with_ledger(work)
+    with_store(work)
 
 
 def lines(text: str) -> list[dict[str, Any]]:

@@ -19,8 +19,8 @@ from rq.serializers import JSONSerializer
 
 from relay.app import create_app
 from relay.demo import signed_headers
-from relay.ledger import Ledger, connect
 from relay.settings import Settings
+from relay.store import Store
 from tests.admin.helpers import ADMIN_TOKEN, UUID_A, Reply, generic_payload, parsed, request, seed_dead
 from tests.conftest import GENERIC_SECRET, TEST_REDIS_URL
 from tests.servers import running_web_app
@@ -69,12 +69,12 @@ def fuzz_web() -> Iterator[str]:
     worker.register_birth()
 
     async def seed() -> None:
-        redis_client = connect(TEST_REDIS_URL)
+        store = Store.from_url(TEST_REDIS_URL)
         try:
             event = parsed(generic_payload("evt_fuzz", UUID_A, set={"owner": "nobody@acme.test"}))
-            await seed_dead(Ledger(redis_client), [event])
+            await seed_dead(store, [event])
         finally:
-            await redis_client.aclose()
+            await store.aclose()
 
     asyncio.run(seed())
     settings_ = Settings(

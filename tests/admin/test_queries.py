@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay import keys
 from relay.admin import queries
-from relay.admin.queries import Cursor, DeadLetterFilter, EventFilter, QueryError
-from relay.ledger import Ledger, Outcome, now_ms
-from tests.admin.helpers import UUID_A, UUID_B, generic_payload, parsed, seed_dead
+from relay.admin.queries import DeadLetterFilter, EventFilter, QueryError
+from relay.store import EventStatus, Outcome, Store, keys, now_ms
+from relay.store.eventlog import Cursor, EventLog
+from tests.admin.helpers import UUID_A, UUID_B, generic_payload, parsed, seed_dead, settle_as_worker
 
 NOW = 1_800_000_000_000
 
-Run = Callable[[Callable[[Ledger], Any]], Any]
+Run = Callable[[Callable[[Store], Any]], Any]
 
 
 @pytest.mark.parametrize(
@@ -78,37 +78,37 @@ def test_limits_are_bounded() -> None:
 
 
 def test_events_list_newest_first_and_page_through_a_batch_of_the_same_millisecond(
-    with_ledger: Run,
+    with_store: Run,
 ) -> None:
     batch = [parsed(generic_payload(f"evt_{i:02}", UUID_A, set={"city": f"C{i}"})) for i in range(7)]
 
-    async def work(ledger: Ledger) -> tuple[list[str], list[str | None]]:
-        await ledger.accept_many(batch)  # one received_at_ms for all seven
+    async def work(store: Store) -> tuple[list[str], list[str | None]]:
+        await store.ledger.accept_many(batch)  # one received_at_ms for all seven
         seen: list[str] = []
         cursors: list[str | None] = []
         cursor = None
         while True:
-            page = await queries.list_events(ledger, EventFilter(), limit=3, cursor=cursor)
+            page = await queries.list_events(store, EventFilter(), limit=3, cursor=cursor)
             seen += [r.event_id for r in page.records]
             cursors.append(page.next_cursor)
             if page.next_cursor is None:
                 return seen, cursors
             cursor = page.next_cursor
 
-    seen, cursors = with_ledger(work)
+    seen, cursors = with_store(work)
 
     assert seen == [f"evt_{i:02}" for i in reversed(range(7))]
     assert cursors[-1] is None and all(cursors[:-1])
 
 
-def test_events_filter_by_customer_status_and_source(with_ledger: Run) -> None:
-    async def work(ledger: Ledger) -> dict[str, list[str]]:
-        await ledger.accept_many([parsed(generic_payload("evt_a1", UUID_A, set={"city": "A"}))])
-        await ledger.accept_many([parsed(generic_payload("evt_b1", UUID_B, set={"city": "B"}))])
-        await seed_dead(ledger, [parsed(generic_payload("evt_a2", UUID_A, set={"owner": "x@y.z"}))])
+def test_events_filter_by_customer_status_and_source(with_store: Run) -> None:
+    async def work(store: Store) -> dict[str, list[str]]:
+        await store.ledger.accept_many([parsed(generic_payload("evt_a1", UUID_A, set={"city": "A"}))])
+        await store.ledger.accept_many([parsed(generic_payload("evt_b1", UUID_B, set={"city": "B"}))])
+        await seed_dead(store, [parsed(generic_payload("evt_a2", UUID_A, set={"owner": "x@y.z"}))])
 
         async def ids(query: EventFilter) -> list[str]:
-            return [r.event_id for r in (await queries.list_events(ledger, query)).records]
+            return [r.event_id for r in (await queries.list_events(store, query)).records]
 
         return {
             "customer": await ids(EventFilter(customer=UUID_A)),
@@ -118,7 +118,7 @@ def test_events_filter_by_customer_status_and_source(with_ledger: Run) -> None:
             "future": await ids(EventFilter.parse(since="2999-01-01T00:00:00Z")),
         }
 
-    found = with_ledger(work)
+    found = with_store(work)
 
     assert found == {
         "customer": ["evt_a2", "evt_a1"],
@@ -129,71 +129,68 @@ def test_events_filter_by_customer_status_and_source(with_ledger: Run) -> None:
     }
 
 
-def test_a_sparse_filter_returns_a_cursor_after_scanning_its_share(with_ledger: Run) -> None:
-    async def work(ledger: Ledger) -> tuple[list[str], str | None, list[str]]:
-        await ledger.accept_many(
+def test_a_sparse_filter_returns_a_cursor_after_scanning_its_share(with_store: Run) -> None:
+    async def work(store: Store) -> tuple[list[str], str | None, list[str]]:
+        await store.ledger.accept_many(
             [parsed(generic_payload(f"evt_{i}", UUID_A, set={"city": "X"})) for i in range(5)]
         )
-        first = await queries._page(
-            ledger.redis,
-            keys.EVENTS,
+        log = EventLog(store.redis, store.ledger, event_ttl_s=store.event_ttl_s, max_scan=3)
+        first = await log.events(
+            customer=None,
             matches=lambda r: r.event_id == "evt_0",
             since_ms=None,
             until_ms=None,
             cursor=None,
             limit=10,
-            max_scan=3,
         )
-        rest = await queries._page(
-            ledger.redis,
-            keys.EVENTS,
+        rest = await log.events(
+            customer=None,
             matches=lambda r: r.event_id == "evt_0",
             since_ms=None,
             until_ms=None,
             cursor=first.next_cursor,
             limit=10,
-            max_scan=3,
         )
         return [r.event_id for r in first.records], first.next_cursor, [r.event_id for r in rest.records]
 
-    first, cursor, rest = with_ledger(work)
+    first, cursor, rest = with_store(work)
 
     assert first == [] and cursor is not None
     assert rest == ["evt_0"]
 
 
-def test_expired_ids_are_trimmed_from_the_time_index(with_ledger: Run) -> None:
-    async def work(ledger: Ledger) -> tuple[list[str], list[str]]:
-        await ledger.accept_many([parsed(generic_payload("evt_kept", UUID_A, set={"city": "K"}))])
-        old_ms = now_ms() - ledger.event_ttl_s * 1000 - 60_000
-        await ledger.redis.zadd(keys.EVENTS, {"evt_ancient": old_ms, "evt_gone": now_ms() - 1})
-        page = await queries.list_events(ledger, EventFilter())
-        return [r.event_id for r in page.records], await ledger.redis.zrange(keys.EVENTS, 0, -1)
+def test_expired_ids_are_trimmed_from_the_time_index(with_store: Run) -> None:
+    async def work(store: Store) -> tuple[list[str], list[str]]:
+        await store.ledger.accept_many([parsed(generic_payload("evt_kept", UUID_A, set={"city": "K"}))])
+        old_ms = now_ms() - store.event_ttl_s * 1000 - 60_000
+        await store.redis.zadd(keys.EVENTS, {"evt_ancient": old_ms, "evt_gone": now_ms() - 1})
+        page = await queries.list_events(store, EventFilter())
+        return [r.event_id for r in page.records], await store.redis.zrange(keys.EVENTS, 0, -1)
 
-    listed, index = with_ledger(work)
+    listed, index = with_store(work)
 
     assert listed == ["evt_kept"]
     assert index == ["evt_kept"]  # too old: trimmed; record gone: dropped on read
 
 
-def test_dead_letters_filter_on_reason_status_source_customer_and_time(with_ledger: Run) -> None:
-    async def work(ledger: Ledger) -> dict[str, list[str]]:
-        await seed_dead(ledger, [parsed(generic_payload("evt_rej", UUID_A, set={"owner": "a@b.c"}))])
+def test_dead_letters_filter_on_reason_status_source_customer_and_time(with_store: Run) -> None:
+    async def work(store: Store) -> dict[str, list[str]]:
+        await seed_dead(store, [parsed(generic_payload("evt_rej", UUID_A, set={"owner": "a@b.c"}))])
         await seed_dead(
-            ledger,
+            store,
             [parsed(generic_payload("evt_404", UUID_B, set={"city": "X"}))],
             reason="customer_not_found",
             http_status=404,
         )
         await seed_dead(
-            ledger,
+            store,
             [parsed(generic_payload("evt_500", UUID_B, set={"city": "Y"}))],
             reason="retries_exhausted",
             http_status=None,
         )
 
         async def ids(**options: Any) -> list[str]:
-            page = await queries.list_dead_letters(ledger, DeadLetterFilter.parse(**options))
+            page = await queries.list_dead_letters(store, DeadLetterFilter.parse(**options))
             return [r.event_id for r in page.records]
 
         return {
@@ -206,7 +203,7 @@ def test_dead_letters_filter_on_reason_status_source_customer_and_time(with_ledg
             "since_1m": await ids(since="1m"),
         }
 
-    found = with_ledger(work)
+    found = with_store(work)
 
     assert found["all"] == ["evt_500", "evt_404", "evt_rej"]
     assert found["reason"] == ["evt_404"]
@@ -217,23 +214,24 @@ def test_dead_letters_filter_on_reason_status_source_customer_and_time(with_ledg
     assert found["since_1m"] == found["all"]
 
 
-def test_public_record_parses_json_types_numbers_and_adds_iso_times(with_ledger: Run) -> None:
-    async def work(ledger: Ledger) -> dict[str, Any] | None:
+def test_public_record_parses_json_types_numbers_and_adds_iso_times(with_store: Run) -> None:
+    async def work(store: Store) -> dict[str, Any] | None:
         event = parsed(generic_payload("evt_v", UUID_A, set={"city": "Oslo"}, tags={"add": ["vip"]}))
-        await ledger.accept_many([event])
-        await ledger.settle(
+        await store.ledger.accept_many([event])
+        await settle_as_worker(
+            store,
             UUID_A,
             [
                 Outcome(
                     "evt_v",
-                    "applied",
+                    EventStatus.APPLIED,
                     fields={"applied_by": "evt_v", "http_status": 200, "patch": '{"city":"Oslo"}'},
                 )
             ],
         )
-        return await queries.event_detail(ledger, "evt_v")
+        return await queries.event_detail(store, "evt_v")
 
-    detail = with_ledger(work)
+    detail = with_store(work)
 
     assert detail is not None
     event = detail["event"]
@@ -246,22 +244,22 @@ def test_public_record_parses_json_types_numbers_and_adds_iso_times(with_ledger:
     assert [h["what"] for h in detail["history"]] == ["accepted", "applied"]
 
 
-def test_dead_letter_counts_by_reason_with_a_cap(with_ledger: Run) -> None:
-    async def work(ledger: Ledger) -> tuple[tuple[int, dict[str, int]], tuple[int, dict[str, int]]]:
+def test_dead_letter_counts_by_reason_with_a_cap(with_store: Run) -> None:
+    async def work(store: Store) -> tuple[tuple[int, dict[str, int]], tuple[int, dict[str, int]]]:
         await seed_dead(
-            ledger, [parsed(generic_payload(f"evt_r{i}", UUID_A, set={"city": "X"})) for i in range(3)]
+            store, [parsed(generic_payload(f"evt_r{i}", UUID_A, set={"city": "X"})) for i in range(3)]
         )
         await seed_dead(
-            ledger,
+            store,
             [parsed(generic_payload("evt_n", UUID_B, set={"city": "Y"}))],
             reason="customer_not_found",
         )
         return (
-            await queries.dead_letter_counts(ledger.redis),
-            await queries.dead_letter_counts(ledger.redis, cap=2),
+            await store.log.dead_letter_counts(),
+            await store.log.dead_letter_counts(cap=2),
         )
 
-    full, capped = with_ledger(work)
+    full, capped = with_store(work)
 
     assert full == (4, {"rejected": 3, "customer_not_found": 1})
     assert capped[0] == 4

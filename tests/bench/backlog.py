@@ -3,9 +3,8 @@
 With 0, 100k and 1M events waiting (written straight into a private redis-server, one customer
 per event: the worst case for the ready set and for memory per event), measured at each depth:
     enqueue   one new event accepted, p50/p99 over sequential calls: through Ledger.accept_many
-              (what the web app does today) and through the GroupCommitter (tests/bench/group_commit.py);
-              and Redis's own time per accept.lua call (INFO commandstats)
-    claim     Ledger.claim of the next ready customer, as a worker picks its next job
+              (what the web app does), and Redis's own time per accept.lua call (INFO commandstats)
+    claim     Deliveries.claim of the next ready customer, as a worker picks its next job
     memory    Redis used_memory over the empty instance, per waiting event
 and, read from the sources, that no command on the accept or claim path scans a whole key.
 
@@ -29,9 +28,10 @@ import orjson
 import redis.asyncio as aioredis
 
 from relay.changes import CustomerChange, CustomerRef
-from relay.ledger import Ledger, connect
 from relay.sources import ParsedEvent
-from tests.bench.group_commit import GroupCommitter
+from relay.store import Store, connect
+from relay.store.deliveries import Deliveries
+from relay.store.ledger import Ledger
 from tests.servers import own_redis
 
 OCCURRED_AT_MS = 1_790_000_000_000
@@ -66,17 +66,14 @@ def parsed_event(tag: str, i: int) -> ParsedEvent:
 
 
 async def fill(client: aioredis.Redis, start: int, stop: int) -> None:
-    """Accept events start..stop-1, many batches in flight through one group committer."""
-    committer = GroupCommitter(Ledger(client), max_events=4 * FILL_BATCH)
+    """Accept events start..stop-1, many batches in flight."""
+    ledger = Store(client).ledger
 
     async def producer(first: int) -> None:
         for at in range(first, stop, FILL_BATCH * FILL_PRODUCERS):
-            await committer.accept_many(
-                [parsed_event("fill", i) for i in range(at, min(at + FILL_BATCH, stop))]
-            )
+            await ledger.accept_many([parsed_event("fill", i) for i in range(at, min(at + FILL_BATCH, stop))])
 
     await asyncio.gather(*(producer(start + k * FILL_BATCH) for k in range(FILL_PRODUCERS)))
-    await committer.aclose()
 
 
 def percentile_us(samples: Sequence[float], q: float) -> float:
@@ -136,7 +133,6 @@ class DepthResult:
     waiting: int
     bytes_per_event: float | None
     enqueue_ledger: Timing
-    enqueue_group_commit: Timing
     claim: Timing
 
 
@@ -145,42 +141,30 @@ async def measure_depth(
 ) -> DepthResult:
     used = (await deep.info("memory"))["used_memory"]
     per_event = (used - baseline_bytes) / waiting if waiting else None
-    ledgers = {client: Ledger(client) for client in (deep, empty)}
+    stores = {client: Store(client) for client in (deep, empty)}
     tag = f"d{waiting}"
 
     async def by_ledger(client: aioredis.Redis, name: str, i: int) -> None:
-        await ledgers[client].accept_many([parsed_event(f"{tag}{name}l", i)])
+        await stores[client].ledger.accept_many([parsed_event(f"{tag}{name}l", i)])
 
     await deep.config_resetstat()
     timings = await timed_pairs(samples, by_ledger, deep, empty)
     enqueue_ledger = Timing.of(*timings, await redis_us_per_call(deep))
 
-    committers = {client: GroupCommitter(ledger) for client, ledger in ledgers.items()}
-
-    async def by_committer(client: aioredis.Redis, name: str, i: int) -> None:
-        await committers[client].accept_many([parsed_event(f"{tag}{name}g", i)])
-
-    await deep.config_resetstat()
-    timings = await timed_pairs(samples, by_committer, deep, empty)
-    enqueue_group_commit = Timing.of(*timings, await redis_us_per_call(deep))
-    for committer in committers.values():
-        await committer.aclose()
-
     async def claim(client: aioredis.Redis, name: str, i: int) -> None:
-        await ledgers[client].claim(1, lease_ms=600_000, token="bench")
+        await stores[client].deliveries.claim(1, lease_ms=600_000, token="bench")
 
     await deep.config_resetstat()
     timings = await timed_pairs(samples, claim, deep, empty)
     claims = Timing.of(*timings, await redis_us_per_call(deep))
-    return DepthResult(waiting, per_event, enqueue_ledger, enqueue_group_commit, claims)
+    return DepthResult(waiting, per_event, enqueue_ledger, claims)
 
 
 async def bytes_per_event(client: aioredis.Redis, tag: str, n: int) -> float:
     before = (await client.info("memory"))["used_memory"]
-    committer = GroupCommitter(Ledger(client))
+    ledger = Store(client).ledger
     for at in range(0, n, FILL_BATCH):
-        await committer.accept_many([parsed_event(tag, i) for i in range(at, min(at + FILL_BATCH, n))])
-    await committer.aclose()
+        await ledger.accept_many([parsed_event(tag, i) for i in range(at, min(at + FILL_BATCH, n))])
     return float((await client.info("memory"))["used_memory"] - before) / n
 
 
@@ -265,21 +249,19 @@ WHOLE_KEY_PY = re.compile(
 def hot_path_sources() -> dict[str, str]:
     """What runs per accepted request and per claim: the Lua, and the Python that sends it."""
     import relay.app
-    import relay.wakeup
-    import tests.bench.group_commit as group_commit
+    import relay.queue
 
-    lua = resources.files("relay.lua")
+    lua = resources.files("relay.store.lua")
     return {
-        "relay/lua/accept.lua": lua.joinpath("accept.lua").read_text(),
-        "relay/lua/accept_many.lua": lua.joinpath("accept_many.lua").read_text(),
-        "relay/lua/claim.lua": lua.joinpath("claim.lua").read_text(),
+        "relay/store/lua/accept.lua": lua.joinpath("accept.lua").read_text(),
+        "relay/store/lua/accept_many.lua": lua.joinpath("accept_many.lua").read_text(),
+        "relay/store/lua/claim.lua": lua.joinpath("claim.lua").read_text(),
         "Ledger.accept_many": inspect.getsource(Ledger.accept_many),
-        "Ledger.claim": inspect.getsource(Ledger.claim),
-        "tests/bench/group_commit.py": inspect.getsource(group_commit),
+        "Deliveries.claim": inspect.getsource(Deliveries.claim),
         "relay.app.accept_webhook": inspect.getsource(relay.app.accept_webhook),
         "relay.app.receive_webhook": inspect.getsource(relay.app.receive_webhook),
-        "relay.wakeup.Waker": inspect.getsource(relay.wakeup.Waker),
-        "relay.wakeup.enqueue_wakeup": inspect.getsource(relay.wakeup.enqueue_wakeup),
+        "relay.queue.Waker": inspect.getsource(relay.queue.Waker),
+        "relay.queue.enqueue_wakeup": inspect.getsource(relay.queue.enqueue_wakeup),
     }
 
 
@@ -301,8 +283,6 @@ HEADER = [
     "waiting events",
     "enqueue p50/p99 µs, Ledger",
     "p99 / empty's",
-    "enqueue p50/p99 µs, group commit",
-    "p99 / empty's",
     "Redis µs per accept",
     "claim p50/p99 µs",
     "p99 / empty's",
@@ -318,8 +298,7 @@ def depth_row(d: DepthResult) -> list[str]:
     return [
         f"{d.waiting:,}",
         *cells(d.enqueue_ledger),
-        *cells(d.enqueue_group_commit),
-        f"{d.enqueue_ledger.redis_us:.1f} / {d.enqueue_group_commit.redis_us:.1f}",
+        f"{d.enqueue_ledger.redis_us:.1f}",
         *cells(d.claim),
         f"{d.claim.redis_us:.1f}",
         "-" if d.bytes_per_event is None else f"{d.bytes_per_event:,.0f}",
@@ -333,7 +312,7 @@ def markdown(result: BacklogResult) -> str:
     deepest = result.depths[-1]
     lines.append(
         f"- enqueue p99 with {deepest.waiting:,} waiting: **{deepest.enqueue_ledger.p99_ratio:.2f}x** "
-        f"(Ledger) and **{deepest.enqueue_group_commit.p99_ratio:.2f}x** (group commit) the empty "
+        "the empty "
         f"queue's (goal <= 1.2x); claim p99 **{deepest.claim.p99_ratio:.2f}x**. `p99 / empty's` "
         "compares with a second, empty redis-server called alternately with the deep one, so both "
         "see the same background load; the 0 row shows the method's own noise"
@@ -351,7 +330,7 @@ def markdown(result: BacklogResult) -> str:
     redis_us = result.fill_redis_cpu_s / result.filled * 1e6 if result.filled else 0
     lines.append(
         f"- filled {result.filled:,} events in {result.fill_s:.0f} s ({rate:,.0f} events/s through the "
-        f"group committer, {FILL_PRODUCERS} batches of {FILL_BATCH} in flight); Redis spent "
+        f"ledger, {FILL_PRODUCERS} batches of {FILL_BATCH} in flight); Redis spent "
         f"**{redis_us:.0f} µs of CPU per accepted event** (INFO cpu)"
     )
     if result.filled < result.wanted_max:
@@ -361,8 +340,8 @@ def markdown(result: BacklogResult) -> str:
         )
     lines.append(
         f"- {result.samples} sequential calls per cell; Redis µs: INFO commandstats usec_per_call of "
-        "EVALSHA on the deep instance (Redis's own time, no network; accept: Ledger / group commit, "
-        "whose one call accepts the request's events)"
+        "EVALSHA on the deep instance (Redis's own time, no network; one call accepts the "
+        "request's events)"
     )
     if result.hot_path:
         lines.append("- **commands reading a whole key on the hot path:**")
@@ -370,7 +349,7 @@ def markdown(result: BacklogResult) -> str:
     else:
         lines.append(
             "- hot path read from the sources (accept.lua, accept_many.lua, claim.lua, "
-            "Ledger.accept_many/claim, tests/bench/group_commit.py, the web app's accept path, Waker, "
+            "Ledger.accept_many, Deliveries.claim, the web app's accept path, Waker, "
             "enqueue_wakeup): "
             "no KEYS, SCAN, SMEMBERS, HGETALL, whole-range LRANGE/ZRANGE or unbounded ZRANGEBYSCORE"
         )

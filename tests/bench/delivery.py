@@ -24,10 +24,10 @@ import redis as redis_sync
 from rq import Queue
 
 from relay.changes import CustomerChange, CustomerRef
-from relay.ledger import Ledger, connect
+from relay.queue import enqueue_wakeup, relay_queue, rq_connection
 from relay.simulator.testing import SimulatorHandle, running_simulator
 from relay.sources import ParsedEvent
-from relay.wakeup import enqueue_wakeup, relay_queue, rq_connection
+from relay.store import Store
 from tests.servers import WorkerProcess, own_redis, wait_for
 
 API_KEY = "sim_bench_key"
@@ -116,10 +116,11 @@ def bench_relay(
                 events.append(ParsedEvent(change=change, raw="{}"))
 
         async def accept_all() -> None:
-            ledger = Ledger(connect(redis_url))
+            store = Store.from_url(redis_url)
+            ledger = store.ledger
             for k in range(0, len(events), 500):
                 await ledger.accept_many(events[k : k + 500])
-            await ledger.redis.aclose()
+            await store.aclose()
 
         import asyncio
 

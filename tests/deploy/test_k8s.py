@@ -20,8 +20,8 @@ import pytest
 from kubernetes_validate.utils import latest_version
 from rq import Queue
 
+from relay.queue import enqueue_wakeup
 from relay.settings import Settings
-from relay.wakeup import enqueue_wakeup
 
 from . import (
     OVERLAYS,

@@ -9,9 +9,9 @@ from contextlib import ExitStack
 import pytest
 import redis
 
-from relay import keys
 from relay.app import create_app
 from relay.settings import Settings
+from relay.store import keys
 from tests.servers import running_web_app
 from tests.sources.senders import (
     CLOSE_KEY,

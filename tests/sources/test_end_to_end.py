@@ -18,9 +18,9 @@ from typing import Any
 
 import redis
 
-from relay import keys
 from relay.mapping.config import DEFAULTS_DIR
 from relay.simulator.testing import SimulatorHandle
+from relay.store import keys
 from tests.servers import WorkerProcess
 from tests.sources.senders import (
     account_notification,

@@ -14,6 +14,7 @@ from relay.exceptions import MalformedPayload
 from relay.mapping.config import load_mapping
 from relay.sources import IncomingWebhook
 from relay.sources.salesforce import SalesforceSource
+from relay.store import keys
 from tests.sources.conftest import stored_event_ids
 from tests.sources.senders import (
     SALESFORCE_ORG_ID,
@@ -106,7 +107,7 @@ def test_redelivered_message_is_acknowledged_and_deduplicated(web: str, redis_cl
     assert (first.status, again.status) == (200, 200)
     assert soap_body(again.text).findtext(f"{OUTBOUND}Ack") == "true"
     assert len(stored_event_ids(redis_client)) == 2
-    history = redis_client.lrange("relay:event:salesforce:04l5e000001AbCdAAK:history", 0, -1)
+    history = redis_client.lrange(keys.event_history("salesforce:04l5e000001AbCdAAK"), 0, -1)
     assert len(history) == 1  # accepted once
 
 

@@ -1,4 +1,4 @@
-"""Every Redis key and queue name the relay uses, in one place.
+"""Every Redis key the relay uses, in one place (RQ's own keys are RQ's: see relay/queue.py).
 
 State of one customer's delivery (a customer key is in at most one of these at a time):
     idle      no entry anywhere (its pending set may still hold nothing)
@@ -15,10 +15,16 @@ READY = f"{PREFIX}:ready"
 LEASES = f"{PREFIX}:leases"
 LEASE_OWNERS = f"{PREFIX}:lease_owners"
 RETRY = f"{PREFIX}:retry"
-DLQ = f"{PREFIX}:dlq"
-# Hash {state: open, since_ms, reason}: ChartMogul refused our credentials; absent = closed.
+# Sorted set of dead event ids, scored by when they died in microseconds (Redis's clock), so
+# dead letters of the same millisecond still list newest first.
+DLQ = f"{PREFIX}:dlq:us"
+# The first layout scored the DLQ in milliseconds; Store.migrate moves it to DLQ.
+DLQ_MS = f"{PREFIX}:dlq"
+# Hash {state: open, since_ms, reason, probes}: ChartMogul refused our credentials; absent = closed.
 CIRCUIT = f"{PREFIX}:circuit"
+# String with TTL: one worker's turn to probe ChartMogul while the circuit is open.
 CIRCUIT_PROBE = f"{PREFIX}:circuit:probe"
+# String: the fleet's next free send time (ms), GCRA's "theoretical arrival time".
 RATE_LIMIT = f"{PREFIX}:ratelimit"
 # List: the fleet's last reserved send times (ms), for the per-second window.
 RATE_SENDS = f"{PREFIX}:ratelimit:sends"
@@ -40,8 +46,9 @@ def event(event_id: str) -> str:
 
 
 def event_history(event_id: str) -> str:
-    """List: one JSON entry per thing that happened to the event (attempts, outcomes, replays)."""
-    return f"{PREFIX}:event:{event_id}:history"
+    """List: one JSON entry per thing that happened to the event (attempts, outcomes, replays).
+    A prefix of its own: under `event:` an event id ending in ":history" would name this list."""
+    return f"{PREFIX}:history:{event_id}"
 
 
 def pending(customer_key: str) -> str:

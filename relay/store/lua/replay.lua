@@ -1,11 +1,17 @@
--- Take one event out of the dead-letter queue (or, forced, an applied one) and queue it again.
--- KEYS: dlq, event, history, pending, ready, leases, retry
+-- Take one event out of the dead-letter queue (or, forced, an applied one) and queue it again;
+-- its rq-dashboard mirror job goes with it.
+-- KEYS: dlq, event, history, pending, ready, leases, retry, mirror job, mirror registry
 -- ARGV: event_id, customer_key, occurred_ms, history_entry, change_json ('' keeps the stored one),
---       force ('1': also an event already applied or stale, which is sent again)
+--       force ('1': also an event already applied or stale, which is sent again), mirror job id
+--       ('' keeps the mirror job: the dashboard's requeue runs it, and rq finishes it itself)
 -- Returns 1 replayed, 0 not in the DLQ (and not forced), -1 its record has expired.
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   local status = redis.call('HGET', KEYS[2], 'status')
   if ARGV[6] ~= '1' or (status ~= 'applied' and status ~= 'stale') then return 0 end
+end
+if ARGV[7] ~= '' then
+  redis.call('DEL', KEYS[8])
+  redis.call('ZREM', KEYS[9], ARGV[7])
 end
 if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('ZREM', KEYS[1], ARGV[1])

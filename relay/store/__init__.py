@@ -1,0 +1,60 @@
+"""Everything the relay keeps in Redis, and the only code that reads or writes it.
+
+Web, admin, CLI and workers call the methods of a `Store`; none of them builds a key or holds a
+Lua script. Key names are in `keys`, scripts in `lua/`, records and typed answers in `records`.
+
+    Store
+     ├── ledger       event records and history, accepting, the dead-letter queue   ledger.py
+     ├── deliveries   customers' delivery state: leases, finish, retries, in-flight  deliveries.py
+     ├── log          the event log and the DLQ, page by page                       eventlog.py
+     ├── links        CRM record → customer links, cached look-ups                  links.py
+     ├── limits       the fleet's request rate and connection cap                   limits.py
+     └── circuit      open while ChartMogul refuses our credentials                 circuit.py
+
+An event's life (its record's `status`):
+
+    accepted ──▶ queued ──▶ in flight ──▶ applied
+       │           ▲            │    ├──▶ stale     a newer change to its fields came first
+       │           │            │    └──▶ dead ──▶ purged
+       │           └─ replayed ─┼─────────┘           (replay --force: applied|stale too)
+       ├──▶ duplicate (answered, not stored again)
+       └──▶ ignored (recorded only)           expired: its record outlived the event TTL
+
+A customer's delivery (one state at a time; see `keys`):
+
+    idle ──▶ ready ──▶ leased ──▶ idle
+               ▲          ├─────▶ ready      more events arrived meanwhile
+               │          ├─────▶ retrying ──▶ ready (when due)
+               └──────────┴─ lease expired (its worker died)
+"""
+
+from relay.store.records import (
+    Accepted,
+    DeadLetterReason,
+    Edited,
+    EventRecord,
+    EventStatus,
+    Outcome,
+    Purged,
+    Released,
+    Replayed,
+    history_entry,
+    now_ms,
+)
+from relay.store.store import Store, connect
+
+__all__ = [
+    "Accepted",
+    "DeadLetterReason",
+    "Edited",
+    "EventRecord",
+    "EventStatus",
+    "Outcome",
+    "Purged",
+    "Released",
+    "Replayed",
+    "Store",
+    "connect",
+    "history_entry",
+    "now_ms",
+]

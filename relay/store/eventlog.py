@@ -1,0 +1,192 @@
+"""Reading the event log and the dead-letter queue page by page, newest first.
+
+Three time indexes: every event by received time (ms), each customer's events by received time
+(ms), and the DLQ by the time each event died (µs). A cursor encodes the score and the event id
+of the last item returned, so ties (a batch accepted in the same millisecond) page correctly.
+Expired records found on the way are dropped from the index.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+
+import orjson
+import redis.asyncio as aioredis
+
+from relay.store import keys
+from relay.store.ledger import Ledger
+from relay.store.records import EventRecord, now_ms
+
+# Records examined per call at most; a filter that matches little returns a cursor to go on.
+MAX_SCAN = 5000
+
+
+class QueryError(ValueError):
+    """An operator's query (filter, time, cursor, limit, edit) is not valid; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    score: int  # in the index's own unit
+    event_id: str
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(orjson.dumps([self.score, self.event_id])).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str | None) -> Cursor | None:
+        if not text:
+            return None
+        try:
+            doc = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        except (binascii.Error, ValueError):
+            raise QueryError("cursor is not one this API returned") from None
+        if (
+            not isinstance(doc, list)
+            or len(doc) != 2
+            or not isinstance(doc[0], int)
+            or isinstance(doc[0], bool)
+            or not isinstance(doc[1], str)
+        ):
+            raise QueryError("cursor is not one this API returned")
+        return cls(doc[0], doc[1])
+
+
+@dataclass(slots=True)
+class Page:
+    records: list[EventRecord]
+    next_cursor: str | None  # None: nothing older matches
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    key: str
+    per_ms: int  # index units per millisecond
+
+
+class EventLog:
+    def __init__(
+        self, redis: aioredis.Redis, ledger: Ledger, *, event_ttl_s: int, max_scan: int = MAX_SCAN
+    ) -> None:
+        self.redis = redis
+        self.ledger = ledger
+        self.event_ttl_s = event_ttl_s
+        self.max_scan = max_scan
+
+    async def events(
+        self,
+        *,
+        customer: str | None,
+        matches: Callable[[EventRecord], bool],
+        since_ms: int | None,
+        until_ms: int | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page:
+        await self.trim(customer)
+        index = _Index(keys.customer_events(customer) if customer else keys.EVENTS, 1)
+        return await self._page(index, matches, since_ms, until_ms, cursor, limit)
+
+    async def dead_letters(
+        self,
+        *,
+        matches: Callable[[EventRecord], bool],
+        since_ms: int | None,
+        until_ms: int | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page:
+        return await self._page(_Index(keys.DLQ, 1000), matches, since_ms, until_ms, cursor, limit)
+
+    async def trim(self, customer: str | None = None) -> None:
+        """Drop ids older than the event TTL from the time indexes (their records have expired)."""
+        horizon = now_ms() - self.event_ttl_s * 1000
+        await self.redis.zremrangebyscore(keys.EVENTS, "-inf", f"({horizon}")
+        if customer:
+            await self.redis.zremrangebyscore(keys.customer_events(customer), "-inf", f"({horizon}")
+
+    async def dead_letter_counts(self, *, cap: int = 10_000) -> tuple[int, dict[str, int]]:
+        """(total, count by reason) of the DLQ; beyond the newest `cap` entries counted as "not_counted"."""
+        total = int(await self.redis.zcard(keys.DLQ))
+        event_ids: list[str] = await self.redis.zrevrange(keys.DLQ, 0, cap - 1)  # type: ignore[assignment]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for event_id in event_ids:
+                pipe.hget(keys.event(event_id), "reason")
+            reasons: list[str | None] = await pipe.execute()
+        counts: dict[str, int] = {}
+        for reason in reasons:
+            label = reason or "unknown"
+            counts[label] = counts.get(label, 0) + 1
+        if total > len(event_ids):
+            counts["not_counted"] = total - len(event_ids)
+        return total, counts
+
+    async def _walk(
+        self,
+        index: _Index,
+        *,
+        since_ms: int | None,
+        until_ms: int | None,
+        after: Cursor | None,
+        batch: int = 200,
+    ) -> AsyncGenerator[tuple[str, int, EventRecord | None], None]:
+        """(event id, score, record or None if expired) from newest to oldest, after `after`."""
+        ceiling = (now_ms() + 60_000) * index.per_ms
+        tops = (until_ms * index.per_ms if until_ms is not None else None, after.score if after else None)
+        top = min([ceiling, *(t for t in tops if t is not None)])
+        bottom = "-inf" if since_ms is None else str(since_ms * index.per_ms)
+        offset = 0
+        while True:
+            rows: list[tuple[str, float]] = await self.redis.zrevrangebyscore(
+                index.key, str(top), bottom, start=offset, num=batch, withscores=True
+            )  # type: ignore[assignment]
+            if not rows:
+                return
+            offset += len(rows)
+            fresh = [
+                (event_id, int(score))
+                for event_id, score in rows
+                if not (after and int(score) == after.score and event_id >= after.event_id)
+            ]
+            records = await self.ledger.events([event_id for event_id, _ in fresh])
+            for (event_id, score), record in zip(fresh, records, strict=True):
+                yield event_id, score, record
+            if len(rows) < batch:
+                return
+
+    async def _page(
+        self,
+        index: _Index,
+        matches: Callable[[EventRecord], bool],
+        since_ms: int | None,
+        until_ms: int | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page:
+        after = Cursor.decode(cursor)
+        found: list[EventRecord] = []
+        scanned = 0
+        last: Cursor | None = None
+        expired: list[str] = []
+        walk = self._walk(index, since_ms=since_ms, until_ms=until_ms, after=after)
+        async with contextlib.aclosing(walk):
+            async for event_id, score, record in walk:
+                last = Cursor(score, event_id)
+                scanned += 1
+                if record is None:
+                    expired.append(event_id)
+                elif matches(record):
+                    found.append(record)
+                    if len(found) == limit:
+                        break
+                if scanned >= self.max_scan:
+                    break
+            else:
+                last = None  # the index is exhausted: no next page
+        if expired:
+            await self.redis.zrem(index.key, *expired)
+        return Page(found, last.encode() if last else None)

@@ -1,0 +1,204 @@
+"""The event ledger: every accepted event's record and history, and the dead-letter queue.
+
+The web app accepts; operators replay, edit and purge dead letters; everyone reads records.
+What workers do with a customer's waiting events is relay/store/deliveries.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from relay.changes import CustomerChange
+from relay.queue import DeadLetterMirror, mirror_job_id
+from relay.sources import ParsedEvent
+from relay.store import keys
+from relay.store.records import (
+    Accepted,
+    Edited,
+    EventRecord,
+    Purged,
+    Replayed,
+    history_entry,
+    now_ms,
+)
+from relay.store.scripts import Scripts
+
+_REPLAYED = {1: Replayed.REPLAYED, 0: Replayed.NOT_DEAD, -1: Replayed.EXPIRED}
+_PURGED = {1: Purged.PURGED, 0: Purged.NOT_DEAD, -1: Purged.EXPIRED}
+_EDITED = {1: Edited.EDITED, 0: Edited.NOT_DEAD, -1: Edited.EXPIRED}
+
+
+class Ledger:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        scripts: Scripts,
+        *,
+        event_ttl_s: int,
+        mirror: DeadLetterMirror | None,
+    ) -> None:
+        self.redis = redis
+        self.scripts = scripts
+        self.event_ttl_s = event_ttl_s
+        self.mirror = mirror
+
+    # --- accepting ------------------------------------------------------------------------
+
+    async def accept(self, event: ParsedEvent) -> Accepted:
+        [result] = await self.accept_many([event])
+        return result
+
+    async def accept_many(self, events: Sequence[ParsedEvent]) -> list[Accepted]:
+        """Accept a request's events all-or-nothing in one atomic script call: one durable write,
+        one round trip."""
+        received_ms = now_ms()
+        links = [part for event in events for pair in event.links.items() for part in pair]
+        script_keys: list[str] = [keys.LINKS]
+        args: list[str | int | bytes] = [len(links) // 2, *links]
+        for event in events:
+            change = event.change
+            customer = change.customer.key
+            script_keys += [
+                keys.event(change.event_id),
+                keys.event_history(change.event_id),
+                keys.pending(customer),
+                keys.READY,
+                keys.LEASES,
+                keys.RETRY,
+                keys.EVENTS,
+                keys.customer_events(customer),
+            ]
+            args += [
+                change.event_id,
+                customer,
+                change.occurred_at_ms,
+                received_ms,
+                self.event_ttl_s,
+                change.source,
+                change.to_json(),
+                event.raw,
+                history_entry("accepted", source=change.source),
+                event.ignored_reason or "",
+            ]
+        results = await self.scripts.accept_many(keys=script_keys, args=args)
+        return [Accepted(int(r)) for r in results]
+
+    # --- the dead-letter queue --------------------------------------------------------------
+
+    def _mirror_keys(self, event_id: str) -> tuple[list[str], str]:
+        """(mirror job key, registry key) and the job id; harmless placeholders without a mirror."""
+        if self.mirror is None:
+            return [keys.DLQ, keys.DLQ], ""
+        return [self.mirror.job_key(event_id), self.mirror.registry_key], mirror_job_id(event_id)
+
+    async def replay(
+        self,
+        event_id: str,
+        *,
+        change: CustomerChange | None = None,
+        force: bool = False,
+        from_mirror_job: bool = False,
+    ) -> Replayed:
+        """Queue a dead event again (`change` replaces the stored one). `force` also replays an
+        event already applied (or stale): it is sent again. Its rq-dashboard mirror job goes,
+        unless the replay runs as that very job (`from_mirror_job`)."""
+        record = await self.event(event_id)
+        mirror_keys, job_id = self._mirror_keys(event_id)
+        if from_mirror_job:
+            job_id = ""
+        customer = change.customer.key if change else record.customer if record else ""
+        occurred_ms = change.occurred_at_ms if change else record.occurred_at_ms if record else 0
+        result = await self.scripts.replay(
+            keys=[
+                keys.DLQ,
+                keys.event(event_id),
+                keys.event_history(event_id),
+                keys.pending(customer),
+                keys.READY,
+                keys.LEASES,
+                keys.RETRY,
+                *mirror_keys,
+            ],
+            args=[
+                event_id,
+                customer,
+                occurred_ms,
+                history_entry("replayed", remapped=change is not None, forced=force),
+                change.to_json() if change else b"",
+                "1" if force else "",
+                job_id,
+            ],
+        )
+        return _REPLAYED[int(result)]
+
+    async def move_customer(self, record: EventRecord, customer: str) -> None:
+        """A re-mapped change names another customer: the record and its customer index follow."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.event(record.event_id), "customer", customer)
+            pipe.zadd(keys.customer_events(customer), {record.event_id: record.received_at_ms})
+            pipe.expire(keys.customer_events(customer), self.event_ttl_s)
+            await pipe.execute()
+
+    async def purge(self, event_id: str) -> Purged:
+        """Take an event out of the DLQ for good (its record and history stay until they expire)."""
+        mirror_keys, job_id = self._mirror_keys(event_id)
+        result = await self.scripts.purge(
+            keys=[keys.DLQ, keys.event(event_id), keys.event_history(event_id), *mirror_keys],
+            args=[event_id, history_entry("purged"), now_ms(), job_id],
+        )
+        return _PURGED[int(result)]
+
+    async def is_dead(self, event_id: str) -> bool:
+        return await self.redis.zscore(keys.DLQ, event_id) is not None
+
+    async def edit(self, record: EventRecord, change: CustomerChange, *, changed: list[str]) -> Edited:
+        """Store an edited change on a dead event (it stays dead)."""
+        result = await self.scripts.edit(
+            keys=[
+                keys.event(record.event_id),
+                keys.event_history(record.event_id),
+                keys.customer_events(change.customer.key),
+            ],
+            args=[
+                change.to_json(),
+                change.customer.key,
+                history_entry("edited", changed=changed),
+                self.event_ttl_s,
+            ],
+        )
+        return _EDITED[int(result)]
+
+    async def dead_letter_total(self) -> int:
+        return int(await self.redis.zcard(keys.DLQ))
+
+    # --- attempts -----------------------------------------------------------------------------
+
+    async def record_attempt(self, event_ids: Iterable[str], **details: Any) -> None:
+        entry = history_entry("attempt", **details)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for event_id in event_ids:
+                pipe.hincrby(keys.event(event_id), "attempts", 1)
+                pipe.rpush(keys.event_history(event_id), entry)
+            await pipe.execute()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def event(self, event_id: str) -> EventRecord | None:
+        fields: dict[str, str] = await self.redis.hgetall(keys.event(event_id))  # type: ignore[assignment]
+        return EventRecord.from_hash(fields) if fields else None
+
+    async def events(self, event_ids: Sequence[str]) -> list[EventRecord | None]:
+        """Records in one round trip; None where a record has expired."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for event_id in event_ids:
+                pipe.hgetall(keys.event(event_id))
+            hashes: list[dict[str, str]] = await pipe.execute()
+        return [EventRecord.from_hash(h) if h else None for h in hashes]
+
+    async def history(self, event_id: str) -> list[dict[str, Any]]:
+        entries = await self.redis.lrange(keys.event_history(event_id), 0, -1)  # type: ignore[misc]
+        return [orjson.loads(e) for e in entries]

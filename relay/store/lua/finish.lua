@@ -1,0 +1,58 @@
+-- Settle a delivery's outcomes and, when asked, end its lease — atomically, and only while the
+-- lease is still the caller's (a worker whose lease was taken over writes nothing).
+-- KEYS: pending, leases, lease_owners, ready, retry, retry_state, dlq, applied, inflight,
+--       mirror registry; then per outcome: event, history, mirror job
+-- ARGV: customer, token, ttl_s, release ('1' or ''), retry_due_ms ('' for none),
+--       clear_inflight ('1' or ''), applied fields as a JSON object ('' for none), outcome count;
+--       then per outcome: event_id, status, fields as a JSON array [k, v, …], history entry,
+--       mirror job id, n, then the mirror job's n fields and values (raw bytes: rq compresses)
+-- Returns -1 when the lease was not the caller's; else, when releasing, 0 idle, 1 ready again
+-- (events still wait), 2 retrying; 0 when only settling.
+local customer, token, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('HGET', KEYS[3], customer) ~= token then return -1 end
+local t = redis.call('TIME')
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now_ms = math.floor(now_us / 1000)
+local n = tonumber(ARGV[8])
+local a = 8
+for i = 1, n do
+  local k = 10 + (i - 1) * 3
+  local event_id, status = ARGV[a + 1], ARGV[a + 2]
+  local job_fields = tonumber(ARGV[a + 6])
+  local job = {unpack(ARGV, a + 7, a + 6 + 2 * job_fields)}
+  redis.call('ZREM', KEYS[1], event_id)
+  -- An expired record is never written again: a partial hash would outlive its TTL.
+  if status ~= 'expired' and redis.call('EXISTS', KEYS[k + 1]) == 1 then
+    redis.call('HSET', KEYS[k + 1], 'status', status, unpack(cjson.decode(ARGV[a + 3])))
+    redis.call('RPUSH', KEYS[k + 2], ARGV[a + 4])
+    if status == 'dead' then
+      -- Microseconds, one apart within a call: dead letters list newest first, ties included.
+      redis.call('ZADD', KEYS[7], now_us + i, event_id)
+      if job_fields > 0 then
+        redis.call('HSET', KEYS[k + 3], unpack(job))
+        redis.call('EXPIRE', KEYS[k + 3], ttl)
+        redis.call('ZADD', KEYS[10], now_ms / 1000 + ttl, ARGV[a + 5])
+      end
+    end
+  end
+  a = a + 6 + 2 * job_fields
+end
+if ARGV[7] ~= '' then
+  local applied = cjson.decode(ARGV[7])
+  for field, at in pairs(applied) do redis.call('HSET', KEYS[8], field, string.format('%d', at)) end
+  redis.call('EXPIRE', KEYS[8], ttl)
+end
+if ARGV[6] == '1' then redis.call('DEL', KEYS[9]) end
+if ARGV[4] ~= '1' then return 0 end
+redis.call('HDEL', KEYS[3], customer)
+redis.call('ZREM', KEYS[2], customer)
+if ARGV[5] ~= '' then
+  redis.call('ZADD', KEYS[5], ARGV[5], customer)
+  return 2
+end
+redis.call('DEL', KEYS[6])
+if redis.call('ZCARD', KEYS[1]) > 0 then
+  redis.call('ZADD', KEYS[4], 'NX', now_ms, customer)
+  return 1
+end
+return 0

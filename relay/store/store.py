@@ -1,0 +1,66 @@
+"""`Store`: one Redis client and every part of the relay's state that lives behind it."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from relay.queue import DeadLetterMirror
+from relay.store import keys
+from relay.store.circuit import CircuitState
+from relay.store.deliveries import Deliveries
+from relay.store.eventlog import EventLog
+from relay.store.ledger import Ledger
+from relay.store.limits import FleetLimits
+from relay.store.links import Links
+from relay.store.scripts import Scripts
+
+DEFAULT_EVENT_TTL_S = 7 * 24 * 3600
+
+
+def connect(redis_url: str) -> aioredis.Redis:
+    """The relay's async Redis client; strings in and out, reconnecting on its own."""
+    return aioredis.Redis.from_url(
+        redis_url,
+        decode_responses=True,
+        health_check_interval=15,
+        socket_keepalive=True,
+        retry_on_timeout=True,
+    )
+
+
+class Store:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        event_ttl_s: int = DEFAULT_EVENT_TTL_S,
+        dlq_mirror_queue: str | None = "relay",
+    ) -> None:
+        self.redis = redis
+        self.event_ttl_s = event_ttl_s
+        # Dead letters are mirrored as failed jobs of this RQ queue, for rq-dashboard (None: off).
+        mirror = DeadLetterMirror(dlq_mirror_queue, event_ttl_s) if dlq_mirror_queue else None
+        self.scripts = Scripts(redis)
+        self.ledger = Ledger(redis, self.scripts, event_ttl_s=event_ttl_s, mirror=mirror)
+        self.deliveries = Deliveries(redis, self.scripts, self.ledger, event_ttl_s=event_ttl_s, mirror=mirror)
+        self.log = EventLog(redis, self.ledger, event_ttl_s=event_ttl_s)
+        self.links = Links(redis)
+        self.limits = FleetLimits(redis, self.scripts)
+        self.circuit = CircuitState(redis)
+
+    @classmethod
+    def from_url(
+        cls, redis_url: str, *, event_ttl_s: int = DEFAULT_EVENT_TTL_S, dlq_mirror_queue: str | None = "relay"
+    ) -> Store:
+        return cls(connect(redis_url), event_ttl_s=event_ttl_s, dlq_mirror_queue=dlq_mirror_queue)
+
+    async def migrate(self) -> int:
+        """Bring state written by an earlier layout up to date; returns how many items moved."""
+        moved = await self.scripts.migrate_dlq(keys=[keys.DLQ_MS, keys.DLQ])
+        return int(moved)
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())  # type: ignore[misc]
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
