@@ -22,11 +22,12 @@ from relay.admin import state as admin_state
 from relay.admin.auth import RequireAdminToken
 from relay.admin.auth import check as check_token
 from relay.admin.redaction import Redactor
+from relay.events import IncomingWebhook
 from relay.exceptions import PayloadTooLarge, QueueUnavailable, SourceDisabled, WebhookError
 from relay.ledger import Accepted, Ledger, connect
 from relay.logs import get_logger
 from relay.settings import Settings, get_settings
-from relay.sources import KNOWN_SOURCES, IncomingWebhook, WebhookSource, enabled_sources
+from relay.sources import KNOWN_SOURCES, WebhookSource, enabled_sources
 from relay.wakeup import Waker, relay_queue, rq_connection
 
 log = get_logger("relay.web")

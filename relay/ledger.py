@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 
 from relay import keys
 from relay.changes import CustomerChange
-from relay.sources import ParsedEvent
+from relay.events import ParsedEvent
 
 
 def _script(name: str) -> str:

@@ -18,9 +18,9 @@ from pydantic import SecretStr
 
 from relay import keys
 from relay.changes import CustomerChange, CustomerRef
+from relay.events import ParsedEvent
 from relay.ledger import Ledger, connect
 from relay.simulator.testing import SimulatorHandle
-from relay.sources import ParsedEvent
 from tests.conftest import GENERIC_SECRET, SIM_API_KEY
 from tests.servers import WorkerProcess, event_record, wait_for
 from tests.webhooks import iso, send_generic

@@ -10,9 +10,9 @@ import redis as redis_sync
 
 from relay import keys
 from relay.changes import CustomerChange, CustomerRef
+from relay.events import ParsedEvent
 from relay.settings import Settings
 from relay.simulator.testing import SimulatorHandle
-from relay.sources import ParsedEvent
 
 
 def test_a_worker_that_lost_its_lease_sends_nothing(

@@ -24,6 +24,7 @@ import orjson
 import redis
 
 from relay import metrics
+from relay.coalesce import coalesce, patch_body
 from relay.contract import normalize_update, validate_update
 from relay.exceptions import AuthFailed, RateLimited, Rejected, Transient
 from relay.ledger import EventRecord, Ledger, Outcome, now_ms
@@ -31,7 +32,6 @@ from relay.logs import get_logger
 from relay.mapping.config import custom_attribute_type
 from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
-from workers.coalesce import coalesce, patch_body
 from workers.policy import RetrySchedule
 from workers.ratelimit import RateLimiter
 from workers.recovery import body_is_applied

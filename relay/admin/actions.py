@@ -23,11 +23,11 @@ from relay import keys
 from relay.admin import mirror
 from relay.admin.queries import QueryError, change_document
 from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES, CustomerChange, CustomerRef
+from relay.coalesce import coalesce
 from relay.exceptions import WebhookError
 from relay.ledger import EventRecord, Ledger, history_entry, now_ms
 from relay.logs import get_logger
 from relay.sources import WebhookSource
-from workers.coalesce import coalesce
 
 log = get_logger("relay.admin")
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relay.changes import CustomerChange, CustomerRef
+from relay.events import ParsedEvent
 from relay.mapping.config import Rule, SourceMapping
 from relay.mapping.transforms import Outcome, TransformResult, apply_transform
 from relay.mapping.values import MISSING, covers, lookup, touched
-from relay.sources import ParsedEvent
 
 _CUSTOMER_UUID = re.compile(r"cus_[A-Za-z0-9\-]{1,64}", re.ASCII)
 _MAX_UNMAPPED_NAMED = 20

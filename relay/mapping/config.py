@@ -65,18 +65,10 @@ from typing import Any, Final
 
 from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES
 from relay.contract import looks_like_email
+from relay.crms import MAPPED_SOURCES, SOURCE_OBJECTS
 from relay.mapping.transforms import TRANSFORM_NAMES
 
 DEFAULTS_DIR: Final = Path(__file__).with_name("defaults")
-
-# The CRM object types each source maps, in the CRM's own words.
-SOURCE_OBJECTS: Final[Mapping[str, tuple[str, ...]]] = {
-    "hubspot": ("company", "contact"),
-    "pipedrive": ("organization", "person"),
-    "salesforce": ("Account", "Contact", "Lead"),
-    "close": ("lead", "contact"),
-}
-MAPPED_SOURCES: Final = tuple(SOURCE_OBJECTS)
 
 # ChartMogul custom attribute types, and the transform each gets unless the rule names one.
 CUSTOM_TYPES: Final[Mapping[str, str]] = {

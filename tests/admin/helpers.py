@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 from pydantic import SecretStr
 
+from relay.events import ParsedEvent
 from relay.ledger import Ledger, Outcome
-from relay.sources import ParsedEvent
 from relay.sources.generic import GenericSource
 from tests.conftest import GENERIC_SECRET
 from tests.servers import relay_cli  # noqa: F401  (re-exported for the admin tests)

@@ -29,8 +29,8 @@ import orjson
 import redis.asyncio as aioredis
 
 from relay.changes import CustomerChange, CustomerRef
+from relay.events import ParsedEvent
 from relay.ledger import Ledger, connect
-from relay.sources import ParsedEvent
 from tests.bench.group_commit import GroupCommitter
 from tests.servers import own_redis
 

@@ -44,8 +44,8 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import NoScriptError, ResponseError
 
 from relay import keys
+from relay.events import ParsedEvent
 from relay.ledger import Accepted, Ledger, history_entry, now_ms
-from relay.sources import ParsedEvent
 
 
 def _script(name: str) -> str:

@@ -18,8 +18,8 @@ import redis.asyncio as aioredis
 
 from relay import keys
 from relay.changes import CustomerChange, CustomerRef
+from relay.events import ParsedEvent
 from relay.ledger import Accepted, Ledger, connect
-from relay.sources import ParsedEvent
 from tests.bench.group_commit import GroupCommitter
 from tests.servers import free_port, own_redis
 
