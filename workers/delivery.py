@@ -24,12 +24,12 @@ import orjson
 import redis
 
 from relay import metrics
+from relay.changes import CustomerChange
 from relay.coalesce import coalesce, patch_body
 from relay.contract import normalize_update, validate_update
 from relay.exceptions import AuthFailed, RateLimited, Rejected, Transient
 from relay.ledger import EventRecord, Ledger, Outcome, now_ms
 from relay.logs import get_logger
-from relay.mapping.config import custom_attribute_type
 from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
 from workers.policy import RetrySchedule
@@ -44,10 +44,10 @@ class LeaseLost(Exception):
     """The customer's lease expired and another worker claimed it."""
 
 
-def declared_type(sources: set[str], key: str, value: Any, mapping_dir: str | None) -> str:
-    """The ChartMogul type of a custom attribute: as a source's mapping declares it, else by value."""
-    for source in sorted(sources):
-        if declared := custom_attribute_type(source, key, mapping_dir):
+def declared_type(changes: Sequence[CustomerChange], key: str, value: Any) -> str:
+    """A custom attribute's ChartMogul type: as the newest change's mapping declared it, else by value."""
+    for change in sorted(changes, key=lambda c: c.occurred_at_ms, reverse=True):
+        if declared := change.custom_types.get(key):
             return declared
     if isinstance(value, dict):
         value = value.get("value")
@@ -342,9 +342,9 @@ class Deliverer:
         new = {k: v for k, v in body.get("attributes", {}).get("custom", {}).items() if k not in known}
         if not new:
             return False
-        sources = {r.source for r in live}
+        changes = [r.change for r in live if r.change is not None]
         attributes = [
-            {"key": key, "value": value, "type": declared_type(sources, key, value, self.mapping_dir)}
+            {"key": key, "value": value, "type": declared_type(changes, key, value)}
             for key, value in new.items()
         ]
         await self.client.add_custom_attributes(customer, attributes)

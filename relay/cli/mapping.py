@@ -24,7 +24,7 @@ from relay.cli.common import load_settings
 from relay.crms import MAPPED_SOURCES
 from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import WebhookError
-from relay.mapping.config import MappingError, SourceMapping, check_mappings, load_mapping
+from relay.mapping.config import MappingError, check_mappings, load_mapping
 from relay.sources import mapped_source
 
 
@@ -82,19 +82,18 @@ def map_explain(source_name: str, file: Path, as_json: bool) -> None:
         ) from None
     click.echo(f"# {source_name}: {len(events)} event(s), mapping {current.path}", err=True)
     for event in events:
-        report = explain_event(event, current)
+        report = explain_event(event)
         if as_json:
             click.echo(orjson.dumps(report).decode())
         else:
             click.echo(render(report))
 
 
-def explain_event(event: ParsedEvent, current: SourceMapping) -> dict[str, Any]:
+def explain_event(event: ParsedEvent) -> dict[str, Any]:
     from relay.contract import validate_update
 
     change = event.change
     body = patch_fields(change)
-    custom_types = current.custom_types()
     return {
         "event_id": change.event_id,
         "customer": {k: v for k, v in _customer(change).items() if v},
@@ -105,7 +104,9 @@ def explain_event(event: ParsedEvent, current: SourceMapping) -> dict[str, Any]:
         "patch_body": body,
         "tags": {"add": change.tags_add, "remove": change.tags_remove},
         "custom": {
-            "set": {k: {"value": v, "type": custom_types.get(k)} for k, v in change.custom_set.items()},
+            "set": {
+                k: {"value": v, "type": change.custom_types.get(k)} for k, v in change.custom_set.items()
+            },
             "remove": change.custom_remove,
         },
         "notes": change.notes,

@@ -59,7 +59,6 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -162,15 +161,6 @@ class SourceMapping:
     def rules(self, object_type: str) -> tuple[Rule, ...]:
         return self.objects.get(object_type, ())
 
-    def custom_types(self) -> dict[str, str]:
-        """Custom attribute key -> declared ChartMogul type, over every object type."""
-        return {
-            rule.target: rule.custom_type
-            for rules in self.objects.values()
-            for rule in rules
-            if rule.kind == "custom" and rule.custom_type is not None
-        }
-
     def transform_options(self, rule: Rule) -> dict[str, Any]:
         """Keyword options for `apply_transform(rule.transform, value, **options)`."""
         options: dict[str, Any] = {"clear_on_empty": rule.clear_on_empty}
@@ -247,38 +237,6 @@ def check_mappings(mapping_dir: str | os.PathLike[str] | None = None) -> dict[st
         else:
             results[str(path)] = []
     return results
-
-
-# --- the declared type of a custom attribute (for delivery) ---------------------------------
-
-
-def custom_attribute_type(
-    source: str, key: str, mapping_dir: str | os.PathLike[str] | None = None
-) -> str | None:
-    """The ChartMogul type ("String", "Integer", …) the current mapping of `source` declares for
-    custom attribute `key`; None when the mapping does not declare it (or has no mapping).
-
-    Delivery uses it to create a custom attribute the account does not have yet. Files are
-    re-read when they change (keyed by modification time), so it is cheap to call per event.
-    Never raises: a missing or broken file declares nothing."""
-    return custom_attribute_types(source, mapping_dir).get(key)
-
-
-def custom_attribute_types(source: str, mapping_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
-    if source not in SOURCE_OBJECTS:
-        return {}
-    path = mapping_path(source, mapping_dir)
-    try:
-        stamp = path.stat().st_mtime_ns
-        return dict(_cached_types(source, str(path), stamp))
-    except (OSError, MappingError):
-        # A file broken since start-up declares nothing; `relay map check` names the problem.
-        return {}
-
-
-@lru_cache(maxsize=32)
-def _cached_types(source: str, path: str, stamp: int) -> tuple[tuple[str, str], ...]:
-    return tuple(load_mapping_file(Path(path), source).custom_types().items())
 
 
 # --- validation -----------------------------------------------------------------------------
