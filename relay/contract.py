@@ -37,7 +37,7 @@ Decisions:
   `website_url` gets `https://` (documented behaviour), and its scheme is lower-cased
   (`HTTPS://` and `https://` are the same URL, RFC 3986). Everything else — `CA` for a state,
   `usa` for a country — is a violation: guessing belongs to the mapping transforms
-  (relay/mapping/transforms.py), which know where a value came from.
+  (relay/mapping/transforms/), which know where a value came from.
 - `""` is the way to clear a field; JSON null is accepted too (ChartMogul applies both as empty).
 - "In the past" has no tolerance: a time after `now` is a violation. A caller that wants slack
   for clock skew passes a later `now`.
@@ -119,7 +119,7 @@ class ContractViolation:
         return f"{self.field}: {self.message}"
 
 
-# --- single-value checks, shared with relay/mapping/transforms.py ---------------------------
+# --- single-value checks, shared with relay/mapping/transforms/ -----------------------------
 
 
 def looks_like_email(text: str) -> bool:

@@ -40,7 +40,7 @@ A rule has exactly one target:
 
 and may say:
 
-    transform = "<name>"       a transform of relay/mapping/transforms.py; the default follows
+    transform = "<name>"       a transform of relay/mapping/transforms/; the default follows
                                the target (country -> "country", website_url -> "website", a
                                custom Integer -> "integer", a tag -> "tag"/"boolean", ...)
     clear_on_empty = true      an emptied CRM value clears the ChartMogul value (field sent as
