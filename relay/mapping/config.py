@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES
-from relay.contract import looks_like_email
+from relay.contract.formats import looks_like_email
 from relay.crms import MAPPED_SOURCES, SOURCE_OBJECTS
 from relay.mapping.transforms import TRANSFORM_NAMES
 

@@ -6,7 +6,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 
-from relay.contract import format_timestamp
+from relay.contract.formats import format_timestamp
 from relay.mapping.transforms.base import (
     MAX_NUMBER_CHARS,
     TransformOptions,

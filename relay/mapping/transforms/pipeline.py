@@ -6,7 +6,8 @@ import re
 from collections.abc import Mapping
 
 from relay.changes import LEAD_STATUSES
-from relay.contract import SUBSCRIPTION_STATUSES, looks_like_email
+from relay.contract.fields import SUBSCRIPTION_STATUSES
+from relay.contract.formats import looks_like_email
 from relay.mapping.transforms.base import (
     TransformOptions,
     TransformResult,

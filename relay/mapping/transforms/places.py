@@ -9,7 +9,7 @@ from functools import cache
 
 import pycountry
 
-from relay.contract import is_country_code, us_state_codes, us_states
+from relay.contract.formats import is_country_code, us_state_codes, us_states
 from relay.mapping.transforms.base import TransformOptions, TransformResult, empty, is_empty, not_text, show
 
 # Country names CRMs hold that are none of pycountry's names or codes. Keys are compared folded

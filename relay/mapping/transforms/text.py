@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from relay.contract import looks_like_email, normalize_website_url, website_url_problem
+from relay.contract.formats import looks_like_email, normalize_website_url, website_url_problem
 from relay.mapping.transforms.base import (
     TransformOptions,
     TransformResult,
