@@ -16,7 +16,7 @@ from typing import Any
 
 from relay.changes import CustomerChange, CustomerRef
 from relay.events import ParsedEvent
-from relay.mapping.config import Rule, SourceMapping
+from relay.mapping.rules import Rule, SourceMapping
 from relay.mapping.transforms import Outcome, TransformResult, apply_transform
 from relay.mapping.values import MISSING, covers, lookup, touched
 
