@@ -68,4 +68,3 @@ SOURCE_OBJECTS: Final[Mapping[str, tuple[str, ...]]] = {
     crm.name: crm.objects for crm in CRMS if crm.has_mapping
 }
 MAPPED_SOURCES: Final[tuple[str, ...]] = tuple(SOURCE_OBJECTS)
-SECRET_SETTINGS: Final[tuple[str, ...]] = tuple(crm.secret_setting for crm in CRMS)
