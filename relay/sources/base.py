@@ -59,10 +59,13 @@ class WebhookSource:
 
     # --- for subclasses ---------------------------------------------------------------------
 
-    def secret_value(self) -> str:
-        """The configured secret; refuses every request while it is not set."""
+    def secret_value(self, *, strip: bool = False) -> str:
+        """The configured secret (`strip`: without surrounding blanks); refuses every request
+        while it is not set."""
         value = self.secret.get_secret_value() if self.secret is not None else ""
-        if not value.strip():
+        if strip:
+            value = value.strip()
+        if not value:
             raise InvalidSignature(f"the {BY_NAME[self.name].secret_label} is not configured")
         return value
 

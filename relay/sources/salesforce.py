@@ -134,7 +134,7 @@ class SalesforceSource(CrmSource):
     name = "salesforce"
 
     def verify(self, webhook: IncomingWebhook) -> None:
-        expected = self.secret_value().strip()
+        expected = self.secret_value(strip=True)
         given = _text(_notifications(parse_xml(webhook.body)).find(_q("OrganizationId"))) or ""
         # An 18-character id is the 15-character one plus a checksum; accept either configured.
         if len(expected) == 15 and len(given) == 18:
