@@ -20,11 +20,12 @@ from relay.admin.auth import RequireAdminToken
 from relay.admin.auth import check as check_token
 from relay.admin.redaction import Redactor
 from relay.appstate import AppState, app_state
+from relay.events import IncomingWebhook
 from relay.exceptions import PayloadTooLarge, QueueUnavailable, SourceDisabled, WebhookError
 from relay.logs import get_logger
 from relay.queue import Waker, read_workers, relay_queue, rq_connection
 from relay.settings import Settings, get_settings
-from relay.sources import KNOWN_SOURCES, IncomingWebhook, WebhookSource, enabled_sources
+from relay.sources import KNOWN_SOURCES, WebhookSource, enabled_sources
 from relay.store import Accepted, Store
 
 log = get_logger("relay.web")

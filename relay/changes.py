@@ -88,6 +88,10 @@ class CustomerChange:
     tags_remove: list[str] = field(default_factory=list)
     custom_set: dict[str, Any] = field(default_factory=dict)
     custom_remove: list[str] = field(default_factory=list)
+    # The ChartMogul type ("String", "Integer", …) the mapping declares for a key of custom_set,
+    # fixed when the event is mapped: delivery creates a missing attribute with it. Changes
+    # stored before types travelled have none; delivery then infers the type from the value.
+    custom_types: dict[str, str] = field(default_factory=dict)
     # Why something the CRM sent was not turned into a change (e.g. an unknown owner id).
     notes: list[str] = field(default_factory=list)
 

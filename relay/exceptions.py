@@ -7,7 +7,7 @@ RelayError
  │    ├── PayloadTooLarge      413
  │    ├── MalformedPayload     400: not JSON / not XML
  │    ├── InvalidEvent         422: parses, but breaks the source's schema
- │    └── UnresolvableCustomer 422: names its customer in a way not supported yet
+ │    └── QueueUnavailable     503: Redis cannot take the events now; the CRM retries
  └── DeliveryError             a call to ChartMogul failed (raised in workers/chartmogul.py)
       ├── Rejected             400/402/404/422: the change is wrong; dead-letter it
       ├── AuthFailed           401/403: the credentials are wrong for every event
@@ -47,10 +47,6 @@ class MalformedPayload(WebhookError):
 
 
 class InvalidEvent(WebhookError):
-    status_code = 422
-
-
-class UnresolvableCustomer(WebhookError):
     status_code = 422
 
 

@@ -49,7 +49,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from relay.admin.state import RelayState
-from relay.sources import KNOWN_SOURCES
+from relay.crms import KNOWN_SOURCES
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 REGISTRY = CollectorRegistry()

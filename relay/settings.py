@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from relay.crms import BY_NAME
+
 
 class MissingSetting(Exception):
     """A command needs a setting that is not configured."""
@@ -44,7 +46,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("CHARTMOGUL_API_BASE", "chartmogul_api_base"),
     )
 
-    # --- Sources: a source without its secret answers 404
+    # --- Sources: a source without its secret answers 404. One field per source, the one
+    # relay/crms.py names as its `secret_setting` (tests/sources/test_registry.py holds them equal).
     generic_secret: SecretStr | None = None
     hubspot_client_secret: SecretStr | None = None
     pipedrive_basic_auth: SecretStr | None = None
@@ -79,6 +82,11 @@ class Settings(BaseSettings):
     # --- Logs
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
+
+    def source_secret(self, source: str) -> SecretStr | None:
+        """The secret that enables `source` (relay/crms.py says which setting holds it)."""
+        secret = getattr(self, BY_NAME[source].secret_setting)
+        return secret if isinstance(secret, SecretStr) else None
 
     def require_api_key(self) -> SecretStr:
         if self.chartmogul_api_key is None or not self.chartmogul_api_key.get_secret_value():

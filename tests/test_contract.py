@@ -1,4 +1,4 @@
-"""relay/contract.py: the Update a Customer contract, rule by rule, then properties over any body."""
+"""relay/contract/: the Update a Customer contract, rule by rule, then properties over any body."""
 
 from __future__ import annotations
 

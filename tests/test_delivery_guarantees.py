@@ -17,8 +17,8 @@ import redis as redis_sync
 from pydantic import SecretStr
 
 from relay.changes import CustomerChange, CustomerRef
+from relay.events import ParsedEvent
 from relay.simulator.testing import SimulatorHandle
-from relay.sources import ParsedEvent
 from relay.store import Store, keys
 from relay.store.deliveries import Inflight
 from tests.conftest import GENERIC_SECRET, SIM_API_KEY

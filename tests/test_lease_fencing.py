@@ -9,9 +9,9 @@ import pytest
 import redis as redis_sync
 
 from relay.changes import CustomerChange, CustomerRef
+from relay.events import ParsedEvent
 from relay.settings import Settings
 from relay.simulator.testing import SimulatorHandle
-from relay.sources import ParsedEvent
 from relay.store import keys
 
 

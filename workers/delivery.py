@@ -24,13 +24,14 @@ import orjson
 import redis
 
 from relay import metrics
+from relay.changes import CustomerChange
+from relay.coalesce import CoalescedChange, coalesce
 from relay.exceptions import AuthFailed, DeliveryError, Rejected, Transient
 from relay.logs import get_logger
 from relay.store import DeadLetterReason, EventRecord, EventStatus, Outcome, Store, now_ms
 from relay.store.deliveries import Inflight
 from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
-from workers.coalesce import CoalescedChange, coalesce
 from workers.decide import Action, Call, decide
 from workers.plan import PatchPlan, guessed_type, needs_customer, new_custom_attributes, plan_patch
 from workers.policy import RetrySchedule
@@ -71,12 +72,11 @@ class Lease:
     settlement: Settlement = field(default_factory=Settlement)
 
 
-def declared_type(records: Sequence[EventRecord], key: str, value: Any) -> str:
-    """A custom attribute's type as the mapping declared it on the change, else by value."""
-    for record in records:
-        types = getattr(record.change, "custom_types", None) or {}
-        if key in types:
-            return str(types[key])
+def declared_type(changes: Sequence[CustomerChange], key: str, value: Any) -> str:
+    """A custom attribute's type as the newest change's mapping declared it, else by value."""
+    for change in sorted(changes, key=lambda c: c.occurred_at_ms, reverse=True):
+        if declared := change.custom_types.get(key):
+            return declared
     return guessed_type(value)
 
 
@@ -369,8 +369,9 @@ class Deliverer:
     ) -> None:
         """ChartMogul refuses custom attributes the account does not define: create the ones this
         PATCH introduces, with the type the source's mapping declared."""
+        changes = [r.change for r in live if r.change is not None]
         attributes = [
-            {"key": key, "value": value, "type": declared_type(live, key, value)}
+            {"key": key, "value": value, "type": declared_type(changes, key, value)}
             for key, value in new.items()
         ]
         await self.client.add_custom_attributes(customer, attributes)

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from relay.coalesce import CoalescedChange, patch_body
 from relay.contract import normalize_update, validate_update
-from workers.coalesce import CoalescedChange, patch_body
 
 
 @dataclass(frozen=True, slots=True)

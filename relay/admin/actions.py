@@ -21,11 +21,11 @@ import orjson
 
 from relay.admin.queries import QueryError, change_document
 from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES, CustomerChange, CustomerRef
+from relay.coalesce import coalesce
 from relay.exceptions import WebhookError
 from relay.logs import get_logger
 from relay.sources import WebhookSource
 from relay.store import EventRecord, EventStatus, Replayed, Store, now_ms
-from workers.coalesce import coalesce
 
 log = get_logger("relay.admin")
 

@@ -20,6 +20,7 @@ import orjson
 from relay.admin import actions, queries, render
 from relay.cli.common import load_settings, run_store
 from relay.cli.events import TIME_HELP, echo_json, echo_lines, usage
+from relay.crms import KNOWN_SOURCES
 from relay.settings import Settings
 from relay.sources import enabled_sources
 from relay.store import DeadLetterReason, Store
@@ -33,7 +34,7 @@ def filter_options(func: F) -> F:
     for option in reversed(
         [
             click.option("--reason", help=", ".join(DeadLetterReason) + "."),
-            click.option("--source", help="generic, hubspot, …"),
+            click.option("--source", help=", ".join(KNOWN_SOURCES)),
             click.option("--status", "http_status", help="ChartMogul's HTTP status (e.g. 400)."),
             click.option("--customer", help="A ChartMogul uuid (cus_…) or an unresolved key."),
             click.option("--since", help=f"Dead-lettered since. {TIME_HELP}"),

@@ -21,9 +21,11 @@ import orjson
 
 from relay.changes import CustomerChange
 from relay.cli.common import load_settings
+from relay.crms import MAPPED_SOURCES
+from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import WebhookError
-from relay.mapping.config import MAPPED_SOURCES, MappingError, SourceMapping, check_mappings, load_mapping
-from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource
+from relay.mapping.config import MappingError, check_mappings, load_mapping
+from relay.sources import mapped_source
 
 
 @click.group("map")
@@ -65,7 +67,7 @@ def map_explain(source_name: str, file: Path, as_json: bool) -> None:
         current = load_mapping(source_name, settings.mapping_dir)
     except MappingError as exc:
         raise click.ClickException(str(exc)) from None
-    source = explain_source(source_name, current)
+    source = mapped_source(source_name, current)
     webhook = IncomingWebhook(
         method="POST",
         url=f"https://relay.invalid/webhooks/{source_name}",
@@ -80,36 +82,18 @@ def map_explain(source_name: str, file: Path, as_json: bool) -> None:
         ) from None
     click.echo(f"# {source_name}: {len(events)} event(s), mapping {current.path}", err=True)
     for event in events:
-        report = explain_event(event, current)
+        report = explain_event(event)
         if as_json:
             click.echo(orjson.dumps(report).decode())
         else:
             click.echo(render(report))
 
 
-def explain_source(name: str, current: SourceMapping) -> WebhookSource:
-    """A source with no secret: it parses and maps, and would refuse every signature."""
-    from relay.sources.close import CloseSource
-    from relay.sources.hubspot import HubSpotSource
-    from relay.sources.pipedrive import PipedriveSource
-    from relay.sources.salesforce import SalesforceSource
-
-    classes: dict[str, Any] = {
-        "hubspot": HubSpotSource,
-        "pipedrive": PipedriveSource,
-        "salesforce": SalesforceSource,
-        "close": CloseSource,
-    }
-    source: WebhookSource = classes[name](current)
-    return source
-
-
-def explain_event(event: ParsedEvent, current: SourceMapping) -> dict[str, Any]:
+def explain_event(event: ParsedEvent) -> dict[str, Any]:
     from relay.contract import validate_update
 
     change = event.change
     body = patch_fields(change)
-    custom_types = current.custom_types()
     return {
         "event_id": change.event_id,
         "customer": {k: v for k, v in _customer(change).items() if v},
@@ -120,7 +104,9 @@ def explain_event(event: ParsedEvent, current: SourceMapping) -> dict[str, Any]:
         "patch_body": body,
         "tags": {"add": change.tags_add, "remove": change.tags_remove},
         "custom": {
-            "set": {k: {"value": v, "type": custom_types.get(k)} for k, v in change.custom_set.items()},
+            "set": {
+                k: {"value": v, "type": change.custom_types.get(k)} for k, v in change.custom_set.items()
+            },
             "remove": change.custom_remove,
         },
         "notes": change.notes,
@@ -131,7 +117,7 @@ def explain_event(event: ParsedEvent, current: SourceMapping) -> dict[str, Any]:
 
 def patch_fields(change: CustomerChange) -> dict[str, Any]:
     """The PATCH body the change's fields make, as delivery builds it (attributes left out)."""
-    from workers.coalesce import coalesce
+    from relay.coalesce import coalesce
 
     return dict(coalesce([change]).fields)
 

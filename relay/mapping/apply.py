@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relay.changes import CustomerChange, CustomerRef
-from relay.mapping.config import Rule, SourceMapping
+from relay.events import ParsedEvent
+from relay.mapping.rules import Rule, SourceMapping
 from relay.mapping.transforms import Outcome, TransformResult, apply_transform
 from relay.mapping.values import MISSING, covers, lookup, touched
-from relay.sources import ParsedEvent
 
 _CUSTOMER_UUID = re.compile(r"cus_[A-Za-z0-9\-]{1,64}", re.ASCII)
 _MAX_UNMAPPED_NAMED = 20
@@ -33,6 +33,7 @@ class Mapped:
     tags_remove: list[str] = field(default_factory=list)
     custom_set: dict[str, Any] = field(default_factory=dict)
     custom_remove: list[str] = field(default_factory=list)
+    custom_types: dict[str, str] = field(default_factory=dict)  # key of custom_set → declared type
     notes: list[str] = field(default_factory=list)
     # What the mapping's link_property said (at most one of them).
     link_uuid: str | None = None
@@ -55,13 +56,16 @@ class Mapped:
         if tag not in self.tags_remove:
             self.tags_remove.append(tag)
 
-    def set_custom(self, key: str, value: Any) -> None:
+    def set_custom(self, key: str, value: Any, custom_type: str | None) -> None:
         if key in self.custom_remove:
             self.custom_remove.remove(key)
         self.custom_set[key] = value
+        if custom_type is not None:
+            self.custom_types[key] = custom_type
 
     def remove_custom(self, key: str) -> None:
         self.custom_set.pop(key, None)
+        self.custom_types.pop(key, None)
         if key not in self.custom_remove:
             self.custom_remove.append(key)
 
@@ -135,7 +139,7 @@ def _apply_rule(mapping: SourceMapping, rule: Rule, value: object, before: objec
         _set_field(mapped.fields, rule.target, result.value if result.outcome is Outcome.SET else "")
     elif rule.kind == "custom":
         if result.outcome is Outcome.SET:
-            mapped.set_custom(rule.target, result.value)
+            mapped.set_custom(rule.target, result.value, rule.custom_type)
         else:
             mapped.remove_custom(rule.target)
     elif result.outcome is Outcome.SET and result.value is True:  # tag
@@ -215,6 +219,7 @@ def mapped_event(
         tags_remove=mapped.tags_remove,
         custom_set=mapped.custom_set,
         custom_remove=mapped.custom_remove,
+        custom_types=mapped.custom_types,
         notes=mapped.notes,
     )
     links = {crm_record: mapped.link_uuid} if mapped.link_uuid else {}

@@ -27,16 +27,14 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature
-from relay.mapping.apply import ignored_event, map_record, mapped_event
-from relay.mapping.config import SourceMapping, load_mapping
+from relay.mapping.config import SourceMapping
 from relay.mapping.values import epoch_ms
-from relay.settings import Settings
-from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource, parse_json_object
+from relay.sources.base import CrmSource, parse_json_object
 
 OBJECT_TYPES = ("lead", "contact")
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-_FUTURE_TOLERANCE_S = 300
 _BOOKKEEPING = frozenset(
     {"id", "lead_id", "organization_id", "date_updated", "created_by", "updated_by", "created_by_name"}
     | {"updated_by_name", "display_name", "html_url", "status_id", "contacts", "opportunities", "tasks"}
@@ -53,14 +51,13 @@ def _id(value: object, what: str) -> str:
     return value
 
 
-class CloseSource(WebhookSource):
+class CloseSource(CrmSource):
     name = "close"
 
     def __init__(
         self, mapping: SourceMapping, signature_key: SecretStr | None = None, *, tolerance_s: int = 300
     ) -> None:
-        self.mapping = mapping
-        self.tolerance_s = tolerance_s
+        super().__init__(mapping, signature_key, tolerance_s=tolerance_s)
         self._key: bytes | None = None
         if signature_key is not None:
             try:
@@ -71,14 +68,6 @@ class CloseSource(WebhookSource):
                     "for the webhook subscription"
                 ) from None
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> CloseSource:
-        return cls(
-            load_mapping("close", settings.mapping_dir),
-            settings.close_signature_key,
-            tolerance_s=settings.signature_tolerance_s,
-        )
-
     def verify(self, webhook: IncomingWebhook) -> None:
         if not self._key:
             raise InvalidSignature("the Close signature key is not configured")
@@ -86,11 +75,7 @@ class CloseSource(WebhookSource):
         signature = webhook.headers.get("close-sig-hash", "").strip().lower()
         if not signature or not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) < 15):
             raise InvalidSignature("missing or invalid close-sig-hash / close-sig-timestamp headers")
-        age_s = time.time() - int(timestamp)
-        if age_s > self.tolerance_s:
-            raise InvalidSignature(f"close-sig-timestamp is too old ({int(age_s)} s)")
-        if age_s < -_FUTURE_TOLERANCE_S:
-            raise InvalidSignature("close-sig-timestamp is in the future")
+        self.check_timestamp(int(timestamp), "close-sig-timestamp", time.time())
         expected = hmac.new(self._key, timestamp.encode() + webhook.body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise InvalidSignature("invalid Close signature")
@@ -123,8 +108,7 @@ class CloseSource(WebhookSource):
         else:
             crm_record = f"close:lead:{_id(lead_id, 'event.lead_id')}"
         if reason is not None:
-            return ignored_event(
-                self.name,
+            return self.ignored(
                 event_id=event_id,
                 occurred_at_ms=occurred_at_ms,
                 crm_record=crm_record,
@@ -138,19 +122,14 @@ class CloseSource(WebhookSource):
             isinstance(changed, list) and all(isinstance(name, str) for name in changed)
         ):
             raise InvalidEvent("event.changed_fields must be a list of field names")
-        mapped = map_record(
-            self.mapping,
+        return self.mapped(
             object_type,
             data,
-            changed=changed if action == "updated" else None,
-            previous=previous if isinstance(previous, dict) else None,
-            not_properties=_BOOKKEEPING,
-        )
-        return mapped_event(
-            self.mapping,
-            mapped,
             event_id=event_id,
             occurred_at_ms=occurred_at_ms,
             crm_record=crm_record,
             raw=raw,
+            changed=changed if action == "updated" else None,
+            previous=previous if isinstance(previous, dict) else None,
+            not_properties=_BOOKKEEPING,
         )

@@ -36,18 +36,15 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 import orjson
-from pydantic import BaseModel, ConfigDict, SecretStr, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from pydantic import Field as PydanticField
 
+from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature
-from relay.mapping.apply import ignored_event, map_record, mapped_event
-from relay.mapping.config import SourceMapping, load_mapping
-from relay.settings import Settings
-from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource, parse_json
+from relay.sources.base import CrmSource, parse_json
 from relay.sources.generic import describe_validation_error
 
 MAX_BATCH_EVENTS = 100
-_FUTURE_TOLERANCE_S = 300
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,100}$")]
 # HubSpot's generic object type ids for the two objects the relay maps.
@@ -76,30 +73,13 @@ class HubSpotEvent(BaseModel):
         return self.subscriptionType or self.eventType or ""
 
 
-class HubSpotSource(WebhookSource):
+class HubSpotSource(CrmSource):
     name = "hubspot"
-
-    def __init__(
-        self, mapping: SourceMapping, client_secret: SecretStr | None = None, *, tolerance_s: int = 300
-    ) -> None:
-        self.mapping = mapping
-        self._secret = client_secret
-        self.tolerance_s = tolerance_s
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> HubSpotSource:
-        return cls(
-            load_mapping("hubspot", settings.mapping_dir),
-            settings.hubspot_client_secret,
-            tolerance_s=settings.signature_tolerance_s,
-        )
 
     # --- verify -----------------------------------------------------------------------------
 
     def verify(self, webhook: IncomingWebhook) -> None:
-        if self._secret is None or not self._secret.get_secret_value():
-            raise InvalidSignature("the HubSpot client secret is not configured")
-        secret = self._secret.get_secret_value().encode()
+        secret = self.secret_value().encode()
         headers = webhook.headers
         if "x-hubspot-signature-v3" in headers:
             self._verify_v3(webhook, secret)
@@ -122,11 +102,7 @@ class HubSpotSource(WebhookSource):
         raw_timestamp = webhook.headers.get("x-hubspot-request-timestamp", "").strip()
         if not (raw_timestamp.isascii() and raw_timestamp.isdigit() and len(raw_timestamp) < 20):
             raise InvalidSignature("missing or invalid X-HubSpot-Request-Timestamp header")
-        age_s = time.time() - int(raw_timestamp) / 1000
-        if age_s > self.tolerance_s:
-            raise InvalidSignature(f"X-HubSpot-Request-Timestamp is too old ({int(age_s)} s)")
-        if age_s < -_FUTURE_TOLERANCE_S:
-            raise InvalidSignature("X-HubSpot-Request-Timestamp is in the future")
+        self.check_timestamp(int(raw_timestamp) / 1000, "X-HubSpot-Request-Timestamp", time.time())
         # HubSpot hashes the URI with its URL-encoded characters decoded.
         message = (
             webhook.method.upper().encode()
@@ -184,17 +160,15 @@ class HubSpotSource(WebhookSource):
         elif action != "propertyChange":
             reason = f"{kind} is recorded but not mapped (only property changes are)"
         else:
-            mapped = map_record(self.mapping, object_name, {prop or "": event.propertyValue})
-            return mapped_event(
-                self.mapping,
-                mapped,
+            return self.mapped(
+                object_name,
+                {prop or "": event.propertyValue},
                 event_id=event_id,
                 occurred_at_ms=event.occurredAt,
                 crm_record=crm_record,
                 raw=raw,
             )
-        return ignored_event(
-            self.name,
+        return self.ignored(
             event_id=event_id,
             occurred_at_ms=event.occurredAt,
             crm_record=crm_record,

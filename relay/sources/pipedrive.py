@@ -29,15 +29,12 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import SecretStr
 from starlette.responses import JSONResponse, Response
 
+from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature, WebhookError
-from relay.mapping.apply import ignored_event, map_record, mapped_event
-from relay.mapping.config import SourceMapping, load_mapping
 from relay.mapping.values import epoch_ms, leaf_paths
-from relay.settings import Settings
-from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource, parse_json_object
+from relay.sources.base import CrmSource, parse_json_object
 
 ENTITIES = ("organization", "person")
 ACTIONS = ("create", "change", "delete")
@@ -73,21 +70,11 @@ def _custom_values(record: Mapping[str, Any]) -> dict[str, Any]:
     return {**record, "custom_fields": unwrapped}
 
 
-class PipedriveSource(WebhookSource):
+class PipedriveSource(CrmSource):
     name = "pipedrive"
 
-    def __init__(self, mapping: SourceMapping, basic_auth: SecretStr | None = None) -> None:
-        self.mapping = mapping
-        self._credentials = basic_auth
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PipedriveSource:
-        return cls(load_mapping("pipedrive", settings.mapping_dir), settings.pipedrive_basic_auth)
-
     def verify(self, webhook: IncomingWebhook) -> None:
-        if self._credentials is None or not self._credentials.get_secret_value():
-            raise InvalidSignature("the Pipedrive webhook credentials are not configured")
-        expected = self._credentials.get_secret_value().encode()
+        expected = self.secret_value().encode()
         scheme, _, encoded = webhook.headers.get("authorization", "").strip().partition(" ")
         if scheme.lower() != "basic" or not encoded:
             raise InvalidSignature("missing HTTP Basic credentials (set them on the Pipedrive webhook)")
@@ -138,8 +125,7 @@ class PipedriveSource(WebhookSource):
         elif action == "delete" or data is None:
             reason = f"{entity}.{action} is recorded but not mapped (deletes never delete customers)"
         if reason is not None or data is None:
-            return ignored_event(
-                self.name,
+            return self.ignored(
                 event_id=event_id,
                 occurred_at_ms=occurred_at_ms,
                 crm_record=crm_record,
@@ -148,21 +134,16 @@ class PipedriveSource(WebhookSource):
             )
         record = _custom_values(data)
         before = _custom_values(previous) if previous is not None else None
-        mapped = map_record(
-            self.mapping,
+        return self.mapped(
             entity,
             record,
-            changed=None if before is None else list(leaf_paths(before)),
-            previous=before,
-            not_properties=_BOOKKEEPING,
-        )
-        return mapped_event(
-            self.mapping,
-            mapped,
             event_id=event_id,
             occurred_at_ms=occurred_at_ms,
             crm_record=crm_record,
             raw=raw,
+            changed=None if before is None else list(leaf_paths(before)),
+            previous=before,
+            not_properties=_BOOKKEEPING,
         )
 
     def error_response(self, error: WebhookError) -> Response | None:

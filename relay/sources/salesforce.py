@@ -46,15 +46,12 @@ from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
-from pydantic import SecretStr
 from starlette.responses import Response
 
+from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload, WebhookError
-from relay.mapping.apply import ignored_event, map_record, mapped_event
-from relay.mapping.config import SourceMapping, load_mapping
 from relay.mapping.values import epoch_ms
-from relay.settings import Settings
-from relay.sources import IncomingWebhook, ParsedEvent, WebhookSource
+from relay.sources.base import CrmSource
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -133,21 +130,11 @@ def _sf_id(value: str | None, what: str) -> str:
     return value
 
 
-class SalesforceSource(WebhookSource):
+class SalesforceSource(CrmSource):
     name = "salesforce"
 
-    def __init__(self, mapping: SourceMapping, org_id: SecretStr | None = None) -> None:
-        self.mapping = mapping
-        self._org_id = org_id
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SalesforceSource:
-        return cls(load_mapping("salesforce", settings.mapping_dir), settings.salesforce_org_id)
-
     def verify(self, webhook: IncomingWebhook) -> None:
-        if self._org_id is None or not self._org_id.get_secret_value().strip():
-            raise InvalidSignature("the Salesforce organization id is not configured")
-        expected = self._org_id.get_secret_value().strip()
+        expected = self.secret_value(strip=True)
         given = _text(_notifications(parse_xml(webhook.body)).find(_q("OrganizationId"))) or ""
         # An 18-character id is the 15-character one plus a checksum; accept either configured.
         if len(expected) == 15 and len(given) == 18:
@@ -198,18 +185,17 @@ class SalesforceSource(WebhookSource):
                 break
         crm_record = f"salesforce:{object_type.lower() or 'unknown'}:{record_id}"
         if object_type not in SOBJECTS:
-            return ignored_event(
-                self.name,
+            return self.ignored(
                 event_id=event_id,
                 occurred_at_ms=occurred_at_ms,
                 crm_record=crm_record,
                 raw=raw,
                 reason=f"{declared[:60] or 'an untyped sObject'} is not mapped ({', '.join(SOBJECTS)} are)",
             )
-        mapped = map_record(self.mapping, object_type, record, not_properties=_BOOKKEEPING)
-        return mapped_event(
-            self.mapping,
-            mapped,
+        return self.mapped(
+            object_type,
+            record,
+            not_properties=_BOOKKEEPING,
             event_id=event_id,
             occurred_at_ms=occurred_at_ms,
             crm_record=crm_record,

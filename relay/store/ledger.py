@@ -13,8 +13,8 @@ import orjson
 import redis.asyncio as aioredis
 
 from relay.changes import CustomerChange
+from relay.events import ParsedEvent
 from relay.queue import DeadLetterMirror, mirror_job_id
-from relay.sources import ParsedEvent
 from relay.store import keys
 from relay.store.records import (
     Accepted,

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from pydantic import SecretStr
 
-from relay.sources import ParsedEvent
+from relay.events import ParsedEvent
 from relay.sources.generic import GenericSource
 from relay.store import EventStatus, Outcome, Store, keys
 from tests.conftest import GENERIC_SECRET

@@ -28,7 +28,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from relay.changes import CustomerChange, CustomerRef
-from relay.sources import ParsedEvent
+from relay.events import ParsedEvent
 from relay.store import Store, connect
 from relay.store.deliveries import Deliveries
 from relay.store.ledger import Ledger

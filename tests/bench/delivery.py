@@ -24,9 +24,9 @@ import redis as redis_sync
 from rq import Queue
 
 from relay.changes import CustomerChange, CustomerRef
+from relay.events import ParsedEvent
 from relay.queue import enqueue_wakeup, relay_queue, rq_connection
 from relay.simulator.testing import SimulatorHandle, running_simulator
-from relay.sources import ParsedEvent
 from relay.store import Store
 from tests.servers import WorkerProcess, own_redis, wait_for
 

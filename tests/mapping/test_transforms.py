@@ -1,4 +1,4 @@
-"""relay/mapping/transforms.py: every transform on realistic CRM values, then properties over any value."""
+"""relay/mapping/transforms/: every transform on realistic CRM values, then properties over any value."""
 
 from __future__ import annotations
 

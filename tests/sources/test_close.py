@@ -10,9 +10,9 @@ import pytest
 import redis
 from pydantic import SecretStr
 
+from relay.events import IncomingWebhook
 from relay.exceptions import InvalidEvent
 from relay.mapping.config import load_mapping
-from relay.sources import IncomingWebhook
 from relay.sources.close import CloseKeyError, CloseSource
 from tests.sources.conftest import stored_event_ids
 from tests.sources.senders import CLOSE_KEY, close_headers, fixture_json, send_close

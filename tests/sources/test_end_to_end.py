@@ -271,7 +271,7 @@ def test_missing_custom_attribute_is_created_with_the_declared_type(
     web: str, worker: WorkerProcess, simulator: SimulatorHandle, redis_client: redis.Redis
 ) -> None:
     # `annual_revenue` does not exist in the account; the mapping declares it Decimal
-    # (relay.mapping.config.custom_attribute_type), so delivery can create it first.
+    # and the change carries that type from mapping time, so delivery can create it first.
     customer = acme(simulator)
     link(redis_client, "hubspot:company:1246965", uuid=customer["uuid"])
 

@@ -5,19 +5,24 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
+from relay.changes import CustomerChange, CustomerRef
+from relay.mapping.apply import map_record, mapped_event
 from relay.mapping.config import (
     DEFAULTS_DIR,
     MAPPED_SOURCES,
     MappingError,
+    SourceMapping,
     check_mappings,
-    custom_attribute_type,
-    custom_attribute_types,
     load_mapping,
     mapping_path,
 )
+from relay.sources.generic import GenericEvent, to_change
+from workers.delivery import declared_type
 
 
 @pytest.mark.parametrize("source", MAPPED_SOURCES)
@@ -165,24 +170,68 @@ def test_check_names_stray_files_and_a_missing_dir(tmp_path: Path) -> None:
     assert "not a directory" in missing[str(tmp_path / "nowhere")][0]
 
 
-def test_custom_attribute_types_follow_the_current_file(tmp_path: Path) -> None:
-    assert custom_attribute_type("hubspot", "employees") == "Integer"
-    assert custom_attribute_type("hubspot", "annual_revenue") == "Decimal"
-    assert custom_attribute_type("hubspot", "unknown") is None
-    assert custom_attribute_type("generic", "employees") is None
-    assert custom_attribute_types("salesforce") == {"employees": "Integer", "annual_revenue": "Decimal"}
+def declared_types(mapping: SourceMapping, object_type: str, record: dict[str, Any]) -> dict[str, str]:
+    """The custom attribute types the change mapped from `record` carries."""
+    mapped = map_record(mapping, object_type, record)
+    event = mapped_event(mapping, mapped, event_id="e1", occurred_at_ms=1, crm_record="crm:x:1", raw="{}")
+    return event.change.custom_types
+
+
+def test_changes_carry_the_custom_attribute_types_of_the_current_file(tmp_path: Path) -> None:
+    hubspot = declared_types(
+        load_mapping("hubspot"), "company", {"numberofemployees": 12, "annualrevenue": "5.5"}
+    )
+    assert hubspot["employees"] == "Integer"
+    assert hubspot["annual_revenue"] == "Decimal"
+    assert hubspot.get("unknown") is None
+    generic = GenericEvent.model_validate(
+        {
+            "id": "e1",
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "customer": {"uuid": "cus_1"},
+            "custom": {"set": {"employees": 3}},
+        }
+    )
+    assert to_change(generic).custom_types == {}
+    salesforce = declared_types(
+        load_mapping("salesforce"), "Account", {"NumberOfEmployees": "5", "AnnualRevenue": "1"}
+    )
+    assert salesforce == {"employees": "Integer", "annual_revenue": "Decimal"}
 
     override = tmp_path / "hubspot.toml"
     override.write_text('[objects.company]\nnumberofemployees = { custom = "employees", type = "String" }\n')
-    assert custom_attribute_type("hubspot", "employees", tmp_path) == "String"
+    assert declared_types(load_mapping("hubspot", tmp_path), "company", {"numberofemployees": 12}) == {
+        "employees": "String"
+    }
 
     override.write_text('[objects.company]\nnumberofemployees = { custom = "employees", type = "Decimal" }\n')
     later = time.time() + 5
     os.utime(override, (later, later))  # a new modification time: the file is read again
-    assert custom_attribute_type("hubspot", "employees", tmp_path) == "Decimal"
+    typed = declared_types(load_mapping("hubspot", tmp_path), "company", {"numberofemployees": 12})
+    assert typed == {"employees": "Decimal"}
 
 
-def test_a_broken_file_declares_no_custom_types(tmp_path: Path) -> None:
+def test_types_survive_storage_and_a_change_stored_without_them_falls_back_to_the_value(
+    tmp_path: Path,
+) -> None:
+    typed = CustomerChange(
+        event_id="e1",
+        source="hubspot",
+        occurred_at_ms=1,
+        customer=CustomerRef(crm_record="hubspot:company:1"),
+        custom_set={"employees": 12},
+        custom_types={"employees": "String"},
+    )
+    assert CustomerChange.from_json(typed.to_json()).custom_types == {"employees": "String"}
+    assert declared_type([typed], "employees", 12) == "String"
+
+    stored = orjson.loads(typed.to_json())
+    del stored["custom_types"]  # as changes were stored before the type travelled with them
+    older = CustomerChange.from_json(orjson.dumps(stored))
+    assert older.custom_types == {}
+    assert declared_type([older], "employees", 12) == "Integer"
+
+    # A broken file declares nothing: it is refused when it loads, before any change is mapped.
     (tmp_path / "hubspot.toml").write_text('[objects.company]\nx = { custom = "employees" }\n')
-
-    assert custom_attribute_type("hubspot", "employees", tmp_path) is None
+    with pytest.raises(MappingError):
+        load_mapping("hubspot", tmp_path)

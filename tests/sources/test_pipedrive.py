@@ -11,9 +11,9 @@ import pytest
 import redis
 from pydantic import SecretStr
 
+from relay.events import IncomingWebhook
 from relay.exceptions import InvalidEvent
 from relay.mapping.config import DEFAULTS_DIR, load_mapping
-from relay.sources import IncomingWebhook
 from relay.sources.pipedrive import PipedriveSource
 from tests.sources.conftest import stored_event_ids
 from tests.sources.senders import (

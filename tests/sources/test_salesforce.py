@@ -10,9 +10,9 @@ import pytest
 import redis
 from pydantic import SecretStr
 
+from relay.events import IncomingWebhook
 from relay.exceptions import MalformedPayload
 from relay.mapping.config import load_mapping
-from relay.sources import IncomingWebhook
 from relay.sources.salesforce import SalesforceSource
 from relay.store import keys
 from tests.sources.conftest import stored_event_ids

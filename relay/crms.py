@@ -1,0 +1,70 @@
+"""The webhook sources the relay knows, declared once: every CRM, and `generic` (our own format).
+
+Everything else that lists sources derives from `CRMS`: which settings enable a source
+(relay/settings.py holds the typed fields), `enabled_sources`, the object types a mapping file
+may name, the metrics' `source` label and the CLI's `--source` choices.
+
+A source's class is named by import path, not imported: mapping and settings read this module,
+and the sources import mapping, so importing the classes here would run imports backwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True, slots=True)
+class Crm:
+    name: str  # the path segment: POST /webhooks/<name>
+    source_class: str  # "module:Class" of its WebhookSource
+    secret_setting: str  # the Settings field holding its secret; unset means the source answers 404
+    secret_label: str  # how refusals name that secret ("the HubSpot client secret is not configured")
+    # The CRM object types its mapping file maps, in the CRM's own words; () means no mapping file.
+    objects: tuple[str, ...] = ()
+
+    @property
+    def has_mapping(self) -> bool:
+        return bool(self.objects)
+
+
+CRMS: Final[tuple[Crm, ...]] = (
+    Crm("generic", "relay.sources.generic:GenericSource", "generic_secret", "Standard Webhooks secret"),
+    Crm(
+        "hubspot",
+        "relay.sources.hubspot:HubSpotSource",
+        "hubspot_client_secret",
+        "HubSpot client secret",
+        ("company", "contact"),
+    ),
+    Crm(
+        "pipedrive",
+        "relay.sources.pipedrive:PipedriveSource",
+        "pipedrive_basic_auth",
+        "Pipedrive webhook credentials",
+        ("organization", "person"),
+    ),
+    Crm(
+        "salesforce",
+        "relay.sources.salesforce:SalesforceSource",
+        "salesforce_org_id",
+        "Salesforce organization id",
+        ("Account", "Contact", "Lead"),
+    ),
+    Crm(
+        "close",
+        "relay.sources.close:CloseSource",
+        "close_signature_key",
+        "Close signature key",
+        ("lead", "contact"),
+    ),
+)
+BY_NAME: Final[Mapping[str, Crm]] = {crm.name: crm for crm in CRMS}
+
+KNOWN_SOURCES: Final[tuple[str, ...]] = tuple(BY_NAME)
+# The object types each mapped source's file may name.
+SOURCE_OBJECTS: Final[Mapping[str, tuple[str, ...]]] = {
+    crm.name: crm.objects for crm in CRMS if crm.has_mapping
+}
+MAPPED_SOURCES: Final[tuple[str, ...]] = tuple(SOURCE_OBJECTS)

@@ -1,0 +1,58 @@
+"""A mapping file once loaded: its rules per CRM object type, its lookup tables and its link."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Report = Callable[[str, str], None]  # (key, message): how validation reports a problem
+
+
+class MappingError(Exception):
+    """A mapping file cannot be used; `problems` are "file: key: what is wrong" lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid mapping:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One CRM property to one ChartMogul target."""
+
+    property: str  # a path into the CRM record (relay/mapping/values.py)
+    kind: str  # "field" | "tag" | "tag_from_value" | "custom"
+    target: str  # field ("city", "primary_contact.email"), tag, custom key; "" for tag_from_value
+    transform: str
+    clear_on_empty: bool = False
+    handle_prefix: str | None = None
+    tag_prefix: str = ""
+    custom_type: str | None = None
+    name_part: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMapping:
+    source: str
+    path: str  # the file it was read from
+    objects: Mapping[str, tuple[Rule, ...]]
+    lead_statuses: Mapping[str, str] = field(default_factory=dict)
+    owners: Mapping[str, str] = field(default_factory=dict)
+    link_property: str | None = None
+    link_holds: str = "uuid"
+    link_data_source_uuid: str | None = None
+
+    def rules(self, object_type: str) -> tuple[Rule, ...]:
+        return self.objects.get(object_type, ())
+
+    def transform_options(self, rule: Rule) -> dict[str, Any]:
+        """Keyword options for `apply_transform(rule.transform, value, **options)`."""
+        options: dict[str, Any] = {"clear_on_empty": rule.clear_on_empty}
+        if rule.transform == "lead_status":
+            options["table"] = self.lead_statuses
+        elif rule.transform == "owner":
+            options["table"] = self.owners
+        elif rule.transform == "url" and rule.handle_prefix:
+            options["handle_prefix"] = rule.handle_prefix
+        return options

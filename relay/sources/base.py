@@ -1,0 +1,157 @@
+"""What every source shares: the verify → parse → remap shape, its secret, the timestamp window,
+and (for a CRM with a mapping file) turning a record into a mapped or an ignored event.
+
+A CRM module keeps only what is its own: how its signature is checked and how its payload reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, ClassVar, Self
+
+import orjson
+from pydantic import SecretStr
+from starlette.responses import Response
+
+from relay.crms import BY_NAME
+from relay.events import IncomingWebhook, ParsedEvent
+from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload, WebhookError
+from relay.mapping.apply import ignored_event, map_record, mapped_event
+from relay.mapping.config import SourceMapping, load_mapping
+from relay.settings import Settings
+
+# How far ahead of our clock a signed timestamp may be (the CRM's clock may run fast).
+FUTURE_TOLERANCE_S = 300
+
+
+class WebhookSource:
+    """Base class; subclasses set `name` (as relay/crms.py declares it), `verify` and `parse`."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, secret: SecretStr | None = None, *, tolerance_s: int = 300) -> None:
+        self.secret = secret
+        self.tolerance_s = tolerance_s
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(settings.source_secret(cls.name), tolerance_s=settings.signature_tolerance_s)
+
+    def verify(self, webhook: IncomingWebhook) -> None:
+        """Raise InvalidSignature unless the request comes from the CRM."""
+        raise NotImplementedError
+
+    def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
+        """Raise MalformedPayload / InvalidEvent for bad input."""
+        raise NotImplementedError
+
+    def remap(self, raw: str) -> ParsedEvent:
+        """Map one stored event (its `raw`) again through the current mapping, for replay."""
+        raise NotImplementedError
+
+    def accepted_response(self, events: Sequence[ParsedEvent], duplicates: int) -> Response | None:
+        """The answer once the events are durable; None for the default JSON answer."""
+        return None
+
+    def error_response(self, error: WebhookError) -> Response | None:
+        """The answer to a refused request; None for the default JSON error."""
+        return None
+
+    # --- for subclasses ---------------------------------------------------------------------
+
+    def secret_value(self, *, strip: bool = False) -> str:
+        """The configured secret (`strip`: without surrounding blanks); refuses every request
+        while it is not set."""
+        value = self.secret.get_secret_value() if self.secret is not None else ""
+        if strip:
+            value = value.strip()
+        if not value:
+            raise InvalidSignature(f"the {BY_NAME[self.name].secret_label} is not configured")
+        return value
+
+    def check_timestamp(self, sent_at_s: float, header: str, now_s: float) -> None:
+        """A signed timestamp older than the tolerance is a captured request played again."""
+        age_s = now_s - sent_at_s
+        if age_s > self.tolerance_s:
+            raise InvalidSignature(f"{header} is too old ({int(age_s)} s)")
+        if age_s < -FUTURE_TOLERANCE_S:
+            raise InvalidSignature(f"{header} is in the future")
+
+
+class CrmSource(WebhookSource):
+    """A CRM whose records a mapping file turns into changes."""
+
+    def __init__(
+        self, mapping: SourceMapping, secret: SecretStr | None = None, *, tolerance_s: int = 300
+    ) -> None:
+        super().__init__(secret, tolerance_s=tolerance_s)
+        self.mapping = mapping
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        # A broken mapping file stops start-up here (MappingError), not at the first webhook.
+        return cls(
+            load_mapping(cls.name, settings.mapping_dir),
+            settings.source_secret(cls.name),
+            tolerance_s=settings.signature_tolerance_s,
+        )
+
+    def mapped(
+        self,
+        object_type: str,
+        record: Mapping[str, Any],
+        *,
+        event_id: str,
+        occurred_at_ms: int,
+        crm_record: str,
+        raw: str,
+        changed: Collection[str] | None = None,
+        previous: Mapping[str, Any] | None = None,
+        not_properties: Collection[str] = (),
+    ) -> ParsedEvent:
+        """The event `record` makes through the mapping (ignored when it changes nothing)."""
+        mapped = map_record(
+            self.mapping,
+            object_type,
+            record,
+            changed=changed,
+            previous=previous,
+            not_properties=not_properties,
+        )
+        return mapped_event(
+            self.mapping,
+            mapped,
+            event_id=event_id,
+            occurred_at_ms=occurred_at_ms,
+            crm_record=crm_record,
+            raw=raw,
+        )
+
+    def ignored(
+        self, *, event_id: str, occurred_at_ms: int, crm_record: str, raw: str, reason: str
+    ) -> ParsedEvent:
+        """An event recorded but not delivered (a deletion, an object type no mapping covers)."""
+        return ignored_event(
+            self.name,
+            event_id=event_id,
+            occurred_at_ms=occurred_at_ms,
+            crm_record=crm_record,
+            raw=raw,
+            reason=reason,
+        )
+
+
+def parse_json(raw: str | bytes, *, what: str = "body") -> Any:
+    """JSON from a CRM: a 400 naming the problem when it is not JSON at all."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedPayload(f"{what} is not valid JSON: {exc}") from None
+
+
+def parse_json_object(raw: str | bytes, *, what: str = "body") -> dict[str, Any]:
+    """A JSON object from a CRM: 400 when it is not JSON, 422 when it is not an object."""
+    doc = parse_json(raw, what=what)
+    if not isinstance(doc, dict):
+        raise InvalidEvent(f"{what} must be a JSON object")
+    return doc
