@@ -221,6 +221,7 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     sources = enabled_sources(settings)
+    metrics.zero_web_series()
     dashboard = None
     if settings.admin_token is not None:
         from relay.admin.dashboard import Dashboard

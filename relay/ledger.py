@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from importlib import resources
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 import redis.asyncio as aioredis
@@ -84,6 +84,12 @@ class EventRecord:
             "attempts": self.attempts,
             **self.details,
         }
+
+
+# Why an event was dead-lettered (the `reason` field of a dead event): the one list that the
+# workers may write and that /metrics exports from the first scrape (a 0 for each).
+DeadLetterReason = Literal["rejected", "customer_not_found", "invalid_change", "retries_exhausted"]
+DEAD_LETTER_REASONS: tuple[DeadLetterReason, ...] = get_args(DeadLetterReason)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ import redis
 from relay import metrics
 from relay.contract import normalize_update, validate_update
 from relay.exceptions import AuthFailed, RateLimited, Rejected, Transient
-from relay.ledger import EventRecord, Ledger, Outcome, now_ms
+from relay.ledger import DeadLetterReason, EventRecord, Ledger, Outcome, now_ms
 from relay.logs import get_logger
 from relay.mapping.config import custom_attribute_type
 from workers.chartmogul import ChartMogulClient
@@ -247,7 +247,7 @@ class Deliverer:
             try:
                 current = await self.client.get_customer(customer)
             except Rejected as exc:
-                reason = "customer_not_found" if exc.status == 404 else "rejected"
+                reason: DeadLetterReason = "customer_not_found" if exc.status == 404 else "rejected"
                 await self._dead_letter(customer, live, reason, exc.message, status=exc.status)
                 return
         body = normalize_update(patch_body(coalesced, current))
@@ -355,7 +355,7 @@ class Deliverer:
         self,
         customer: str,
         live: Sequence[EventRecord],
-        reason: str,
+        reason: DeadLetterReason,
         message: str,
         *,
         status: int | None,
@@ -404,7 +404,7 @@ class Deliverer:
         self,
         customer: str,
         records: Sequence[EventRecord],
-        reason: str,
+        reason: DeadLetterReason,
         message: str,
         *,
         status: int | None = None,
