@@ -22,7 +22,7 @@ from relay.admin import state as admin_state
 from relay.admin.auth import RequireAdminToken
 from relay.admin.auth import check as check_token
 from relay.admin.redaction import Redactor
-from relay.exceptions import PayloadTooLarge, QueueUnavailable, SourceDisabled, WebhookError
+from relay.exceptions import NotReplicated, PayloadTooLarge, QueueUnavailable, SourceDisabled, WebhookError
 from relay.ledger import Accepted, Ledger, connect
 from relay.logs import get_logger
 from relay.settings import Settings, get_settings
@@ -94,6 +94,11 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
     events = source.parse(webhook)
     try:
         results = await state.ledger.accept_many(events)
+    except NotReplicated as exc:
+        # Recorded on the primary but not confirmed on the replicas: the CRM's retry will be a
+        # duplicate, answered 2xx once the replicas confirm it.
+        log.error("write_not_replicated", replicas=exc.acked, wanted=exc.wanted, source=source.name)
+        raise QueueUnavailable("the write is not yet on enough Redis replicas; retry later") from None
     except (redis.RedisError, OSError) as exc:
         log.error("redis_unavailable", error=type(exc).__name__, source=source.name)
         raise QueueUnavailable("the queue is unavailable; retry later") from None
@@ -238,7 +243,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings=settings,
             sources=sources,
             redis=client,
-            ledger=Ledger(client, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name),
+            ledger=Ledger(
+                client,
+                event_ttl_s=settings.event_ttl_s,
+                dlq_mirror_queue=settings.queue_name,
+                replica_acks=settings.redis_replica_acks,
+                replica_ack_timeout_ms=settings.redis_replica_ack_timeout_ms,
+            ),
             queue=queue,
             waker=Waker(queue),
         )
