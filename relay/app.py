@@ -21,7 +21,13 @@ from relay.admin.auth import check as check_token
 from relay.admin.redaction import Redactor
 from relay.appstate import AppState, app_state
 from relay.events import IncomingWebhook
-from relay.exceptions import PayloadTooLarge, QueueUnavailable, SourceDisabled, WebhookError
+from relay.exceptions import (
+    NotReplicated,
+    PayloadTooLarge,
+    QueueUnavailable,
+    SourceDisabled,
+    WebhookError,
+)
 from relay.logs import get_logger
 from relay.queue import Waker, read_workers, relay_queue, rq_connection
 from relay.settings import Settings, get_settings
@@ -83,6 +89,11 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
     events = source.parse(webhook)
     try:
         results = await state.store.ledger.accept_many(events)
+    except NotReplicated as exc:
+        # Recorded on the primary but not confirmed on the replicas: the CRM's retry will be a
+        # duplicate, answered 2xx once the replicas confirm it.
+        log.error("write_not_replicated", replicas=exc.acked, wanted=exc.wanted, source=source.name)
+        raise QueueUnavailable("the write is not yet on enough Redis replicas; retry later") from None
     except (redis.RedisError, OSError) as exc:
         log.error("redis_unavailable", error=type(exc).__name__, source=source.name)
         raise QueueUnavailable("the queue is unavailable; retry later") from None
@@ -208,6 +219,7 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     sources = enabled_sources(settings)
+    metrics.zero_web_series()
     dashboard = None
     if settings.admin_token is not None:
         from relay.admin.dashboard import Dashboard
@@ -217,7 +229,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = Store.from_url(
-            settings.redis_url, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name
+            settings.redis_url,
+            event_ttl_s=settings.event_ttl_s,
+            dlq_mirror_queue=settings.queue_name,
+            replica_acks=settings.redis_replica_acks,
+            replica_ack_timeout_ms=settings.redis_replica_ack_timeout_ms,
         )
         with contextlib.suppress(redis.RedisError, OSError):  # a worker migrates if Redis is down now
             await store.migrate()

@@ -8,6 +8,7 @@ RelayError
  │    ├── MalformedPayload     400: not JSON / not XML
  │    ├── InvalidEvent         422: parses, but breaks the source's schema
  │    └── QueueUnavailable     503: Redis cannot take the events now; the CRM retries
+ ├── NotReplicated            fewer Redis replicas confirmed a write than RELAY_REDIS_REPLICA_ACKS
  └── DeliveryError             a call to ChartMogul failed (raised in workers/chartmogul.py)
       ├── Rejected             400/402/404/422: the change is wrong; dead-letter it
       ├── AuthFailed           401/403: the credentials are wrong for every event
@@ -52,6 +53,15 @@ class InvalidEvent(WebhookError):
 
 class QueueUnavailable(WebhookError):
     status_code = 503
+
+
+class NotReplicated(RelayError):
+    """Redis WAIT: fewer replicas hold the write than required (the primary has it)."""
+
+    def __init__(self, *, acked: int, wanted: int) -> None:
+        super().__init__(f"{acked} of {wanted} Redis replicas confirmed the write in time")
+        self.acked = acked
+        self.wanted = wanted
 
 
 class DeliveryError(RelayError):

@@ -2,7 +2,10 @@
 
 Counters and histograms count in the process that saw it: the web app counts webhooks, each
 worker counts its deliveries. Call the `record_*` functions; they never raise and never
-block. Label values are bounded (sources are the known CRMs or "unknown").
+block. Label values are bounded (sources are the known CRMs or "unknown"), and every value
+known in advance is exported as 0 from the first scrape (`zero_web_series`,
+`zero_worker_series`, the DLQ reasons), so the first event after a quiet spell moves a series
+the alerts already see.
 
 Gauges are read from Redis when /metrics is scraped (`StateCollector` over a
 `relay.admin.state.RelayState`), so they are the same whichever web pod answers: aggregate
@@ -50,6 +53,8 @@ from prometheus_client.registry import Collector
 
 from relay.admin.state import RelayState
 from relay.crms import KNOWN_SOURCES
+from relay.exceptions import WebhookError
+from relay.store import DEAD_LETTER_REASONS
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 REGISTRY = CollectorRegistry()
@@ -126,11 +131,50 @@ def source_label(name: str) -> str:
     return name if name in KNOWN_SOURCES else "unknown"
 
 
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 def reason_label(error: Exception | str) -> str:
     """`InvalidSignature` → "invalid_signature"; strings pass through (bounded by the caller)."""
     if isinstance(error, str):
         return error
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
+    return _snake(type(error).__name__)
+
+
+# --- label values known in advance ------------------------------------------------------
+# Each is exported as 0 from the first scrape: a series that only appears with its first event
+# hides that event from rate(), increase() and delta(), and so from the alerts.
+
+SOURCE_LABELS: tuple[str, ...] = (*KNOWN_SOURCES, "unknown")
+# Why a webhook is refused: one reason per WebhookError subclass (relay/exceptions.py).
+REJECTION_REASONS: tuple[str, ...] = tuple(sorted(_snake(c.__name__) for c in WebhookError.__subclasses__()))
+# ChartMogul's answers to a PATCH that the relay expects (workers/chartmogul.py), plus
+# "no_answer" (timeout, connection failed) and "rejected" (refused before an HTTP status).
+DELIVERY_STATUSES: tuple[str, ...] = (
+    *("200", "400", "401", "403", "404", "409", "422", "429", "500", "502", "503", "504"),
+    *("no_answer", "rejected"),
+)
+# The DLQ's reasons (relay/store/records.py), plus what `dead_letter_counts` reports for a record
+# without one ("unknown") and for entries beyond its cap ("not_counted").
+DLQ_REASONS: tuple[str, ...] = (*DEAD_LETTER_REASONS, "unknown", "not_counted")
+CUSTOMER_STATES: tuple[str, ...] = ("ready", "delivering", "retrying")
+
+
+def zero_web_series() -> None:
+    """The web app's labelled counters at 0 for every known label value (called at start-up)."""
+    for source in SOURCE_LABELS:
+        for counter in (WEBHOOKS_RECEIVED, EVENTS_RECEIVED, EVENTS_ACCEPTED, EVENTS_DUPLICATE):
+            counter.labels(source)
+        # An unknown source is only ever refused as such.
+        for reason in ("source_disabled",) if source == "unknown" else REJECTION_REASONS:
+            WEBHOOKS_REJECTED.labels(source, reason)
+
+
+def zero_worker_series() -> None:
+    """A worker's labelled counters at 0 for every expected ChartMogul answer."""
+    for status in DELIVERY_STATUSES:
+        DELIVERIES.labels(status)
 
 
 # --- what the code calls ----------------------------------------------------------------
@@ -191,12 +235,9 @@ class StateCollector:
         customers = GaugeMetricFamily(
             "relay_queue_customers", "Customers by delivery state.", labels=["state"]
         )
-        for name, value in (
-            ("ready", state.ready),
-            ("delivering", state.delivering),
-            ("retrying", state.retrying),
-        ):
-            customers.add_metric([name], value)
+        by_state = {"ready": state.ready, "delivering": state.delivering, "retrying": state.retrying}
+        for name in CUSTOMER_STATES:
+            customers.add_metric([name], by_state[name])
         yield customers
         yield GaugeMetricFamily(
             "relay_rq_queue_jobs", "Wake-up jobs waiting in the RQ queue.", value=state.rq_jobs_waiting
@@ -208,7 +249,8 @@ class StateCollector:
             value=age,
         )
         dlq = GaugeMetricFamily("relay_dlq_events", "Dead-lettered events by reason.", labels=["reason"])
-        for reason, count in sorted(state.dlq_by_reason.items()):
+        by_reason = dict.fromkeys(DLQ_REASONS, 0) | state.dlq_by_reason
+        for reason, count in sorted(by_reason.items()):
             dlq.add_metric([reason], count)
         yield dlq
         yield GaugeMetricFamily(
@@ -282,4 +324,6 @@ __all__ = [
     "record_retry",
     "record_webhook",
     "serve_metrics",
+    "zero_web_series",
+    "zero_worker_series",
 ]

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # --- Redis and queues
     redis_url: str = "redis://127.0.0.1:6379/0"
     queue_name: str = "relay"
+    # Answer 2xx only once this many replicas hold the write (Redis WAIT); 0: the primary alone.
+    redis_replica_acks: int = Field(default=0, ge=0)
+    redis_replica_ack_timeout_ms: int = Field(default=1000, gt=0)
 
     # --- ChartMogul (the target)
     chartmogul_api_key: SecretStr | None = Field(

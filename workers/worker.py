@@ -38,8 +38,9 @@ def run_worker(settings: Settings, *, burst: bool = False, metrics_port: int | N
     settings.require_api_key()
     stop_metrics = None
     if metrics_port is not None:  # this process's counters at :metrics_port/metrics
-        from relay.metrics import serve_metrics
+        from relay.metrics import serve_metrics, zero_worker_series
 
+        zero_worker_series()
         stop_metrics = serve_metrics(metrics_port)
     runtime = DeliveryRuntime(settings)
     runtime.start()

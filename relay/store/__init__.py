@@ -29,6 +29,7 @@ A customer's delivery (one state at a time; see `keys`):
 """
 
 from relay.store.records import (
+    DEAD_LETTER_REASONS,
     Accepted,
     DeadLetterReason,
     Edited,
@@ -44,6 +45,7 @@ from relay.store.records import (
 from relay.store.store import Store, connect
 
 __all__ = [
+    "DEAD_LETTER_REASONS",
     "Accepted",
     "DeadLetterReason",
     "Edited",

@@ -38,6 +38,10 @@ CONNECTIONS_CAP = f"{PREFIX}:connections:cap"
 LINKS = f"{PREFIX}:links"
 # Sorted set of every retained event id by received time (ms): the event log's time index.
 EVENTS = f"{PREFIX}:events"
+# Counter bumped by each accept when replicas must confirm it (RELAY_REDIS_REPLICA_ACKS).
+REPLICA_ACK = f"{PREFIX}:replica_ack"
+# Counter bumped by each accept when replicas must confirm it (RELAY_REDIS_REPLICA_ACKS).
+REPLICA_ACK = f"{PREFIX}:replica_ack"
 
 
 def event(event_id: str) -> str:

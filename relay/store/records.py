@@ -41,6 +41,10 @@ class DeadLetterReason(StrEnum):
     RETRIES_EXHAUSTED = "retries_exhausted"  # transient failures past the retry deadline
 
 
+# The reasons workers may write, which /metrics exports from the first scrape (a 0 for each).
+DEAD_LETTER_REASONS: tuple[str, ...] = tuple(reason.value for reason in DeadLetterReason)
+
+
 class Accepted(Enum):
     DUPLICATE = 0
     QUEUED = 1  # its customer was already waiting or being delivered

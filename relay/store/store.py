@@ -35,13 +35,22 @@ class Store:
         *,
         event_ttl_s: int = DEFAULT_EVENT_TTL_S,
         dlq_mirror_queue: str | None = "relay",
+        replica_acks: int = 0,
+        replica_ack_timeout_ms: int = 1000,
     ) -> None:
         self.redis = redis
         self.event_ttl_s = event_ttl_s
         # Dead letters are mirrored as failed jobs of this RQ queue, for rq-dashboard (None: off).
         mirror = DeadLetterMirror(dlq_mirror_queue, event_ttl_s) if dlq_mirror_queue else None
         self.scripts = Scripts(redis)
-        self.ledger = Ledger(redis, self.scripts, event_ttl_s=event_ttl_s, mirror=mirror)
+        self.ledger = Ledger(
+            redis,
+            self.scripts,
+            event_ttl_s=event_ttl_s,
+            mirror=mirror,
+            replica_acks=replica_acks,
+            replica_ack_timeout_ms=replica_ack_timeout_ms,
+        )
         self.deliveries = Deliveries(redis, self.scripts, self.ledger, event_ttl_s=event_ttl_s, mirror=mirror)
         self.log = EventLog(redis, self.ledger, event_ttl_s=event_ttl_s)
         self.links = Links(redis)
@@ -50,9 +59,21 @@ class Store:
 
     @classmethod
     def from_url(
-        cls, redis_url: str, *, event_ttl_s: int = DEFAULT_EVENT_TTL_S, dlq_mirror_queue: str | None = "relay"
+        cls,
+        redis_url: str,
+        *,
+        event_ttl_s: int = DEFAULT_EVENT_TTL_S,
+        dlq_mirror_queue: str | None = "relay",
+        replica_acks: int = 0,
+        replica_ack_timeout_ms: int = 1000,
     ) -> Store:
-        return cls(connect(redis_url), event_ttl_s=event_ttl_s, dlq_mirror_queue=dlq_mirror_queue)
+        return cls(
+            connect(redis_url),
+            event_ttl_s=event_ttl_s,
+            dlq_mirror_queue=dlq_mirror_queue,
+            replica_acks=replica_acks,
+            replica_ack_timeout_ms=replica_ack_timeout_ms,
+        )
 
     async def migrate(self) -> int:
         """Bring state written by an earlier layout up to date; returns how many items moved."""

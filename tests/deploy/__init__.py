@@ -53,11 +53,16 @@ def simulator_seed_path(compose: dict[str, Any]) -> str | None:
 
 
 def redis_server_flags(args: list[str]) -> dict[str, str]:
-    """`redis-server --a x --b y` -> {"a": "x", "b": "y"} (args may start with redis-server or not)."""
+    """`redis-server --a x --b y z` -> {"a": "x", "b": "y z"} (args may start with redis-server or not)."""
     flags: dict[str, str] = {}
     rest = args[1:] if args and args[0] == "redis-server" else args
-    for flag, value in zip(rest[::2], rest[1::2], strict=False):
-        flags[flag.removeprefix("--")] = value
+    flag = None
+    for arg in rest:
+        if arg.startswith("--"):
+            flag = arg.removeprefix("--")
+            flags[flag] = ""
+        elif flag is not None:
+            flags[flag] = f"{flags[flag]} {arg}".strip()
     return flags
 
 

@@ -19,7 +19,15 @@ from typing import Any
 import jsonschema
 import pytest
 
-from . import REPO, compose_command, load_compose, option, redis_durability_problems, simulator_seed_path
+from . import (
+    REPO,
+    compose_command,
+    load_compose,
+    option,
+    redis_durability_problems,
+    redis_server_flags,
+    simulator_seed_path,
+)
 
 SCHEMA = json.loads((REPO / "deploy" / "schemas" / "compose-spec.json").read_text())
 RELAY_COMMANDS = {"serve", "worker", "simulator"}
@@ -251,6 +259,19 @@ def test_compose_file_validates_against_the_compose_schema() -> None:
 
 def test_compose_file_runs_a_durable_redis_and_scalable_workers() -> None:
     assert compose_problems(load_compose()) == []
+
+
+def test_compose_redis_replica_follows_redis_only_under_its_profile() -> None:
+    doc = load_compose()
+    replica = doc["services"]["redis-replica"]
+    command = compose_command(replica)
+
+    assert redis_server_flags(command)["replicaof"] == "redis 6379"
+    assert redis_durability_problems(command) == []
+    assert replica["profiles"] == ["replica"]  # off unless asked for: RELAY_REDIS_REPLICA_ACKS=1 needs it
+    assert replica["depends_on"]["redis"]["condition"] == "service_healthy"
+    [volume] = replica["volumes"]
+    assert volume.split(":")[0] in doc["volumes"] and volume not in doc["services"]["redis"]["volumes"]
 
 
 def test_dockerfile_is_multi_stage_non_root_and_copies_only_what_exists() -> None:

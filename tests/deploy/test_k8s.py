@@ -30,6 +30,7 @@ from . import (
     load_compose,
     option,
     redis_durability_problems,
+    redis_server_flags,
     render,
     settings_data,
     simulator_seed_path,
@@ -445,3 +446,15 @@ def test_sandbox_redis_is_durable() -> None:
     args = redis["spec"]["template"]["spec"]["containers"][0]["args"]
     args[args.index("noeviction")] = "allkeys-lru"
     assert any("noeviction" in p for p in workload_problems(redis))
+
+
+def test_sandbox_relay_waits_for_its_redis_replica() -> None:
+    docs = render("overlays/sandbox")
+    replica = find(docs, "StatefulSet", "redis-replica")
+    primary = find(docs, "Service", "redis")
+    args = pod_spec(replica)["containers"][0]["args"]
+
+    assert redis_server_flags(args)["replicaof"] == f"redis {primary['spec']['ports'][0]['port']}"
+    assert redis_durability_problems(args) == []
+    assert settings_data(docs)["RELAY_REDIS_REPLICA_ACKS"] == "1"
+    assert "RELAY_REDIS_REPLICA_ACKS" not in settings_data(render("overlays/production"))

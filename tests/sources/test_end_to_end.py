@@ -4,7 +4,7 @@ Real web app, real `relay worker` process, real Redis, the simulator over HTTP.
 
 NOTE (links): CRM events name their customer by CRM record (`hubspot:company:1246965`), and
 the worker resolves that to a ChartMogul uuid through the link table `relay:links`
-(relay.keys.LINKS). Most tests here store the link directly (`HSET relay:links <crm_record>
+(relay.store.keys.LINKS). Most tests here store the link directly (`HSET relay:links <crm_record>
 <cus_uuid>`), as an operator or an earlier link event would; resolving it is the worker's job.
 If a test fails with "dead-lettered … customer_not_found", the worker does not resolve
 crm_record yet.
