@@ -21,6 +21,7 @@ from relay.admin import api as admin_api
 from relay.admin import state as admin_state
 from relay.admin.auth import RequireAdminToken
 from relay.admin.auth import check as check_token
+from relay.admin.browser import BrowserGuard
 from relay.admin.redaction import Redactor
 from relay.exceptions import PayloadTooLarge, QueueUnavailable, SourceDisabled, WebhookError
 from relay.ledger import Accepted, Ledger, connect
@@ -191,17 +192,18 @@ async def metrics_endpoint(request: Request) -> Response:
 
 
 def admin_routes(settings: Settings, dashboard: ASGIApp | None) -> list[BaseRoute]:
-    """/admin and /dashboard exist only with an admin token (else 404, not open); /metrics asks
-    for it when RELAY_METRICS_REQUIRE_AUTH is on (and is off without a token then)."""
+    """/admin and /dashboard exist only with an admin token (else 404, not open), and refuse
+    framing and cross-origin changes; /metrics asks for the token when
+    RELAY_METRICS_REQUIRE_AUTH is on (and is off without a token then)."""
     token = settings.admin_token
     routes: list[BaseRoute] = []
     if token is not None:
         admin = Router(routes=admin_api.routes())
-        routes.append(Mount("/admin", app=RequireAdminToken(admin, token=token)))
+        guard = {"public_base_url": settings.public_base_url}
+        routes.append(Mount("/admin", app=BrowserGuard(RequireAdminToken(admin, token=token), **guard)))
         if dashboard is not None:
-            routes.append(
-                Mount("/dashboard", app=RequireAdminToken(dashboard, token=token, allow_basic=True))
-            )
+            app = RequireAdminToken(dashboard, token=token, allow_basic=True)
+            routes.append(Mount("/dashboard", app=BrowserGuard(app, **guard)))
     if token is not None or not settings.metrics_require_auth:
         routes.append(Route("/metrics", metrics_endpoint))
     return routes
