@@ -1,4 +1,9 @@
-"""Logging: JSON lines in production, readable lines in `relay dev` (structlog over stdlib)."""
+"""Logging: JSON lines in production, readable lines in `relay dev` (structlog over stdlib).
+
+An exception logged with `log.exception(...)` (or a library's `logger.exception`) carries its
+stack trace: in JSON as `"exception": [{"exc_type", "exc_value", "frames": [...]}]`, without
+local variables (they could hold secrets or CRM payloads); the console renderer prints it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import logging
 import sys
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 
 def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
@@ -18,6 +24,9 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    if fmt == "json":
+        # Here, not in the formatter: `exc_info=True` must be read while the exception is handled.
+        shared.append(structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False)))
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

@@ -88,9 +88,11 @@ def on_error(exc: Exception) -> ResponseReturnValue:
     if isinstance(exc, InvalidJobOperation):
         return _error(409, f"{exc} (only a failed job can be requeued)")
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-        log.error("dashboard_redis_unavailable", error=type(exc).__name__, path=request.path)
+        log.error(
+            "dashboard_redis_unavailable", error=type(exc).__name__, path=request.script_root + request.path
+        )
         return _error(503, "Redis is unavailable; retry later")
-    log.exception("dashboard_error", path=request.path, error=type(exc).__name__)
+    log.exception("dashboard_error", path=request.script_root + request.path, error=type(exc).__name__)
     return _error(500, "internal error")
 
 
