@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from rq import Queue
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import ASGIApp
@@ -23,7 +23,8 @@ from relay.admin.auth import RequireAdminToken
 from relay.admin.auth import check as check_token
 from relay.admin.browser import BrowserGuard
 from relay.admin.redaction import Redactor
-from relay.exceptions import PayloadTooLarge, QueueUnavailable, SourceDisabled, WebhookError
+from relay.body import read_body
+from relay.exceptions import QueueUnavailable, SourceDisabled, WebhookError
 from relay.ledger import Accepted, Ledger, connect
 from relay.logs import get_logger
 from relay.settings import Settings, get_settings
@@ -41,21 +42,6 @@ class AppState:
     ledger: Ledger
     queue: Queue
     waker: Waker
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing more than `limit` bytes without reading them all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body is larger than {limit} bytes")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def public_url(request: Request, settings: Settings) -> str:
@@ -80,8 +66,12 @@ async def receive_webhook(request: Request) -> Response:
     except WebhookError as exc:
         metrics.record_rejected(name, exc)
         log.info("webhook_refused", source=name, status=exc.status_code, reason=exc.message)
-        custom = source.error_response(exc)
-        return custom or JSONResponse({"error": exc.message}, status_code=exc.status_code)
+        response = source.error_response(exc) or JSONResponse(
+            {"error": exc.message}, status_code=exc.status_code
+        )
+        if exc.close_connection:  # the rest of the body is unread: do not wait for it
+            response.headers["connection"] = "close"
+        return response
 
 
 async def accept_webhook(request: Request, state: AppState, source: WebhookSource) -> Response:
@@ -89,7 +79,9 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
         method=request.method,
         url=public_url(request, state.settings),
         headers={k.lower(): v for k, v in request.headers.items()},
-        body=await read_body(request, state.settings.max_body_bytes),
+        body=await read_body(
+            request, limit=state.settings.max_body_bytes, timeout_s=state.settings.body_timeout_s
+        ),
     )
     source.verify(webhook)
     events = source.parse(webhook)
@@ -212,7 +204,14 @@ def admin_routes(settings: Settings, dashboard: ASGIApp | None) -> list[BaseRout
 async def webhook_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WebhookError)
     log.info("webhook_refused", status=exc.status_code, reason=exc.message, path=request.url.path)
-    return JSONResponse({"error": exc.message}, status_code=exc.status_code)
+    headers = {"connection": "close"} if exc.close_connection else None
+    return JSONResponse({"error": exc.message}, status_code=exc.status_code, headers=headers)
+
+
+async def client_disconnected(request: Request, exc: Exception) -> Response:
+    """The client went away mid-upload: its doing, not an error of ours; nobody reads the answer."""
+    log.info("client_disconnected", path=request.url.path, method=request.method)
+    return Response(status_code=400)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
@@ -264,6 +263,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             *admin_routes(settings, dashboard.app if dashboard else None),
         ],
-        exception_handlers={WebhookError: webhook_error, Exception: internal_error},
+        exception_handlers={
+            WebhookError: webhook_error,
+            ClientDisconnect: client_disconnected,
+            Exception: internal_error,
+        },
         lifespan=lifespan,
     )
