@@ -26,7 +26,7 @@ from relay.admin.redaction import Redactor
 from relay.body import read_body
 from relay.exceptions import QueueUnavailable, SourceDisabled, WebhookError
 from relay.ledger import Accepted, Ledger, connect
-from relay.logs import get_logger
+from relay.logs import get_logger, mark_logged
 from relay.settings import Settings, get_settings
 from relay.sources import KNOWN_SOURCES, IncomingWebhook, WebhookSource, enabled_sources
 from relay.wakeup import Waker, relay_queue, rq_connection
@@ -216,6 +216,7 @@ async def client_disconnected(request: Request, exc: Exception) -> Response:
 
 async def internal_error(request: Request, exc: Exception) -> Response:
     log.exception("internal_error", path=request.url.path, error=type(exc).__name__)
+    mark_logged(exc)
     return JSONResponse({"error": "internal error"}, status_code=500)
 
 

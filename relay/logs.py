@@ -13,6 +13,22 @@ import sys
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
+LOGGED = "_relay_logged"
+
+
+def mark_logged(exc: BaseException) -> None:
+    """This exception's line (with its trace) is written: the server need not repeat it."""
+    setattr(exc, LOGGED, True)
+
+
+class _NotLoggedYet(logging.Filter):
+    """Starlette re-raises an exception after its 500 handler ran, so that servers can log it;
+    uvicorn's "Exception in ASGI application" then repeated the app's `internal_error` line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not getattr(exc, LOGGED, False)
+
 
 def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
     renderer: structlog.types.Processor = (
@@ -49,6 +65,10 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     # uvicorn's access log duplicates ours; rq's job lines are useful at INFO.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    server_errors = logging.getLogger("uvicorn.error")
+    for old in [f for f in server_errors.filters if isinstance(f, _NotLoggedYet)]:
+        server_errors.removeFilter(old)
+    server_errors.addFilter(_NotLoggedYet())
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -3,6 +3,7 @@ from the relay's own loggers and from the libraries' (uvicorn, Flask, rq) alike.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,8 +14,8 @@ import orjson
 import pytest
 import redis
 
-from tests.admin.helpers import ADMIN_TOKEN, AdminClient
-from tests.servers import ServeProcess, wait_for
+from tests.admin.helpers import ADMIN_TOKEN, AdminClient, Reply, request
+from tests.servers import ServeProcess, free_port, read_log_lines, wait_for
 
 
 @pytest.fixture
@@ -71,3 +72,49 @@ except OSError:
     assert line["event"] == "Exception in ASGI application" and "exc_info" not in line
     assert line["exception"][0]["exc_type"] == "ConnectionResetError"
     assert "deliver" in frames(line)
+
+
+CRASHING_SERVER = """
+import sys
+import uvicorn
+from starlette.routing import Route
+from relay.app import create_app
+from relay.cli.common import load_settings
+
+async def crash(request):
+    raise RuntimeError("a bug in a handler")
+
+app = create_app(load_settings())
+app.router.routes.append(Route("/crash", crash))
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None, access_log=False)
+"""
+
+
+def test_an_internal_error_is_logged_once_with_its_path(relay_env: dict[str, str], tmp_path: Path) -> None:
+    """Starlette re-raises after the 500 so servers can log it: uvicorn's own line repeated ours."""
+    port = free_port()
+    log_path = tmp_path / "web.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-c", CRASHING_SERVER, str(port)],
+            env={**os.environ, **relay_env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            reply = wait_for(lambda: _get(f"http://127.0.0.1:{port}/crash"))
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+    errors = [x for x in read_log_lines(log_path) if x.get("level") != "info"]
+
+    assert (reply.status, reply.body) == (500, {"error": "internal error"})
+    assert [(x["event"], x.get("path")) for x in errors] == [("internal_error", "/crash")]
+    assert errors[0]["exception"][0]["exc_value"] == "a bug in a handler"
+
+
+def _get(url: str) -> Reply | None:
+    try:
+        return request(url)
+    except OSError:  # not listening yet
+        return None
