@@ -3,9 +3,10 @@
 - No framing: every response says `X-Frame-Options: DENY` and CSP `frame-ancestors 'none'`,
   so another site cannot frame the dashboard and trick a click onto its buttons.
 - No cross-origin changes: a request that is not GET/HEAD/OPTIONS is refused (403) when the
-  browser says it comes from another site: `Sec-Fetch-Site` other than same-origin, or an
-  `Origin` (else `Referer`) whose host is not the one the request was sent to (nor that of
-  RELAY_PUBLIC_BASE_URL). Clients that are not browsers send none of these and pass.
+  browser says it comes from another site. `Sec-Fetch-Site` (set by the browser, not by the
+  page) decides when present; older browsers are judged by `Origin` (else `Referer`), whose
+  host must be the one the request was sent to, or that of RELAY_PUBLIC_BASE_URL. Clients that
+  are not browsers send none of these and pass (they cannot ride an operator's login).
 
 Only the host is compared, not the scheme: behind a proxy that ends TLS the app sees http
 while the browser's Origin says https.
@@ -42,8 +43,8 @@ def _host(url: str) -> str:
 def cross_origin(scope: Scope, public_base_url: str | None = None) -> str | None:
     """Why this request comes from another site; None when it is same-origin or not a browser's."""
     site = _header(scope, b"sec-fetch-site").lower()
-    if site and site not in ("same-origin", "none"):
-        return f"the browser says it comes from another site (Sec-Fetch-Site: {site})"
+    if site:  # "none": the operator's own navigation (a bookmark, the address bar)
+        return None if site in ("same-origin", "none") else f"the browser says so (Sec-Fetch-Site: {site})"
     origin = _header(scope, b"origin")
     seen, what = (origin, "Origin") if origin else (_header(scope, b"referer"), "Referer")
     if not seen:
