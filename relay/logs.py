@@ -3,12 +3,16 @@
 An exception logged with `log.exception(...)` (or a library's `logger.exception`) carries its
 stack trace: in JSON as `"exception": [{"exc_type", "exc_value", "frames": [...]}]`, without
 local variables (they could hold secrets or CRM payloads); the console renderer prints it.
+Exception messages carry data, though, so every line passes through `redact` last (the
+commands pass one that masks each configured secret value, as /admin does).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
@@ -30,7 +34,9 @@ class _NotLoggedYet(logging.Filter):
         return not getattr(exc, LOGGED, False)
 
 
-def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
+def configure_logging(
+    *, level: str = "INFO", fmt: str = "json", redact: Callable[[str], str] | None = None
+) -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -57,7 +63,11 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                renderer,
+                *([_redacting(redact)] if redact else []),
+            ],
         )
     )
     root = logging.getLogger()
@@ -69,6 +79,13 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
     for old in [f for f in server_errors.filters if isinstance(f, _NotLoggedYet)]:
         server_errors.removeFilter(old)
     server_errors.addFilter(_NotLoggedYet())
+
+
+def _redacting(redact: Callable[[str], str]) -> structlog.types.Processor:
+    def processor(_logger: Any, _method: str, line: Any) -> Any:  # the rendered line
+        return redact(line) if isinstance(line, str) else line
+
+    return processor
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

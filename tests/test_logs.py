@@ -118,3 +118,18 @@ def _get(url: str) -> Reply | None:
         return request(url)
     except OSError:  # not listening yet
         return None
+
+
+def test_a_secret_in_an_exception_message_is_masked_in_the_log(served: ServeProcess, redis_url: str) -> None:
+    """Tracebacks carry exception messages, which carry data: a secret there is masked as in /admin."""
+    client = redis.Redis.from_url(redis_url)
+    client.hset("rq:job:leaky", mapping={"created_at": ADMIN_TOKEN, "data": "{}", "status": "failed"})
+    client.close()
+
+    AdminClient(served.base_url).get("/dashboard/0/data/job/leaky.json")
+    line = wait_for(
+        lambda: next((x for x in served.log_lines() if x.get("event") == "dashboard_error"), None)
+    )
+
+    assert "time data '[redacted]'" in line["exception"][0]["exc_value"]
+    assert ADMIN_TOKEN.encode() not in served.log_path.read_bytes()
