@@ -20,7 +20,9 @@ from rq.serializers import JSONSerializer
 from werkzeug.routing import Rule
 
 from relay.admin.dashboard import Dashboard
+from relay.app import create_app
 from relay.ledger import Ledger
+from relay.settings import Settings
 from tests.admin.helpers import (
     UUID_A,
     UUID_B,
@@ -31,7 +33,7 @@ from tests.admin.helpers import (
     request,
     seed_dead,
 )
-from tests.servers import WorkerProcess, wait_for
+from tests.servers import WorkerProcess, free_port, running_web_app, wait_for
 
 # Values each URL argument is tried with; the first is the baseline.
 ARGUMENTS: dict[str, list[str]] = {
@@ -142,3 +144,14 @@ def test_concurrent_dashboard_requests_keep_their_redis_connection(admin: AdminC
         statuses = list(pool.map(ask, range(240)))
 
     assert {s: statuses.count(s) for s in set(statuses)} == {200: 240}
+
+
+def test_redis_unreachable_answers_503_not_500(admin_settings: Settings) -> None:
+    down = admin_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    with running_web_app(create_app(down)) as base_url:
+        admin = AdminClient(base_url)
+        replies = [admin.get("/dashboard/0/data/queues.json"), admin.post("/dashboard/requeue/relay")]
+
+    assert [(r.status, r.body) for r in replies] == [
+        (503, {"error": "Redis is unavailable; retry later"})
+    ] * 2
