@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import redis
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import ASGIApp
@@ -18,38 +18,19 @@ from relay.admin import api as admin_api
 from relay.admin import state as admin_state
 from relay.admin.auth import RequireAdminToken
 from relay.admin.auth import check as check_token
+from relay.admin.browser import BrowserGuard
 from relay.admin.redaction import Redactor
 from relay.appstate import AppState, app_state
+from relay.body import read_body
 from relay.events import IncomingWebhook
-from relay.exceptions import (
-    NotReplicated,
-    PayloadTooLarge,
-    QueueUnavailable,
-    SourceDisabled,
-    WebhookError,
-)
-from relay.logs import get_logger
+from relay.exceptions import NotReplicated, QueueUnavailable, SourceDisabled, WebhookError
+from relay.logs import get_logger, mark_logged
 from relay.queue import Waker, read_workers, relay_queue, rq_connection
 from relay.settings import Settings, get_settings
 from relay.sources import KNOWN_SOURCES, WebhookSource, enabled_sources
 from relay.store import Accepted, Store
 
 log = get_logger("relay.web")
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing more than `limit` bytes without reading them all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body is larger than {limit} bytes")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def public_url(request: Request, settings: Settings) -> str:
@@ -74,8 +55,12 @@ async def receive_webhook(request: Request) -> Response:
     except WebhookError as exc:
         metrics.record_rejected(name, exc)
         log.info("webhook_refused", source=name, status=exc.status_code, reason=exc.message)
-        custom = source.error_response(exc)
-        return custom or JSONResponse({"error": exc.message}, status_code=exc.status_code)
+        response = source.error_response(exc) or JSONResponse(
+            {"error": exc.message}, status_code=exc.status_code
+        )
+        if exc.close_connection:  # the rest of the body is unread: do not wait for it
+            response.headers["connection"] = "close"
+        return response
 
 
 async def accept_webhook(request: Request, state: AppState, source: WebhookSource) -> Response:
@@ -83,7 +68,9 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
         method=request.method,
         url=public_url(request, state.settings),
         headers={k.lower(): v for k, v in request.headers.items()},
-        body=await read_body(request, state.settings.max_body_bytes),
+        body=await read_body(
+            request, limit=state.settings.max_body_bytes, timeout_s=state.settings.body_timeout_s
+        ),
     )
     source.verify(webhook)
     events = source.parse(webhook)
@@ -189,17 +176,18 @@ async def metrics_endpoint(request: Request) -> Response:
 
 
 def admin_routes(settings: Settings, dashboard: ASGIApp | None) -> list[BaseRoute]:
-    """/admin and /dashboard exist only with an admin token (else 404, not open); /metrics asks
-    for it when RELAY_METRICS_REQUIRE_AUTH is on (and is off without a token then)."""
+    """/admin and /dashboard exist only with an admin token (else 404, not open), and refuse
+    framing and cross-origin changes; /metrics asks for the token when
+    RELAY_METRICS_REQUIRE_AUTH is on (and is off without a token then)."""
     token = settings.admin_token
     routes: list[BaseRoute] = []
     if token is not None:
         admin = Router(routes=admin_api.routes())
-        routes.append(Mount("/admin", app=RequireAdminToken(admin, token=token)))
+        guard = {"public_base_url": settings.public_base_url}
+        routes.append(Mount("/admin", app=BrowserGuard(RequireAdminToken(admin, token=token), **guard)))
         if dashboard is not None:
-            routes.append(
-                Mount("/dashboard", app=RequireAdminToken(dashboard, token=token, allow_basic=True))
-            )
+            app = RequireAdminToken(dashboard, token=token, allow_basic=True)
+            routes.append(Mount("/dashboard", app=BrowserGuard(app, **guard)))
     if token is not None or not settings.metrics_require_auth:
         routes.append(Route("/metrics", metrics_endpoint))
     return routes
@@ -208,11 +196,19 @@ def admin_routes(settings: Settings, dashboard: ASGIApp | None) -> list[BaseRout
 async def webhook_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WebhookError)
     log.info("webhook_refused", status=exc.status_code, reason=exc.message, path=request.url.path)
-    return JSONResponse({"error": exc.message}, status_code=exc.status_code)
+    headers = {"connection": "close"} if exc.close_connection else None
+    return JSONResponse({"error": exc.message}, status_code=exc.status_code, headers=headers)
+
+
+async def client_disconnected(request: Request, exc: Exception) -> Response:
+    """The client went away mid-upload: its doing, not an error of ours; nobody reads the answer."""
+    log.info("client_disconnected", path=request.url.path, method=request.method)
+    return Response(status_code=400)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
     log.exception("internal_error", path=request.url.path, error=type(exc).__name__)
+    mark_logged(exc)
     return JSONResponse({"error": "internal error"}, status_code=500)
 
 
@@ -268,6 +264,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             *admin_routes(settings, dashboard.app if dashboard else None),
         ],
-        exception_handlers={WebhookError: webhook_error, Exception: internal_error},
+        exception_handlers={
+            WebhookError: webhook_error,
+            ClientDisconnect: client_disconnected,
+            Exception: internal_error,
+        },
         lifespan=lifespan,
     )

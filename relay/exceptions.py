@@ -4,7 +4,8 @@ RelayError
  ├── WebhookError              an incoming request is refused (carries its HTTP status)
  │    ├── SourceDisabled       404: unknown source, or its secret is not configured
  │    ├── InvalidSignature     401
- │    ├── PayloadTooLarge      413
+ │    ├── PayloadTooLarge      413 (the connection is closed: the rest of the body is unread)
+ │    ├── BodyTimeout          408: the body did not arrive within RELAY_BODY_TIMEOUT_S (closed too)
  │    ├── MalformedPayload     400: not JSON / not XML
  │    ├── InvalidEvent         422: parses, but breaks the source's schema
  │    └── QueueUnavailable     503: Redis cannot take the events now; the CRM retries
@@ -25,6 +26,7 @@ class RelayError(Exception):
 
 class WebhookError(RelayError):
     status_code = 400
+    close_connection = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -41,6 +43,12 @@ class InvalidSignature(WebhookError):
 
 class PayloadTooLarge(WebhookError):
     status_code = 413
+    close_connection = True
+
+
+class BodyTimeout(WebhookError):
+    status_code = 408
+    close_connection = True
 
 
 class MalformedPayload(WebhookError):

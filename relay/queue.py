@@ -27,7 +27,9 @@ from typing import Any
 
 import redis
 from rq import Queue as Queue  # re-exported: callers name the type without importing rq
-from rq import Worker
+from rq import Worker, requeue_job
+from rq.exceptions import InvalidJobOperation as InvalidJobOperation
+from rq.exceptions import NoSuchJobError as NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer as JSONSerializer  # re-exported for rq-dashboard's config
@@ -105,6 +107,28 @@ class Waker:
 
 def queue_length(queue: Queue) -> int:
     return int(queue.count)
+
+
+def compact(connection: redis.Redis, queue_name: str) -> None:
+    """Drop expired job ids from the queue; an empty queue (no list in Redis) has none."""
+    try:
+        relay_queue(connection, queue_name).compact()  # type: ignore[no-untyped-call]
+    except redis.ResponseError as exc:
+        if "no such key" not in str(exc).lower():
+            raise
+
+
+def requeue_failed(connection: redis.Redis, queue_name: str) -> int:
+    """Requeue every failed job of the queue (the dashboard's "requeue all"); how many were."""
+    registry = FailedJobRegistry(queue_name, connection=connection, serializer=JSONSerializer)
+    count = 0
+    for job_id in registry.get_job_ids(cleanup=False):
+        try:
+            requeue_job(job_id, connection=connection, serializer=JSONSerializer)
+        except (NoSuchJobError, InvalidJobOperation):
+            continue  # expired, or requeued by someone else since the listing
+        count += 1
+    return count
 
 
 # --- workers -----------------------------------------------------------------------------

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
 
     # --- Ingest
     max_body_bytes: int = 1024 * 1024
+    # The whole body must arrive within this, else 408 (slow or stalled uploads hold connections).
+    body_timeout_s: float = 10.0
     event_ttl_s: int = 7 * 24 * 3600
     signature_tolerance_s: int = 300
 

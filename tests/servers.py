@@ -55,6 +55,17 @@ def running_web_app(app: Starlette) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def read_log_lines(path: Path) -> list[dict[str, Any]]:
+    """A process's JSON log lines; a line that is not JSON comes back as {"raw": line}."""
+    lines = []
+    for line in path.read_bytes().splitlines():
+        try:
+            lines.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            lines.append({"raw": line.decode(errors="replace")})
+    return lines
+
+
 class WorkerProcess:
     """A real `relay worker` subprocess; its log goes to a file the test can read."""
 
@@ -69,13 +80,7 @@ class WorkerProcess:
         )
 
     def log_lines(self) -> list[dict[str, Any]]:
-        lines = []
-        for line in self.log_path.read_bytes().splitlines():
-            try:
-                lines.append(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                lines.append({"raw": line.decode(errors="replace")})
-        return lines
+        return read_log_lines(self.log_path)
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -169,3 +174,42 @@ def event_record(redis_url: str, event_id: str) -> dict[str, str]:
         return client.hgetall(keys.event(event_id))  # type: ignore[return-value]
     finally:
         client.close()
+
+
+class ServeProcess:
+    """A real `relay serve` subprocess on a free loopback port; its log goes to a file."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "relay", "serve", "--port", str(self.port)],
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(self._answers, timeout_s=20)
+
+    def _answers(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"relay serve exited: {self.log_path.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        return read_log_lines(self.log_path)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()

@@ -31,6 +31,8 @@ from starlette.routing import BaseRoute, Route
 from relay.admin import actions, queries, state
 from relay.admin.redaction import Redactor
 from relay.appstate import AppState, app_state
+from relay.body import read_body
+from relay.exceptions import WebhookError
 from relay.logs import get_logger
 from relay.queue import wake
 from relay.store import EventStatus
@@ -87,7 +89,8 @@ def _error(request: Request, message: str, status_code: int) -> Response:
 
 
 def handler(func: Handler) -> Handler:
-    """Bad input → 400/422 with the reason; Redis down → 503; nothing else is caught here."""
+    """Bad input → 400/413/422 with the reason, a slow body 408; Redis down → 503; nothing else
+    is caught here."""
 
     async def wrapped(request: Request) -> Response:
         try:
@@ -95,6 +98,11 @@ def handler(func: Handler) -> Handler:
         except (queries.QueryError, BadRequest) as exc:
             status_code = exc.status_code if isinstance(exc, BadRequest) else 400
             return _error(request, str(exc), status_code)
+        except WebhookError as exc:  # the body: too large (413) or too slow (408)
+            response = _error(request, exc.message, exc.status_code)
+            if exc.close_connection:
+                response.headers["connection"] = "close"
+            return response
         except (redis.RedisError, OSError) as exc:
             log.error("admin_redis_unavailable", error=type(exc).__name__, path=request.url.path)
             return _error(request, "Redis is unavailable; retry later", 503)
@@ -113,14 +121,9 @@ def _params(request: Request, allowed: set[str]) -> dict[str, str]:
 
 
 async def _body(request: Request, model: type[_Body]) -> Any:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BadRequest(f"body is larger than {MAX_BODY_BYTES} bytes", 413)
-    data = b""
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_BODY_BYTES:
-            raise BadRequest(f"body is larger than {MAX_BODY_BYTES} bytes", 413)
+    data = await read_body(
+        request, limit=MAX_BODY_BYTES, timeout_s=app_state(request).settings.body_timeout_s
+    )
     try:
         doc = orjson.loads(data or b"{}")
     except orjson.JSONDecodeError as exc:

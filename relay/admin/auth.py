@@ -8,7 +8,8 @@ Browsers cannot send a bearer header to /dashboard, so there HTTP Basic with the
 password (any user name) works too. Browsers replay Basic credentials on cross-site requests,
 so a Basic-authenticated POST must also carry `X-Requested-With` (the dashboard's own jQuery
 calls send it; a cross-site form cannot), which keeps other sites from requeueing or
-deleting jobs through an operator's browser.
+deleting jobs through an operator's browser; relay/admin/browser.py also refuses changes
+whose Origin is another site's, and framing.
 """
 
 from __future__ import annotations

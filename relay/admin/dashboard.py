@@ -2,10 +2,12 @@
 jobs, see relay/queue.py), inside the web app via a2wsgi, behind the admin token.
 
 rq-dashboard is a Flask blueprint configured through module-level state: its serializer is
-set to rq's JSONSerializer here (the relay's jobs are JSON), and it opens a Redis client of
-its own, per request for most pages; `Dashboard` closes those when each request ends and
-its own when the web app stops. Its workers.json is replaced (see `list_workers`): upstream's
-fails on rq 3 whenever a worker is busy.
+set to rq's JSONSerializer here (the relay's jobs are JSON). Upstream opens a Redis client per
+request and swaps it into the shared Flask app, so concurrent requests (the page polls
+several at once) closed each other's; here every request uses the one client (thread-safe,
+pooled), closed when the web app stops. Its workers.json is replaced (see `list_workers`): upstream's
+fails on rq 3 whenever a worker is busy. relay/admin/dashboard_checks.py refuses what
+rq-dashboard would answer with a 500 or change through a GET.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from a2wsgi import WSGIMiddleware
 from flask import Flask, Response, current_app, jsonify
 from starlette.types import ASGIApp
 
+from relay.admin import dashboard_checks
 from relay.queue import JSONSerializer, dashboard_worker_rows
 
 POLL_INTERVAL_MS = 5000
@@ -50,16 +53,11 @@ class Dashboard:
         )
         self.flask.register_blueprint(web.blueprint, url_prefix="")
         self.flask.view_functions["rq_dashboard.list_workers"] = list_workers
+        dashboard_checks.install(self.flask)
+        self.flask.before_request_funcs["rq_dashboard"].remove(web.push_rq_connection)
         web.setup_rq_connection(self.flask)
         self._connection: redis.Redis = self.flask.redis_conn  # type: ignore[attr-defined]
-        self.flask.teardown_request(self._close_request_connection)
         self.app: ASGIApp = WSGIMiddleware(self.flask)  # type: ignore[arg-type,assignment]
-
-    def _close_request_connection(self, _error: BaseException | None) -> None:
-        connection = getattr(current_app, "redis_conn", None)
-        if connection is not None and connection is not self._connection:
-            current_app.redis_conn = self._connection  # type: ignore[attr-defined]
-            connection.close()
 
     def close(self) -> None:
         self._connection.close()

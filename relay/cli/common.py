@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 import redis
 
+from relay.admin.redaction import Redactor
 from relay.logs import configure_logging
 from relay.settings import Settings, get_settings
 from relay.store import Store
@@ -28,7 +29,9 @@ def redacted(url: str) -> str:
 
 def load_settings() -> Settings:
     settings = get_settings()
-    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    configure_logging(
+        level=settings.log_level, fmt=settings.log_format, redact=Redactor.from_settings(settings).text
+    )
     return settings
 
 

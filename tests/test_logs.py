@@ -1,0 +1,135 @@
+"""A crash's stack trace reaches the JSON log, as structured frames (not `"exc_info": true`),
+from the relay's own loggers and from the libraries' (uvicorn, Flask, rq) alike."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import redis
+
+from tests.admin.helpers import ADMIN_TOKEN, AdminClient, Reply, request
+from tests.servers import ServeProcess, free_port, read_log_lines, wait_for
+
+
+@pytest.fixture
+def served(relay_env: dict[str, str], tmp_path: Path) -> Iterator[ServeProcess]:
+    server = ServeProcess({**relay_env, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN}, tmp_path / "web.log")
+    yield server
+    server.stop()
+
+
+def frames(line: dict[str, Any]) -> list[str]:
+    return [frame["name"] for exc in line["exception"] for frame in exc["frames"]]
+
+
+def test_a_crash_in_the_web_app_logs_its_stack_trace(served: ServeProcess, redis_url: str) -> None:
+    # A job hash rq cannot read (a date it cannot parse): the dashboard's job page crashes on it.
+    client = redis.Redis.from_url(redis_url)
+    client.hset(
+        "rq:job:broken",
+        mapping={"created_at": "yesterday", "data": "{}", "status": "failed", "origin": "relay"},
+    )
+    client.close()
+
+    reply = AdminClient(served.base_url).get("/dashboard/0/data/job/broken.json")
+    line = wait_for(
+        lambda: next((x for x in served.log_lines() if x.get("event") == "dashboard_error"), None)
+    )
+
+    assert reply.status == 500 and reply.body == {"error": "internal error"}
+    assert line["level"] == "error" and line["path"] == "/dashboard/0/data/job/broken.json"
+    assert "exc_info" not in line
+    exc = line["exception"][0]  # the one raised last (rq's date parser tries two formats)
+    assert exc["exc_type"] == "ValueError" and "yesterday" in exc["exc_value"]
+    assert "str_to_date" in frames(line)
+    assert all("locals" not in f for e in line["exception"] for f in e["frames"])
+
+
+def test_a_library_logging_an_exception_gets_its_stack_trace_too() -> None:
+    code = """
+import logging
+from relay.logs import configure_logging
+configure_logging(fmt="json")
+def deliver():
+    raise ConnectionResetError("peer went away")
+try:
+    deliver()
+except OSError:
+    logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    [line] = [orjson.loads(x) for x in done.stderr.splitlines()]
+
+    assert line["event"] == "Exception in ASGI application" and "exc_info" not in line
+    assert line["exception"][0]["exc_type"] == "ConnectionResetError"
+    assert "deliver" in frames(line)
+
+
+CRASHING_SERVER = """
+import sys
+import uvicorn
+from starlette.routing import Route
+from relay.app import create_app
+from relay.cli.common import load_settings
+
+async def crash(request):
+    raise RuntimeError("a bug in a handler")
+
+app = create_app(load_settings())
+app.router.routes.append(Route("/crash", crash))
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None, access_log=False)
+"""
+
+
+def test_an_internal_error_is_logged_once_with_its_path(relay_env: dict[str, str], tmp_path: Path) -> None:
+    """Starlette re-raises after the 500 so servers can log it: uvicorn's own line repeated ours."""
+    port = free_port()
+    log_path = tmp_path / "web.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-c", CRASHING_SERVER, str(port)],
+            env={**os.environ, **relay_env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            reply = wait_for(lambda: _get(f"http://127.0.0.1:{port}/crash"))
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+    errors = [x for x in read_log_lines(log_path) if x.get("level") != "info"]
+
+    assert (reply.status, reply.body) == (500, {"error": "internal error"})
+    assert [(x["event"], x.get("path")) for x in errors] == [("internal_error", "/crash")]
+    assert errors[0]["exception"][0]["exc_value"] == "a bug in a handler"
+
+
+def _get(url: str) -> Reply | None:
+    try:
+        return request(url)
+    except OSError:  # not listening yet
+        return None
+
+
+def test_a_secret_in_an_exception_message_is_masked_in_the_log(served: ServeProcess, redis_url: str) -> None:
+    """Tracebacks carry exception messages, which carry data: a secret there is masked as in /admin."""
+    client = redis.Redis.from_url(redis_url)
+    client.hset("rq:job:leaky", mapping={"created_at": ADMIN_TOKEN, "data": "{}", "status": "failed"})
+    client.close()
+
+    AdminClient(served.base_url).get("/dashboard/0/data/job/leaky.json")
+    line = wait_for(
+        lambda: next((x for x in served.log_lines() if x.get("event") == "dashboard_error"), None)
+    )
+
+    assert "time data '[redacted]'" in line["exception"][0]["exc_value"]
+    assert ADMIN_TOKEN.encode() not in served.log_path.read_bytes()
