@@ -89,6 +89,7 @@ def test_duplicate_delivery_is_applied_once(
 def test_rejected_event_lands_in_dlq_with_chartmogul_message(
     web: str, worker: WorkerProcess, simulator: SimulatorHandle, relay_env: dict[str, str]
 ) -> None:
+    simulator.set_behaviour(unknown_owner="reject")  # the docs' 400 (a 2023 recording: 200, ignored)
     customer = acme(simulator)
     event = {
         "id": "evt_owner",
@@ -139,9 +140,29 @@ def test_server_errors_are_retried_then_applied_once(
     assert set(statuses) == {500, 200}
 
 
+def test_an_owner_chartmogul_ignores_is_applied_without_changing_the_owner(
+    web: str, worker: WorkerProcess, simulator: SimulatorHandle
+) -> None:
+    """As recorded in 2023: an owner without a seat gets 200 and the owner stays as it was."""
+    customer = acme(simulator)
+    event = {
+        "id": "evt_owner_ignored",
+        "occurred_at": iso(),
+        "customer": {"uuid": customer["uuid"]},
+        "set": {"owner": "nobody@example.com", "city": "Denver"},
+    }
+
+    assert send_generic(web, GENERIC_SECRET, event).status == 202
+
+    wait_for(lambda: simulator.stored_customer(customer["uuid"])["city"] == "Denver")
+    assert simulator.stored_customer(customer["uuid"])["owner"] is None
+    assert [p["status"] for p in patches(simulator, customer["uuid"])] == [200]
+
+
 def test_replay_applies_event_once_the_cause_is_fixed(
     web: str, worker: WorkerProcess, simulator: SimulatorHandle, relay_env: dict[str, str]
 ) -> None:
+    simulator.set_behaviour(unknown_owner="reject")
     customer = acme(simulator)
     event = {
         "id": "evt_fixme",

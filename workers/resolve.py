@@ -1,7 +1,9 @@
 """Customer resolution: a CRM record, external id or email → a ChartMogul customer uuid.
 
 In order: the link table (explicit `relay links import`, link properties the CRM sent),
-cached look-ups, then ChartMogul's own look-ups by external_id and by email.
+cached look-ups, then ChartMogul's own look-ups by external_id and by email (every page of
+them). Several customers matching is ambiguous: the events are dead-lettered with the candidate
+uuids named, never delivered to whichever came first.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from relay import keys
 from relay.changes import CustomerRef
 from relay.ledger import Ledger
 from workers.chartmogul import ChartMogulClient
+
+# An ambiguous look-up's message names this many candidates at most.
+MAX_CANDIDATES_SHOWN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +52,18 @@ class CustomerResolver:
             await self.ledger.redis.set(keys.lookup(ref.key), candidates[0], ex=self.lookup_ttl_s)
             return Resolution(candidates[0], None)
         if len(candidates) > 1:
-            return Resolution(None, None, f"{len(candidates)} ChartMogul customers match {describe(ref)}")
+            return Resolution(None, None, ambiguous(ref, candidates))
         return Resolution(None, None, f"no ChartMogul customer matches {describe(ref)}")
+
+
+def ambiguous(ref: CustomerRef, candidates: list[str]) -> str:
+    shown = ", ".join(candidates[:MAX_CANDIDATES_SHOWN])
+    more = len(candidates) - MAX_CANDIDATES_SHOWN
+    return (
+        f"ambiguous: {len(candidates)} ChartMogul customers match {describe(ref)}: {shown}"
+        + (f" and {more} more" if more > 0 else "")
+        + "; link the right one with `relay links import`"
+    )
 
 
 def describe(ref: CustomerRef) -> str:
