@@ -24,8 +24,8 @@ DEFAULT_DATA_SOURCE_UUID = "ds_5f0c6a4e-1d2b-4c3a-9e8f-000000000001"
 
 # Keys whose missing value is an empty string (the official client refuses null for them).
 _TEXT_KEYS = ("name", "email", "company", "external_id")
-# Keys whose missing value is null.
-_NULLABLE_KEYS = ("city", "country", "state", "zip", "owner", "website_url", "customer-since")
+# Keys whose missing or empty value is null (not `city`: recorded as "" when created without one).
+_NULLABLE_KEYS = ("country", "state", "zip", "owner", "website_url", "customer-since")
 _TIMESTAMP_KEYS = ("lead_created_at", "free_trial_started_at")
 
 
@@ -68,7 +68,7 @@ def build_customer(doc: dict[str, Any], customer_id: int) -> Customer:
     customer["mrr"] = doc.get("mrr", 0)
     customer["arr"] = doc.get("arr", customer["mrr"] * 12 if isinstance(customer["mrr"], int) else 0)
     customer["billing-system-url"] = doc.get("billing-system-url")
-    customer["chartmogul-url"] = doc.get("chartmogul-url") or _chartmogul_url(customer)
+    customer["chartmogul-url"] = doc.get("chartmogul-url") or chartmogul_url(customer)
     customer["billing-system-type"] = doc.get("billing-system-type") or "Custom"
     customer["currency"] = doc.get("currency") or "USD"
     customer["currency-sign"] = doc.get("currency-sign") or "$"
@@ -134,6 +134,7 @@ def build_contact(value: Any) -> dict[str, Any] | None:
     return {field: value.get(field) for field in CONTACT_FIELDS}
 
 
-def _chartmogul_url(customer: Customer) -> str:
+def chartmogul_url(customer: Customer) -> str:
+    """Named after the company, else the name, as recorded (`#/customers/133149145-Curry_36`)."""
     label = re.sub(r"\W+", "_", customer["company"] or customer["name"] or "Customer").strip("_")
-    return f"https://app.chartmogul.com/#customers/{customer['id']}-{label}"
+    return f"https://app.chartmogul.com/#/customers/{customer['id']}-{label}"

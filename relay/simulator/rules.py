@@ -30,7 +30,7 @@ from typing import Any
 
 from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES
 from relay.simulator.behaviour import Behaviour
-from relay.simulator.customers import Customer, sync_address
+from relay.simulator.customers import Customer, chartmogul_url, sync_address
 from relay.simulator.store import Store
 from relay.simulator.values import (
     format_timestamp,
@@ -96,6 +96,8 @@ def apply_update(
     _check_trial_not_before_lead(update.customer, sent=known.keys())
     if behaviour.lenient_values and "state" in known and update.customer["country"] not in (None, "US"):
         update.customer["state"] = None  # recorded 2023: state "NY" next to country DE -> null
+    if current["chartmogul-url"] == chartmogul_url(current):
+        update.customer["chartmogul-url"] = chartmogul_url(update.customer)  # recorded: follows a rename
     sync_address(update.customer)
     return Applied(update.customer, update.contact if "primary_contact" in known else None)
 

@@ -103,7 +103,7 @@ def test_a_customer_in_chartmogul_response_shape(sim: SimulatorHandle, customer:
     assert got["billing-system-url"] is None
     assert "primary_contact" not in got
     assert got["mrr"] == 3000
-    assert got["chartmogul-url"] == "https://app.chartmogul.com/#customers/12150249-Example_Company"
+    assert got["chartmogul-url"] == "https://app.chartmogul.com/#/customers/12150249-Example_Company"
 
 
 def test_an_unknown_customer_is_404(sim: SimulatorHandle) -> None:

@@ -211,7 +211,14 @@ def test_invalid_json_is_a_400(sim: SimulatorHandle, customer: dict[str, Any]) -
 
 # (body, what the customer shows afterwards for the keys given)
 ACCEPTED: list[tuple[dict[str, Any], dict[str, Any]]] = [
-    ({"company": "Acme Corp"}, {"company": "Acme Corp"}),
+    # the chartmogul-url follows the company (else the name), as recorded
+    (
+        {"company": "Acme Corp"},
+        {
+            "company": "Acme Corp",
+            "chartmogul-url": "https://app.chartmogul.com/#/customers/12150249-Acme_Corp",
+        },
+    ),
     ({"name": "Anna", "email": "anna@example.com"}, {"name": "Anna", "email": "anna@example.com"}),
     ({"zip": "10001", "city": "New York"}, {"zip": "10001", "city": "New York"}),
     ({"state": "US-NY"}, {"state": "NY"}),
@@ -246,7 +253,10 @@ ACCEPTED: list[tuple[dict[str, Any], dict[str, Any]]] = [
     ),
     # a field sent empty is applied empty
     ({"city": ""}, {"city": None}),
-    ({"company": ""}, {"company": ""}),
+    (
+        {"company": ""},
+        {"company": "", "chartmogul-url": "https://app.chartmogul.com/#/customers/12150249-Ben"},
+    ),
     ({"owner": None}, {"owner": None}),
     ({"website_url": ""}, {"website_url": None}),
     (
