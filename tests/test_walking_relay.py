@@ -38,15 +38,23 @@ def patches(simulator: SimulatorHandle, uuid: str) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.parametrize("strict", [False, True], ids=["recorded-behaviour", "strict-docs-behaviour"])
 def test_event_updates_customer_and_keeps_existing_tags(
-    web: str, worker: WorkerProcess, simulator: SimulatorHandle
+    web: str, worker: WorkerProcess, simulator: SimulatorHandle, strict: bool
 ) -> None:
+    if strict:
+        simulator.strict()  # what the relay sends must pass the docs' rules too
     customer = acme(simulator)
     event = {
         "id": "evt_01",
         "occurred_at": iso(),
         "customer": {"uuid": customer["uuid"]},
-        "set": {"city": "San Francisco", "country": "US", "primary_contact": {"first_name": "Anna"}},
+        "set": {
+            "city": "San Francisco",
+            "country": "US",
+            "state": "US-CA",
+            "primary_contact": {"first_name": "Anna"},
+        },
         "tags": {"add": ["vip"], "remove": ["trial"]},
         "custom": {"set": {"CAC": 25}},
     }
@@ -59,6 +67,8 @@ def test_event_updates_customer_and_keeps_existing_tags(
     assert updated["attributes"]["tags"] == ["existing", "vip"]  # "existing" survived, "trial" removed
     assert updated["attributes"]["custom"] == {"channel": "Facebook", "CAC": 25}
     assert updated["company"] == "Acme Corp"  # untouched fields stay
+    assert updated["state"] == "CA" and "primary_contact" not in updated
+    assert (simulator.primary_contact(customer["uuid"]) or {})["first_name"] == "Anna"
     [patch] = patches(simulator, customer["uuid"])
     assert patch["idempotency_key"] == "evt_01"
     assert patch["status"] == 200

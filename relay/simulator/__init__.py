@@ -7,6 +7,11 @@ behaviour switch picks the side (behaviour.py). Switchable faults, a rate limit 
 parallel connections come on top. Control endpoints under `/_sim/` set it up and show what it
 received.
 
+Switches and their defaults (the recorded side; behaviour.py gives the evidence for each):
+`unknown_owner=ignore` (docs: reject), `lenient_values=true` (docs: false), `unknown_keys=ignore`
+(docs: reject), `omitted_attributes=keep` (docs: delete). Set them with `POST /_sim/behaviour`,
+`relay simulator --behaviour KEY=VALUE` or `running_simulator(behaviour=...)`.
+
     app.py        create_simulator_app: routes + gate
     gate.py       what every API request passes: log, connection cap, latency, auth, rate, faults
     api.py        the /v1 routes
