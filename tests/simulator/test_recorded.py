@@ -353,15 +353,15 @@ def test_the_simulator_answers_as_recorded(
     sim = sim_factory(rate_limit_per_s=float("inf"))
     for email in exchange.users:
         sim.add_user(email)
-    for key, type_ in exchange.custom_attributes:
-        sim.add_custom_attribute(key, type_)
+    for name, type_ in exchange.custom_attributes:
+        sim.add_custom_attribute(name, type_)
     for customer in exchange.customers:
         sim.add_customer(copy.deepcopy(customer))
     if exchange.faults:
         sim.set_faults(**exchange.faults)
-    key = {} if exchange.api_key is None else {"api_key": exchange.api_key}
+    wrong_key: dict[str, Any] = {} if exchange.api_key is None else {"api_key": exchange.api_key}
 
-    response = sim.request(exchange.method, exchange.path, exchange.body, **key)
+    response = sim.request(exchange.method, exchange.path, exchange.body, **wrong_key)
 
     assert response.status == exchange.status, response.body
     assert matches(response.body, exchange.answer) == [], exchange.source
