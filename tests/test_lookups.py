@@ -68,6 +68,8 @@ def test_a_search_by_email_follows_every_page_and_none_is_empty(simulator: Simul
 def test_several_matching_customers_dead_letter_the_event_naming_the_candidates(
     web: str, worker: WorkerProcess, simulator: SimulatorHandle, relay_env: dict[str, str]
 ) -> None:
+    # As recorded (chartmogul-ruby _find_by_external_id/returns_matching_user_if_exists.yml):
+    # one external_id, two customers in two data sources.
     first = simulator.add_customer({"external_id": "crm-twice", "data_source_uuid": "ds_a"})
     second = simulator.add_customer({"external_id": "crm-twice", "data_source_uuid": "ds_b"})
     event = {

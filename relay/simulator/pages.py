@@ -68,7 +68,8 @@ def page(found: list[Customer], request: PageRequest, *, count_pages: bool = Tru
     return {
         "entries": entries,
         "current_page": 1,
-        "total_pages": math.ceil(len(found) / request.per_page) if count_pages else None,
+        # recorded: an empty list answers total_pages 1
+        "total_pages": max(1, math.ceil(len(found) / request.per_page)) if count_pages else None,
         "has_more": has_more,
         "per_page": request.per_page,
         "page": 1,

@@ -104,3 +104,15 @@ GO_3 = go_customer(
 GO_2_RENAMED = go_customer(
     116786131, "cus_8c593a12-432c-11ee-aa85-9f6a40dafa7e", 2, "Chocolate customer 2", "abc@123.com"
 )
+
+
+# RUBY23 _find_by_external_id/returns_matching_user_if_exists.yml: one external_id, two customers
+# in two data sources (why the relay treats several matches as ambiguous).
+EXT_ID_TWINS = [
+    _json(
+        r"""{"id":119414699,"uuid":"cus_c10aa086-5298-11ee-82da-ebac6f7a03c3","external_id":"test_cus_ext_id","name":"Test Customer","email":"","status":"Active","customer-since":"2016-01-01T12:00:00+00:00","attributes":{"custom":{},"clearbit":{},"stripe":{},"tags":[]},"data_source_uuid":"ds_c0d412aa-5298-11ee-bb1f-332cea9687ed","data_source_uuids":["ds_c0d412aa-5298-11ee-bb1f-332cea9687ed"],"external_ids":["test_cus_ext_id"],"company":"","country":null,"state":null,"city":"","zip":null,"lead_created_at":null,"free_trial_started_at":null,"address":{"country":null,"state":null,"city":"","address_zip":null},"mrr":8008,"arr":96096,"billing-system-url":null,"chartmogul-url":"https://app.chartmogul.com/#/customers/119414699-Test_Customer","billing-system-type":"Import API","currency":"EUR","currency-sign":"€","owner":null}"""
+    ),
+    _json(
+        r"""{"id":132752268,"uuid":"cus_e6c9e1b4-749a-11ee-8b12-bbb6dade4cfc","external_id":"test_cus_ext_id","name":"Test Customer","email":"test@customer.com","status":"New Lead","customer-since":null,"attributes":{"custom":{},"clearbit":{},"stripe":{},"tags":[]},"data_source_uuid":"ds_e685f09e-749a-11ee-8624-6baa0e7529f6","data_source_uuids":["ds_e685f09e-749a-11ee-8624-6baa0e7529f6"],"external_ids":["test_cus_ext_id"],"company":"","country":"DE","state":null,"city":"Berlin","zip":null,"lead_created_at":null,"free_trial_started_at":null,"address":{"country":"Germany","state":null,"city":"Berlin","address_zip":null},"mrr":0,"arr":0,"billing-system-url":null,"chartmogul-url":"https://app.chartmogul.com/#/customers/132752268-Test_Customer","billing-system-type":"Import API","currency":"EUR","currency-sign":"€","owner":null}"""
+    ),
+]

@@ -151,7 +151,7 @@ def test_look_up_by_external_id(sim: SimulatorHandle, customer: dict[str, Any]) 
     empty_first_page = {
         "entries": [],
         "current_page": 1,
-        "total_pages": 0,
+        "total_pages": 1,
         "has_more": False,
         "per_page": 200,
         "page": 1,

@@ -217,6 +217,28 @@ EXCHANGES: list[Exchange] = [
         customers=(rec.JOHN_SMITH, *fillers(18, first_id=rec.JOHN_SMITH["id"] + 100)),
     ),
     Exchange(
+        rec.RUBY23 + "_find_by_external_id/returns_matching_user_if_exists.yml",
+        "GET",
+        "/v1/customers?external_id=test_cus_ext_id",
+        answer=first_page(rec.EXT_ID_TWINS, per_page=200, total_pages=1, has_more=False),
+        customers=(*rec.EXT_ID_TWINS, rec.GAVIN),
+    ),
+    Exchange(
+        rec.RUBY23 + "_find_by_external_id/returns_nil_if_customer_does_not_exist.yml",
+        "GET",
+        "/v1/customers?external_id=unknown",
+        answer={
+            "entries": [],
+            "current_page": 1,
+            "total_pages": 1,
+            "has_more": False,
+            "per_page": 200,
+            "page": 1,
+            "cursor": None,
+        },
+        customers=(rec.GAVIN,),
+    ),
+    Exchange(
         rec.GO23 + " (list by data source, per_page=2)",
         "GET",
         f"/v1/customers?data_source_uuid={rec.GO_DATA_SOURCE}&per_page=2",
