@@ -193,6 +193,9 @@ def run_dev(*, web_port: int, simulator_port: int) -> int:
             + (
                 f"  Then look at the customer:  curl -u {SIMULATOR_KEY}: "
                 f"{chartmogul}/v1/customers/{customer_uuid}\n"
+                # ChartMogul never shows a contact in the customer object; its contacts list does
+                f"  and its primary contact:    curl -u {SIMULATOR_KEY}: "
+                f"{chartmogul}/v1/customers/{customer_uuid}/contacts\n"
                 if settings.chartmogul_api_key is None
                 else ""
             )

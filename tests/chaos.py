@@ -94,6 +94,9 @@ class ChaosReport:
     dead_reasons: Counter[str] = field(default_factory=Counter)
     patches_ok: int = 0
     double_applied_keys: list[str] = field(default_factory=list)
+    # The same body re-sent by crash recovery because it carries `primary_contact`, which
+    # ChartMogul never shows back (workers/recovery.py): harmless, so counted apart.
+    resent_keys: list[str] = field(default_factory=list)
     applied_without_patch: list[str] = field(default_factory=list)
     mismatched_customers: list[str] = field(default_factory=list)
     lost: int = 0
@@ -114,6 +117,7 @@ class ChaosReport:
             ("still queued / lost", self.lost),
             ("successful PATCHes", self.patches_ok),
             ("PATCH keys applied twice", len(self.double_applied_keys)),
+            ("same PATCH re-sent by recovery (contact)", len(self.resent_keys)),
             ("applied with no PATCH in the log", len(self.applied_without_patch)),
             ("customers differing from the model", len(self.mismatched_customers)),
             ("seconds", round(self.seconds, 1)),
@@ -274,11 +278,16 @@ def _send_until_answered(web: str, body: bytes) -> int:
 def _check_exactly_once(
     report: ChaosReport, client: redis.Redis, event_ids: list[str], sim: SimulatorHandle
 ) -> None:
-    ok_keys = Counter(
-        r["idempotency_key"] for r in sim.requests() if r["method"] == "PATCH" and r["status"] == 200
-    )
+    ok_bodies: dict[str, list[Any]] = {}
+    for r in sim.requests():
+        if r["method"] == "PATCH" and r["status"] == 200:
+            ok_bodies.setdefault(r["idempotency_key"], []).append(r["body"])
+    ok_keys = Counter({key: len(bodies) for key, bodies in ok_bodies.items()})
     report.patches_ok = sum(ok_keys.values())
-    report.double_applied_keys = [k for k, n in ok_keys.items() if n > 1]
+    for key, bodies in ok_bodies.items():
+        if len(bodies) > 1:
+            harmless = all(body == bodies[0] for body in bodies) and "primary_contact" in bodies[0]
+            (report.resent_keys if harmless else report.double_applied_keys).append(key)
     with client.pipeline(transaction=False) as pipe:
         for event_id in event_ids:
             pipe.hmget(keys.event(event_id), ["status", "applied_by"])
@@ -295,10 +304,11 @@ def _check_model(
 ) -> None:
     for uuid, expected in model(events, initial_tags).items():
         stored = sim.stored_customer(uuid)
+        contact = sim.primary_contact(uuid) or {}  # kept apart: never part of the customer
         actual: dict[str, Any] = {"tags": set(stored["attributes"]["tags"])}
         for name in expected:
             if name == "primary_contact":
-                actual[name] = {k: stored["primary_contact"].get(k) for k in expected[name]}
+                actual[name] = {k: contact.get(k) for k in expected[name]}
             elif name != "tags":
                 actual[name] = stored.get(name)
         if actual != expected:

@@ -16,7 +16,7 @@ import aiohttp
 import redis as redis_sync
 from pydantic import SecretStr
 
-from relay.changes import CustomerChange, CustomerRef
+from relay.changes import CONTACT_FIELDS, CustomerChange, CustomerRef
 from relay.events import ParsedEvent
 from relay.simulator.testing import SimulatorHandle
 from relay.store import Store, keys
@@ -170,6 +170,57 @@ def test_a_patch_that_landed_before_the_worker_died_is_not_sent_again(
     wait_for(lambda: event_status(redis_url, "evt_window") == "applied")
     assert len(customer_requests(simulator, customer["uuid"], "PATCH")) == 1
     assert len(customer_requests(simulator, customer["uuid"], "GET")) == 1  # the check that it landed
+
+
+def test_a_landed_patch_with_a_primary_contact_is_sent_again_harmlessly(
+    start_worker: Callable[..., WorkerProcess], simulator: SimulatorHandle, redis_url: str
+) -> None:
+    """Like the test above, but the body carries `primary_contact`, which ChartMogul never shows
+    in a customer: recovery cannot see that it landed, so it sends the PATCH again. Sending the
+    same plain fields twice leaves the customer as once would, and the event is applied once."""
+    customer = simulator.add_customer({"company": "Contact Co"})
+    body = {"city": "Porto", "primary_contact": {"title": "CFO", "first_name": "Ana"}}
+    change = CustomerChange(
+        event_id="evt_contact_window",
+        source="generic",
+        occurred_at_ms=int(time.time() * 1000),
+        customer=CustomerRef(uuid=customer["uuid"]),
+        fields=body,
+    )
+
+    async def die_after_patch() -> None:
+        store = Store.from_url(redis_url)
+        await store.ledger.accept(ParsedEvent(change=change, raw="{}"))
+        await store.deliveries.begin_inflight(
+            customer["uuid"],
+            Inflight(
+                idempotency_key="evt_contact_window",
+                body=body,
+                event_ids=["evt_contact_window"],
+                field_times={},
+            ),
+        )
+        async with aiohttp.ClientSession() as session:
+            client = ChartMogulClient(session, base_url=simulator.base_url, api_key=SecretStr(SIM_API_KEY))
+            await client.update_customer(customer["uuid"], body, idempotency_key="evt_contact_window")
+        await store.aclose()
+
+    asyncio.run(die_after_patch())
+    after_first = simulator.stored_customer(customer["uuid"])
+    assert "primary_contact" not in simulator.customer(customer["uuid"])  # nothing to judge it by
+    start_worker()
+
+    wait_for(lambda: event_status(redis_url, "evt_contact_window") == "applied")
+    patches = customer_requests(simulator, customer["uuid"], "PATCH")
+    assert [p["status"] for p in patches] == [200, 200]
+    assert patches[0]["body"] == patches[1]["body"] == body
+    # the second PATCH changed nothing the first had not
+    assert simulator.stored_customer(customer["uuid"]) == after_first
+    assert simulator.primary_contact(customer["uuid"]) == {
+        **dict.fromkeys(CONTACT_FIELDS),
+        "title": "CFO",
+        "first_name": "Ana",
+    }
 
 
 def test_bad_credentials_pause_delivery_without_dead_lettering(

@@ -90,6 +90,7 @@ def test_no_secret_in_logs_answers_or_redis(
     caplog.set_level(logging.DEBUG)
     worker = start_worker(RELAY_ADMIN_TOKEN=ADMIN_TOKEN, RELAY_LOG_LEVEL="DEBUG")
     admin = AdminClient(secret_web)
+    simulator.set_behaviour(unknown_owner="reject")  # for the rejected PATCH below (the docs' 400)
     customer = acme(simulator)
     answers: list[tuple[str, str]] = []
 

@@ -38,15 +38,23 @@ def patches(simulator: SimulatorHandle, uuid: str) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.parametrize("strict", [False, True], ids=["recorded-behaviour", "strict-docs-behaviour"])
 def test_event_updates_customer_and_keeps_existing_tags(
-    web: str, worker: WorkerProcess, simulator: SimulatorHandle
+    web: str, worker: WorkerProcess, simulator: SimulatorHandle, strict: bool
 ) -> None:
+    if strict:
+        simulator.strict()  # what the relay sends must pass the docs' rules too
     customer = acme(simulator)
     event = {
         "id": "evt_01",
         "occurred_at": iso(),
         "customer": {"uuid": customer["uuid"]},
-        "set": {"city": "San Francisco", "country": "US", "primary_contact": {"first_name": "Anna"}},
+        "set": {
+            "city": "San Francisco",
+            "country": "US",
+            "state": "US-CA",
+            "primary_contact": {"first_name": "Anna"},
+        },
         "tags": {"add": ["vip"], "remove": ["trial"]},
         "custom": {"set": {"CAC": 25}},
     }
@@ -59,6 +67,8 @@ def test_event_updates_customer_and_keeps_existing_tags(
     assert updated["attributes"]["tags"] == ["existing", "vip"]  # "existing" survived, "trial" removed
     assert updated["attributes"]["custom"] == {"channel": "Facebook", "CAC": 25}
     assert updated["company"] == "Acme Corp"  # untouched fields stay
+    assert updated["state"] == "CA" and "primary_contact" not in updated
+    assert (simulator.primary_contact(customer["uuid"]) or {})["first_name"] == "Anna"
     [patch] = patches(simulator, customer["uuid"])
     assert patch["idempotency_key"] == "evt_01"
     assert patch["status"] == 200
@@ -89,6 +99,7 @@ def test_duplicate_delivery_is_applied_once(
 def test_rejected_event_lands_in_dlq_with_chartmogul_message(
     web: str, worker: WorkerProcess, simulator: SimulatorHandle, relay_env: dict[str, str]
 ) -> None:
+    simulator.set_behaviour(unknown_owner="reject")  # the docs' 400 (a 2023 recording: 200, ignored)
     customer = acme(simulator)
     event = {
         "id": "evt_owner",
@@ -139,9 +150,29 @@ def test_server_errors_are_retried_then_applied_once(
     assert set(statuses) == {500, 200}
 
 
+def test_an_owner_chartmogul_ignores_is_applied_without_changing_the_owner(
+    web: str, worker: WorkerProcess, simulator: SimulatorHandle
+) -> None:
+    """As recorded in 2023: an owner without a seat gets 200 and the owner stays as it was."""
+    customer = acme(simulator)
+    event = {
+        "id": "evt_owner_ignored",
+        "occurred_at": iso(),
+        "customer": {"uuid": customer["uuid"]},
+        "set": {"owner": "nobody@example.com", "city": "Denver"},
+    }
+
+    assert send_generic(web, GENERIC_SECRET, event).status == 202
+
+    wait_for(lambda: simulator.stored_customer(customer["uuid"])["city"] == "Denver")
+    assert simulator.stored_customer(customer["uuid"])["owner"] is None
+    assert [p["status"] for p in patches(simulator, customer["uuid"])] == [200]
+
+
 def test_replay_applies_event_once_the_cause_is_fixed(
     web: str, worker: WorkerProcess, simulator: SimulatorHandle, relay_env: dict[str, str]
 ) -> None:
+    simulator.set_behaviour(unknown_owner="reject")
     customer = acme(simulator)
     event = {
         "id": "evt_fixme",

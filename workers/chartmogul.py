@@ -21,6 +21,10 @@ from workers.ratelimit import RateLimiter
 
 REJECTED_STATUSES = frozenset({400, 402, 404, 405, 409, 410, 413, 415, 422})
 AUTH_STATUSES = frozenset({401, 403})
+# Look-ups page with ChartMogul's maximum page size; the page cap only guards against a cursor
+# that never ends (10,000 customers sharing one external_id or email is no answer either).
+LOOKUP_PER_PAGE = 200
+LOOKUP_MAX_PAGES = 50
 
 
 def parse_error_message(body: str) -> str:
@@ -28,6 +32,9 @@ def parse_error_message(body: str) -> str:
 
     {"code": 400, "message": "…", "param": "name"}       {"error": "…"}
     {"errors": {"field": "msg"}}                          {"field": ["msg"], "error_details": [...]}
+
+    Anything else is shown as text: ChartMogul's proxy answers 500/502/504 with a text/plain page
+    such as `504 Gateway Timeout Error`.
     """
     try:
         doc = orjson.loads(body)
@@ -99,20 +106,36 @@ class ChartMogulClient:
     async def find_by_external_id(
         self, external_id: str, data_source_uuid: str | None = None
     ) -> list[dict[str, Any]]:
+        """Every customer with this external_id (in this data source), across all pages."""
         query = {"external_id": external_id}
         if data_source_uuid:
             query["data_source_uuid"] = data_source_uuid
-        result = await self._request("GET", "/v1/customers", query=query)
-        return list(result.get("entries") or [])
+        return await self._all_pages("/v1/customers", query)
 
     async def search_by_email(self, email: str) -> list[dict[str, Any]]:
+        """Every customer with this email, across all pages; [] when none."""
         try:
-            result = await self._request("GET", "/v1/customers/search", query={"email": email})
+            return await self._all_pages("/v1/customers/search", {"email": email})
         except Rejected as exc:
             if exc.status == 404:  # "no customer with that email" is a 404 on this endpoint
                 return []
             raise
-        return list(result.get("entries") or [])
+
+    async def _all_pages(self, path: str, query: dict[str, str]) -> list[dict[str, Any]]:
+        """Follows `cursor` while `has_more`: ChartMogul gives a cursor on the last page too, so
+        the cursor alone never says whether more follow."""
+        entries: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(LOOKUP_MAX_PAGES):
+            page_query = {**query, "per_page": str(LOOKUP_PER_PAGE)}
+            if cursor:
+                page_query["cursor"] = cursor
+            result = await self._request("GET", path, query=page_query)
+            entries.extend(result.get("entries") or [])
+            cursor = result.get("cursor")
+            if not result.get("has_more") or not cursor:
+                break
+        return entries
 
     async def add_custom_attributes(self, uuid: str, attributes: list[dict[str, Any]]) -> dict[str, Any]:
         """POST /v1/customers/{uuid}/attributes/custom: defines each attribute in the account if it is

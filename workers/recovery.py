@@ -3,6 +3,14 @@
 Used when a worker died between sending a PATCH and recording the outcome: the next worker
 reads the customer, and if every field of the in-flight body is already there, it records
 the events as applied instead of sending them a second time.
+
+"Already there" can only be judged from what `GET /v1/customers/{uuid}` shows, and the real API
+never shows `primary_contact` in a customer (recorded by ChartMogul's own clients; contacts are
+a separate API). So a body carrying `primary_contact` never counts as applied: the next worker
+sends the same PATCH again. That is harmless: a PATCH sets plain fields to the values given
+(name, city, the contact's title, ...), so applying it twice leaves the customer exactly as
+applying it once would; tags and custom attributes travel as the whole merged set, not as
+increments. The cost is one extra call, only after a crash, only for such bodies.
 """
 
 from __future__ import annotations
@@ -53,7 +61,7 @@ def body_is_applied(body: Mapping[str, Any], customer: Mapping[str, Any]) -> boo
         elif name == "primary_contact":
             contact = customer.get("primary_contact")
             if not isinstance(contact, Mapping):
-                return False  # not shown: cannot tell, so send again (it is idempotent for fields)
+                return False  # never shown by the real API: cannot tell, so send again (harmless)
             if any(not _same(k, v, contact.get(k)) for k, v in sent.items()):
                 return False
         elif not _same(name, sent, customer.get(name)):

@@ -2,7 +2,8 @@
 
 In order: the event's own uuid, the link table (explicit `relay links import`, link
 properties the CRM sent), cached look-ups, then ChartMogul's own look-ups by external_id and
-by email.
+by email (every page of them). Several customers matching is ambiguous: the events are
+dead-lettered with the candidate uuids named, never delivered to whichever came first.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from dataclasses import dataclass
 from relay.changes import CustomerRef
 from relay.store.links import Links
 from workers.chartmogul import ChartMogulClient
+
+# An ambiguous look-up's message names this many candidates at most.
+MAX_CANDIDATES_SHOWN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +50,18 @@ class CustomerResolver:
             await self.links.cache_lookup(ref.key, candidates[0], ttl_s=self.lookup_ttl_s)
             return Resolution(candidates[0], None)
         if len(candidates) > 1:
-            return Resolution(None, None, f"{len(candidates)} ChartMogul customers match {describe(ref)}")
+            return Resolution(None, None, ambiguous(ref, candidates))
         return Resolution(None, None, f"no ChartMogul customer matches {describe(ref)}")
+
+
+def ambiguous(ref: CustomerRef, candidates: list[str]) -> str:
+    shown = ", ".join(candidates[:MAX_CANDIDATES_SHOWN])
+    more = len(candidates) - MAX_CANDIDATES_SHOWN
+    return (
+        f"ambiguous: {len(candidates)} ChartMogul customers match {describe(ref)}: {shown}"
+        + (f" and {more} more" if more > 0 else "")
+        + "; link the right one with `relay links import`"
+    )
 
 
 def describe(ref: CustomerRef) -> str:

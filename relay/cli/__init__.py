@@ -81,12 +81,22 @@ def worker(burst: bool, metrics_port: int | None) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="JSON with customers, users, custom_attributes.",
 )
-def simulator(host: str, port: int, api_key: str, seed: str | None) -> None:
+@click.option(
+    "--behaviour",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A behaviour switch, e.g. unknown_owner=reject (repeatable; see GET /_sim/behaviour).",
+)
+def simulator(host: str, port: int, api_key: str, seed: str | None, behaviour: tuple[str, ...]) -> None:
     """Run the bundled ChartMogul simulator (a stand-in API for tests and demos)."""
     from relay.simulator import run_simulator
+    from relay.simulator.customers import InvalidSetup
 
     load_settings()
-    run_simulator(host, port, api_key, seed)
+    try:
+        run_simulator(host, port, api_key, seed, behaviour)
+    except InvalidSetup as exc:
+        raise click.BadParameter(str(exc), param_hint="--behaviour or --seed") from None
 
 
 @cli.command()

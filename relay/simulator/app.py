@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.simulator import api, control
+from relay.simulator import api, attributes, control
+from relay.simulator.behaviour import Behaviour
 from relay.simulator.faults import ConnectionCap, RateLimiter
 from relay.simulator.gate import api_gate
 from relay.simulator.seed import apply_seed
@@ -21,17 +22,28 @@ def create_simulator_app(
     seed: dict[str, Any] | None = None,
     rate_limit_per_s: float = 40.0,
     max_connections: int = 20,
+    behaviour: Behaviour | dict[str, Any] | None = None,
 ) -> web.Application:
     """A ChartMogul stand-in accepting `api_key`. `rate_limit_per_s=float("inf")` turns the limit off.
 
-    `seed` is the content of a seed file (see `load_seed`); it is copied, not kept.
+    `seed` is the content of a seed file (see `load_seed`); it is copied, not kept. `behaviour`
+    sets switches (behaviour.py) that `POST /_sim/reset` returns to; InvalidSetup when unknown.
     """
-    sim = SimState(api_key=api_key, limiter=RateLimiter(rate_limit_per_s), cap=ConnectionCap(max_connections))
+    if not isinstance(behaviour, Behaviour):
+        behaviour = Behaviour().updated(behaviour or {})
+    sim = SimState(
+        api_key=api_key,
+        limiter=RateLimiter(rate_limit_per_s),
+        cap=ConnectionCap(max_connections),
+        initial_behaviour=behaviour,
+        behaviour=behaviour,
+    )
     if seed is not None:
         apply_seed(sim.store, copy.deepcopy(seed))
     app = web.Application(middlewares=[api_gate])
     app[SIM] = sim
     app.add_routes(api.routes)
+    app.add_routes(attributes.routes)
     app.add_routes(control.routes)
     app.on_startup.append(_warm_up)
     app.on_shutdown.append(_release_held_requests)

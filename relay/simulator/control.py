@@ -43,6 +43,15 @@ async def get_customer(request: web.Request) -> web.Response:
     return json_response(customer)
 
 
+@routes.get("/_sim/customers/{uuid}/primary_contact")
+async def get_primary_contact(request: web.Request) -> web.Response:
+    """The contact PATCH `primary_contact` kept: the real API shows it only in the Contacts API."""
+    contact = request.app[SIM].store.contacts.get(request.match_info["uuid"])
+    if contact is None:
+        return control_error("no primary contact for this customer", 404)
+    return json_response(contact)
+
+
 @routes.post("/_sim/users")
 async def add_user(request: web.Request) -> web.Response:
     doc = await _json(request)
@@ -95,9 +104,26 @@ async def clear_faults(request: web.Request) -> web.Response:
     return json_response(sim.faults.to_json())
 
 
+@routes.get("/_sim/behaviour")
+async def get_behaviour(request: web.Request) -> web.Response:
+    return json_response(request.app[SIM].behaviour.to_json())
+
+
+@routes.post("/_sim/behaviour")
+async def set_behaviour(request: web.Request) -> web.Response:
+    """Sets the switches given (behaviour.py); the others keep their value. Answers all of them."""
+    sim = request.app[SIM]
+    try:
+        sim.behaviour = sim.behaviour.updated(await _json(request))
+    except InvalidSetup as exc:
+        return control_error(str(exc))
+    return json_response(sim.behaviour.to_json())
+
+
 @routes.post("/_sim/reset")
 async def reset(request: web.Request) -> web.Response:
-    """Customers, users, custom attributes, the request log, faults and the rate limit window."""
+    """Customers, users, custom attributes, the request log, faults, the rate limit window, and
+    the behaviour switches back to the ones the simulator started with."""
     request.app[SIM].reset()
     return json_response({"reset": True})
 

@@ -2,7 +2,11 @@
 
 Control input is lenient on purpose (it is test set-up, not the contract): any subset of the
 response keys, `state` as `CA` or `US-CA`, timestamps in any ISO 8601 form. Missing keys get
-defaults; `address` is always derived from `zip`/`city`/`state`/`country`.
+defaults; `address` is always derived from `zip`/`city`/`state`/`country`, with full names
+(`"United States"`, `"California"`) as the real API answers it.
+
+A `primary_contact` in the input is kept apart (see `build_contact`): the real API never shows
+one in a customer object (contacts are their own API), so neither does the simulator.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import uuid
 from typing import Any
 
 from relay.changes import CONTACT_FIELDS
-from relay.simulator.values import format_timestamp, parse_timestamp
+from relay.simulator.values import country_name, format_timestamp, parse_timestamp, us_state_name
 
 Customer = dict[str, Any]
 
@@ -20,8 +24,8 @@ DEFAULT_DATA_SOURCE_UUID = "ds_5f0c6a4e-1d2b-4c3a-9e8f-000000000001"
 
 # Keys whose missing value is an empty string (the official client refuses null for them).
 _TEXT_KEYS = ("name", "email", "company", "external_id")
-# Keys whose missing value is null.
-_NULLABLE_KEYS = ("city", "country", "state", "zip", "owner", "website_url", "customer-since")
+# Keys whose missing or empty value is null (not `city`: recorded as "" when created without one).
+_NULLABLE_KEYS = ("country", "state", "zip", "owner", "website_url", "customer-since")
 _TIMESTAMP_KEYS = ("lead_created_at", "free_trial_started_at")
 
 
@@ -63,14 +67,13 @@ def build_customer(doc: dict[str, Any], customer_id: int) -> Customer:
     customer["attributes"] = _attributes(doc.get("attributes"))
     customer["mrr"] = doc.get("mrr", 0)
     customer["arr"] = doc.get("arr", customer["mrr"] * 12 if isinstance(customer["mrr"], int) else 0)
-    customer["billing-system-url"] = doc.get("billing-system-url", "")
-    customer["chartmogul-url"] = doc.get("chartmogul-url") or _chartmogul_url(customer)
+    customer["billing-system-url"] = doc.get("billing-system-url")
+    customer["chartmogul-url"] = doc.get("chartmogul-url") or chartmogul_url(customer)
     customer["billing-system-type"] = doc.get("billing-system-type") or "Custom"
     customer["currency"] = doc.get("currency") or "USD"
     customer["currency-sign"] = doc.get("currency-sign") or "$"
     customer["owner"] = doc.get("owner")
     customer["website_url"] = doc.get("website_url")
-    customer["primary_contact"] = _contact(doc.get("primary_contact"))
     for key in _NULLABLE_KEYS:
         if customer[key] == "":
             customer[key] = None
@@ -79,12 +82,13 @@ def build_customer(doc: dict[str, Any], customer_id: int) -> Customer:
 
 
 def sync_address(customer: Customer) -> None:
-    """`address` mirrors the top-level location fields, as in ChartMogul's responses."""
+    """`address` mirrors the top-level location fields with full names, as ChartMogul answers it."""
+    state, country = customer["state"], customer["country"]
     customer["address"] = {
         "address_zip": customer["zip"],
         "city": customer["city"],
-        "state": customer["state"],
-        "country": customer["country"],
+        "state": us_state_name(state) if isinstance(state, str) and state else state,
+        "country": country_name(country) if isinstance(country, str) and country else country,
     }
 
 
@@ -113,16 +117,24 @@ def _attributes(value: Any) -> dict[str, Any]:
         raise InvalidSetup("attributes.tags must be a list of strings")
     if not isinstance(custom, dict):
         raise InvalidSetup("attributes.custom must be an object")
-    return {"tags": list(tags), "custom": dict(custom), "stripe": dict(value.get("stripe") or {})}
+    return {
+        "tags": list(tags),
+        "custom": dict(custom),
+        "stripe": dict(value.get("stripe") or {}),
+        "clearbit": dict(value.get("clearbit") or {}),
+    }
 
 
-def _contact(value: Any) -> dict[str, Any]:
-    value = value or {}
+def build_contact(value: Any) -> dict[str, Any] | None:
+    """The primary contact given in control input, every CONTACT_FIELD present; None when absent."""
+    if value is None:
+        return None
     if not isinstance(value, dict):
         raise InvalidSetup("primary_contact must be an object")
     return {field: value.get(field) for field in CONTACT_FIELDS}
 
 
-def _chartmogul_url(customer: Customer) -> str:
+def chartmogul_url(customer: Customer) -> str:
+    """Named after the company, else the name, as recorded (`#/customers/133149145-Curry_36`)."""
     label = re.sub(r"\W+", "_", customer["company"] or customer["name"] or "Customer").strip("_")
-    return f"https://app.chartmogul.com/#customers/{customer['id']}-{label}"
+    return f"https://app.chartmogul.com/#/customers/{customer['id']}-{label}"

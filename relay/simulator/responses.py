@@ -1,4 +1,8 @@
-"""JSON responses, encoded with orjson, and ChartMogul's `{"code", "message", "param"}` error body."""
+"""JSON responses, encoded with orjson, and ChartMogul's `{"code", "message", "param"}` error body.
+
+500, 502 and 504 come from ChartMogul's proxy, not the API: recorded as `text/plain` pages
+(`500 Internal Server Error`, `504 Gateway Timeout Error`), so the simulator answers them so.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,17 @@ UNAUTHORIZED_MESSAGE = "No valid API key provided"
 RATE_LIMIT_MESSAGE = "Your request rate has exceeded our rate limit."
 TOO_MANY_CONNECTIONS_MESSAGE = "Too many parallel connections; at most {limit} are allowed"
 
+# status -> the proxy's text/plain page
+PROXY_PAGES = {
+    500: "500 Internal Server Error",
+    502: "502 Bad Gateway",
+    504: "504 Gateway Timeout Error",
+}
+
 _STATUS_MESSAGES = {
     401: UNAUTHORIZED_MESSAGE,
     429: RATE_LIMIT_MESSAGE,
-    500: "Internal server error",
-    502: "Bad gateway",
     503: "Service unavailable",
-    504: "Gateway timeout",
 }
 
 
@@ -35,7 +43,12 @@ def error_response(
     param: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
-    """ChartMogul's error shape; the message defaults to one fitting the status."""
+    """ChartMogul's error shape; the message defaults to one fitting the status. With no message,
+    500/502/504 are the proxy's text/plain page instead."""
+    if message is None and status in PROXY_PAGES:
+        return web.Response(
+            text=PROXY_PAGES[status], status=status, headers=headers, content_type="text/plain"
+        )
     if message is None:
         message = _STATUS_MESSAGES.get(status) or _phrase(status)
     return json_response({"code": status, "message": message, "param": param}, status, headers)

@@ -1,16 +1,23 @@
 """The rules of `PATCH /v1/customers/{uuid}`, enforced all-or-nothing.
 
-`apply_update` returns an updated copy of the customer or raises `RuleViolation` (answered as
-400 `{"code": 400, "message": ..., "param": ...}`); the stored customer is never touched here.
+`apply_update` returns the customer (and its primary contact) as they would be after the PATCH,
+or raises `RuleViolation` (answered `{"code", "message", "param"}` with its `status`: 400, or 422
+for an invalid email as recorded); the stored customer is never touched here.
 
-Interpretations of the contract (the seed page wins where the two differ):
-- `attributes` present: its `tags` replace all tags and its `custom` replaces all custom
-  attributes; a sub-key left out of `attributes` is emptied too ("any tags and custom attributes
-  not specified in this object will be deleted"). `attributes` absent: both are unchanged.
-- A field sent as `""` or null is applied empty (timestamps, state, country, owner and
-  website_url become null; status must always be a lead status).
-- Times more than `FUTURE_TOLERANCE_S` ahead of the simulator's clock count as the future.
-- Custom attribute values must be JSON scalars; their type is not checked against the definition.
+How strict it is follows the `Behaviour` switches (behaviour.py: the defaults are what the real
+API was recorded doing, the other side what the docs promise):
+- `unknown_keys`: keys outside the contract (read-only `external_id`, `data_source_uuid`,
+  `attributes.clearbit`, ...) are ignored, or refused with 400.
+- `lenient_values`: a bare state `NY`, Ruby-style times `2016-01-01 14:30:00 UTC` and arrays as
+  custom values are accepted (a state next to a non-US country is stored as null, as recorded
+  in 2023), or only `US-NY`, ISO 8601 and scalars are.
+- `unknown_owner`: an owner who is not a user is left unchanged silently, or refused with 400.
+- `omitted_attributes`: `attributes` without `tags` (or `custom`) keeps them, or empties them.
+
+Always, as both docs and recordings agree: `status` only a lead status; country alpha-2; times
+in the past and a trial not before the lead; custom attributes must exist in the account (their
+Timestamp values are normalised to `2016-01-31T00:00:00.000Z`); `""`/null applies empty.
+Times more than `FUTURE_TOLERANCE_S` ahead of the simulator's clock count as the future.
 """
 
 from __future__ import annotations
@@ -22,44 +29,77 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES
-from relay.simulator.customers import Customer, sync_address
+from relay.simulator.behaviour import Behaviour
+from relay.simulator.customers import Customer, chartmogul_url, sync_address
 from relay.simulator.store import Store
-from relay.simulator.values import format_timestamp, is_country, is_email, parse_timestamp, us_state, website
+from relay.simulator.values import (
+    format_timestamp,
+    is_country,
+    is_email,
+    parse_timestamp,
+    us_state,
+    us_state_lenient,
+    website,
+)
 
 FUTURE_TOLERANCE_S = 5.0
 
 _TOP_LEVEL_KEYS = frozenset((*CUSTOMER_FIELDS, "attributes", "primary_contact"))
 _ATTRIBUTE_KEYS = ("tags", "custom")
 _SCALARS = (str, int, float, bool, type(None))
+INVALID_EMAIL_MESSAGE = "The value provided does not appear to be a valid email address."
 
 
 class RuleViolation(Exception):
-    def __init__(self, message: str, param: str | None) -> None:
+    def __init__(self, message: str, param: str | None, status: int = 400) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        self.status = status
+
+
+@dataclass(slots=True)
+class Applied:
+    customer: Customer
+    contact: dict[str, Any] | None  # None: no primary_contact sent
 
 
 @dataclass(slots=True)
 class _Update:
     customer: Customer
+    contact: dict[str, Any] | None
     store: Store
+    behaviour: Behaviour
     now: datetime
 
 
-def apply_update(current: Customer, body: Any, store: Store, *, now: datetime | None = None) -> Customer:
-    """The customer as it would be after this PATCH body, or RuleViolation for the first broken rule."""
+def apply_update(
+    current: Customer,
+    body: Any,
+    store: Store,
+    behaviour: Behaviour | None = None,
+    *,
+    now: datetime | None = None,
+) -> Applied:
+    """The customer after this PATCH body, or RuleViolation for the first broken rule."""
+    behaviour = behaviour or Behaviour()
     if not isinstance(body, dict):
         raise RuleViolation("Request body must be a JSON object", None)
-    for key in body:
-        if key not in _TOP_LEVEL_KEYS:
+    known = {key: value for key, value in body.items() if key in _TOP_LEVEL_KEYS}
+    if behaviour.unknown_keys == "reject":
+        for key in body.keys() - known.keys():
             raise RuleViolation(f'Unknown parameter "{key}"', key)
-    update = _Update(copy.deepcopy(current), store, now or datetime.now(UTC))
-    for key, value in body.items():
+    contact = copy.deepcopy(store.contacts.get(current["uuid"]))
+    update = _Update(copy.deepcopy(current), contact, store, behaviour, now or datetime.now(UTC))
+    for key, value in known.items():
         _FIELD_RULES[key](update, key, value)
-    _check_trial_not_before_lead(update.customer, sent=body.keys())
+    _check_trial_not_before_lead(update.customer, sent=known.keys())
+    if behaviour.lenient_values and "state" in known and update.customer["country"] not in (None, "US"):
+        update.customer["state"] = None  # recorded 2023: state "NY" next to country DE -> null
+    if current["chartmogul-url"] == chartmogul_url(current):
+        update.customer["chartmogul-url"] = chartmogul_url(update.customer)  # recorded: follows a rename
     sync_address(update.customer)
-    return update.customer
+    return Applied(update.customer, update.contact if "primary_contact" in known else None)
 
 
 # one rule per field: (update, field name, value sent) -> None, raising RuleViolation
@@ -72,7 +112,7 @@ def _text(update: _Update, key: str, value: Any) -> None:
 def _email(update: _Update, key: str, value: Any) -> None:
     text = _string_or_empty(key, value)
     if text and not is_email(text):
-        raise RuleViolation(f'Email "{text}" is not a valid email address', key)
+        raise RuleViolation(INVALID_EMAIL_MESSAGE, key, 422)
     update.customer[key] = text
 
 
@@ -85,7 +125,7 @@ def _timestamp(update: _Update, key: str, value: Any) -> None:
     if not text:
         update.customer[key] = None
         return
-    moment = parse_timestamp(text)
+    moment = parse_timestamp(text, lenient=update.behaviour.lenient_values)
     if moment is None:
         raise RuleViolation(f'{key} "{text}" is not an ISO 8601 time', key)
     if moment > update.now + timedelta(seconds=FUTURE_TOLERANCE_S):
@@ -98,7 +138,7 @@ def _state(update: _Update, key: str, value: Any) -> None:
     if not text:
         update.customer[key] = None
         return
-    code = us_state(text)
+    code = us_state_lenient(text) if update.behaviour.lenient_values else us_state(text)
     if code is None:
         raise RuleViolation(f'State "{text}" is not an ISO 3166-2 US state code such as "US-CA"', key)
     update.customer[key] = code
@@ -118,6 +158,8 @@ def _owner(update: _Update, key: str, value: Any) -> None:
         return
     user = update.store.user(text)
     if user is None:
+        if update.behaviour.unknown_owner == "ignore":
+            return  # recorded 2023: 200, the owner left as it was
         raise RuleViolation(f'Owner "{text}" is not a ChartMogul user', key)
     update.customer[key] = user
 
@@ -142,12 +184,16 @@ def _website(update: _Update, key: str, value: Any) -> None:
 def _attributes(update: _Update, key: str, value: Any) -> None:
     if not isinstance(value, dict):
         raise RuleViolation("attributes must be an object", key)
-    for sub_key in value:
-        if sub_key not in _ATTRIBUTE_KEYS:
-            raise RuleViolation(f'Unknown parameter "attributes.{sub_key}"', f"attributes.{sub_key}")
+    if update.behaviour.unknown_keys == "reject":
+        for sub_key in value:
+            if sub_key not in _ATTRIBUTE_KEYS:
+                raise RuleViolation(f'Unknown parameter "attributes.{sub_key}"', f"attributes.{sub_key}")
     attributes = update.customer["attributes"]
-    attributes["tags"] = _tags(value.get("tags", []))
-    attributes["custom"] = _custom(value.get("custom", {}), update.store)
+    delete_omitted = update.behaviour.omitted_attributes == "delete"
+    if "tags" in value or delete_omitted:
+        attributes["tags"] = _tags(value.get("tags", []))
+    if "custom" in value or delete_omitted:
+        attributes["custom"] = _custom(value.get("custom", {}), update)
 
 
 def _tags(value: Any) -> list[str]:
@@ -156,42 +202,57 @@ def _tags(value: Any) -> list[str]:
     return list(value)
 
 
-def _custom(value: Any, store: Store) -> dict[str, Any]:
+def _custom(value: Any, update: _Update) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise RuleViolation("attributes.custom must be an object", "attributes.custom")
     custom = {}
     for name, given in value.items():
-        if name not in store.custom_attributes:
+        type_ = update.store.custom_attributes.get(name)
+        if type_ is None:
             raise RuleViolation(f'Custom attribute "{name}" does not exist', "attributes.custom")
-        custom[name] = custom_value(name, given, param="attributes.custom")
+        custom[name] = custom_value(
+            name, given, type_, param="attributes.custom", lenient=update.behaviour.lenient_values
+        )
     return custom
 
 
-def custom_value(name: str, given: Any, *, param: str) -> Any:
-    """The plain value of a custom attribute sent plain or as `{"value": ..., "source": ...}`."""
+def custom_value(name: str, given: Any, type_: str, *, param: str, lenient: bool) -> Any:
+    """The plain value of a custom attribute sent plain or as `{"value": ..., "source": ...}`,
+    a Timestamp normalised as the real API answers it (`2016-01-31 00:00:00 UTC` ->
+    `2016-01-31T00:00:00.000Z`). `lenient` also takes arrays of scalars (recorded 2016)."""
     if isinstance(given, dict):
         if "value" not in given or not set(given) <= {"value", "source"}:
             raise RuleViolation(
                 f'Custom attribute "{name}" must be a plain value or {{"value": ..., "source": ...}}', param
             )
         given = given["value"]
+    if lenient and isinstance(given, list) and all(isinstance(item, _SCALARS) for item in given):
+        return list(given)
     if not isinstance(given, _SCALARS):
         raise RuleViolation(f'Custom attribute "{name}" must be a string, number, boolean or null', param)
+    if type_ == "Timestamp" and isinstance(given, str):
+        moment = parse_timestamp(given, lenient=True)
+        if moment is not None:
+            return format_timestamp(moment)
     return given
 
 
 def _primary_contact(update: _Update, key: str, value: Any) -> None:
+    """Kept in the store's contacts, never in the customer object (the real API shows none)."""
     if not isinstance(value, dict):
         raise RuleViolation("primary_contact must be an object", key)
-    contact = update.customer["primary_contact"]
+    if update.contact is None:
+        update.contact = dict.fromkeys(CONTACT_FIELDS)
     for field, given in value.items():
         param = f"primary_contact.{field}"
         if field not in CONTACT_FIELDS:
+            if update.behaviour.unknown_keys == "ignore":
+                continue
             raise RuleViolation(f'Unknown parameter "{param}"', param)
         text = _string_or_empty(param, given)
         if field == "email" and text and not is_email(text):
-            raise RuleViolation(f'Email "{text}" is not a valid email address', param)
-        contact[field] = text or None
+            raise RuleViolation(INVALID_EMAIL_MESSAGE, param, 422)
+        update.contact[field] = text or None
 
 
 _Rule = Callable[[_Update, str, Any], None]

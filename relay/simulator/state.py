@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from relay.simulator.behaviour import Behaviour
 from relay.simulator.faults import ConnectionCap, FaultDice, Faults, RateLimiter
 from relay.simulator.store import Store
 
@@ -20,12 +21,16 @@ class SimState:
     store: Store = field(default_factory=Store)
     faults: Faults = field(default_factory=Faults)
     dice: FaultDice = field(default_factory=FaultDice)
+    # The switches `POST /_sim/reset` goes back to: the defaults, or `--behaviour` at start.
+    initial_behaviour: Behaviour = field(default_factory=Behaviour)
+    behaviour: Behaviour = field(default_factory=Behaviour)
     # Set when the server shuts down: requests held to simulate a timeout let go at once.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def reset(self) -> None:
         self.store.reset()
         self.faults = Faults()
+        self.behaviour = self.initial_behaviour
         self.limiter.reset()
 
 

@@ -1,12 +1,13 @@
-"""Everything the simulator remembers, in memory: customers, users, custom attribute definitions,
-and the log of API requests it received."""
+"""Everything the simulator remembers, in memory: customers, their primary contacts (kept apart:
+the real API never shows them in a customer object), users, custom attribute definitions, and
+the log of API requests it received."""
 
 from __future__ import annotations
 
 from collections import deque
 from typing import Any
 
-from relay.simulator.customers import Customer, InvalidSetup, build_customer
+from relay.simulator.customers import Customer, InvalidSetup, build_contact, build_customer
 
 CUSTOM_ATTRIBUTE_TYPES: tuple[str, ...] = ("String", "Integer", "Decimal", "Timestamp", "Boolean")
 
@@ -19,6 +20,8 @@ _FIRST_CUSTOMER_ID = 12_150_001
 class Store:
     def __init__(self) -> None:
         self.customers: dict[str, Customer] = {}
+        # customer uuid -> its primary contact (CONTACT_FIELDS)
+        self.contacts: dict[str, dict[str, Any]] = {}
         # lower-cased email -> email as given
         self.users: dict[str, str] = {}
         # custom attribute key -> type
@@ -28,6 +31,7 @@ class Store:
 
     def reset(self) -> None:
         self.customers.clear()
+        self.contacts.clear()
         self.users.clear()
         self.custom_attributes.clear()
         self.requests.clear()
@@ -42,17 +46,23 @@ class Store:
         from the value: in ChartMogul a customer only ever holds defined attributes.
         """
         customer = build_customer(doc, self._next_id)
+        contact = build_contact(doc.get("primary_contact"))
         self._next_id = max(self._next_id, customer["id"]) + 1
         for key, value in customer["attributes"]["custom"].items():
             self.custom_attributes.setdefault(key, _guess_type(value))
         self.customers[customer["uuid"]] = customer
+        self.contacts.pop(customer["uuid"], None)
+        if contact is not None:
+            self.contacts[customer["uuid"]] = contact
         return customer
 
     def get(self, uuid: str) -> Customer | None:
         return self.customers.get(uuid)
 
-    def put(self, customer: Customer) -> None:
+    def put(self, customer: Customer, contact: dict[str, Any] | None = None) -> None:
         self.customers[customer["uuid"]] = customer
+        if contact is not None:
+            self.contacts[customer["uuid"]] = contact
 
     def find(
         self,
@@ -62,7 +72,8 @@ class Store:
         email: str | None = None,
         status: str | None = None,
     ) -> list[Customer]:
-        """Customers matching every filter given (emails compared case-insensitively)."""
+        """Customers matching every filter given (emails compared case-insensitively), in list
+        order: by id, then uuid (the order cursors page through)."""
         wanted_email = email.lower() if email is not None else None
         found = []
         for customer in self.customers.values():
@@ -70,12 +81,20 @@ class Store:
                 continue
             if data_source_uuid is not None and data_source_uuid not in customer["data_source_uuids"]:
                 continue
-            if wanted_email is not None and wanted_email not in _emails(customer):
+            if wanted_email is not None and wanted_email not in self._emails(customer):
                 continue
             if status is not None and customer["status"] != status:
                 continue
             found.append(customer)
+        found.sort(key=list_order)
         return found
+
+    def _emails(self, customer: Customer) -> set[str]:
+        emails = {customer["email"].lower()} if customer["email"] else set()
+        contact_email = (self.contacts.get(customer["uuid"]) or {}).get("email")
+        if contact_email:
+            emails.add(contact_email.lower())
+        return emails
 
     # users and custom attribute definitions
 
@@ -106,9 +125,5 @@ def _guess_type(value: Any) -> str:
     return "String"
 
 
-def _emails(customer: Customer) -> set[str]:
-    emails = {customer["email"].lower()} if customer["email"] else set()
-    contact_email = customer["primary_contact"].get("email")
-    if contact_email:
-        emails.add(contact_email.lower())
-    return emails
+def list_order(customer: Customer) -> tuple[int, str]:
+    return customer["id"], customer["uuid"]

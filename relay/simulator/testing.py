@@ -27,6 +27,7 @@ import orjson
 from aiohttp import web
 
 from relay.simulator.app import create_simulator_app
+from relay.simulator.behaviour import Behaviour
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
@@ -75,6 +76,18 @@ class SimulatorHandle:
     def clear_faults(self) -> None:
         self._control("DELETE", "/_sim/faults")
 
+    def set_behaviour(self, **switches: Any) -> dict[str, Any]:
+        """Sets the switches given (relay/simulator/behaviour.py), e.g. `unknown_owner="reject"`;
+        answers all of them. `reset()` goes back to the ones the simulator started with."""
+        return self._control("POST", "/_sim/behaviour", switches)  # type: ignore[no-any-return]
+
+    def strict(self) -> dict[str, Any]:
+        """Every switch on the docs' side: what tests of the relay's safety nets run against."""
+        return self.set_behaviour(**Behaviour.strict().to_json())
+
+    def behaviour(self) -> dict[str, Any]:
+        return self._control("GET", "/_sim/behaviour")  # type: ignore[no-any-return]
+
     def reset(self) -> None:
         self._control("POST", "/_sim/reset")
 
@@ -90,6 +103,11 @@ class SimulatorHandle:
     def stored_customer(self, uuid: str) -> dict[str, Any]:
         """The stored customer via `/_sim/`: not logged, never faulted."""
         return self._control("GET", f"/_sim/customers/{uuid}")  # type: ignore[no-any-return]
+
+    def primary_contact(self, uuid: str) -> dict[str, Any] | None:
+        """The contact PATCH `primary_contact` left (never part of the customer object), or None."""
+        response = self.request("GET", f"/_sim/customers/{uuid}/primary_contact", api_key=None)
+        return response.body if response.status == 200 else None
 
     def requests(self) -> list[dict[str, Any]]:
         """Every API request received, oldest first."""
@@ -137,7 +155,8 @@ class SimulatorHandle:
 def running_simulator(
     api_key: str = "sim_test_key", seed: dict[str, Any] | None = None, **kw: Any
 ) -> Iterator[SimulatorHandle]:
-    """A simulator on 127.0.0.1 on a free port; `kw` goes to create_simulator_app."""
+    """A simulator on 127.0.0.1 on a free port; `kw` goes to create_simulator_app
+    (`behaviour=Behaviour.strict()` or `behaviour={"unknown_owner": "reject"}` for switches)."""
     server = _ServerThread(create_simulator_app(api_key, seed=seed, **kw))
     server.start_and_wait()
     try:

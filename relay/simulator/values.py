@@ -12,8 +12,14 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _US_STATE = re.compile(r"^US-([A-Z]{2})$")
 
 
-def parse_timestamp(text: str) -> datetime | None:
-    """An ISO 8601 time as an aware UTC datetime; naive times are UTC. None when unparsable."""
+def parse_timestamp(text: str, *, lenient: bool = False) -> datetime | None:
+    """An ISO 8601 time as an aware UTC datetime; naive times are UTC. None when unparsable.
+
+    `lenient` also takes Ruby's `Time#to_s` style, `2016-01-01 14:30:00 UTC`, which the real API
+    was recorded accepting (the Ruby client sends it).
+    """
+    if lenient and text.endswith(" UTC"):
+        text = text.removesuffix(" UTC") + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -49,6 +55,27 @@ def us_state(code: str) -> str | None:
     if match is None or match.group(1) not in us_state_codes():
         return None
     return match.group(1)
+
+
+def us_state_lenient(code: str) -> str | None:
+    """`US-CA` or a bare `CA` -> `CA` (recorded: a bare `NY` was accepted); None otherwise."""
+    if len(code) == 2 and code in us_state_codes():
+        return code
+    return us_state(code)
+
+
+@cache
+def country_name(code: str) -> str:
+    """`US` -> `United States`, as ChartMogul's `address.country` shows it; unknown codes as given."""
+    country = pycountry.countries.get(alpha_2=code)
+    return str(country.name) if country is not None else code
+
+
+@cache
+def us_state_name(code: str) -> str:
+    """`CA` -> `California`, as ChartMogul's `address.state` shows it; unknown codes as given."""
+    subdivision = pycountry.subdivisions.get(code=f"US-{code}")  # type: ignore[no-untyped-call]
+    return str(subdivision.name) if subdivision is not None else code
 
 
 def is_country(code: str) -> bool:

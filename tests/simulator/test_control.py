@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from relay.simulator import DEMO_SEED_PATH, load_seed
+from relay.simulator.behaviour import Behaviour
 from relay.simulator.customers import InvalidSetup
 from relay.simulator.testing import SimulatorHandle, running_simulator
 from tests.simulator.conftest import CUSTOMER_UUID, OWNER
@@ -20,7 +21,7 @@ def test_a_customer_gets_defaults_and_a_generated_uuid(sim: SimulatorHandle) -> 
 
     assert re.fullmatch(r"cus_[0-9a-f-]{36}", created["uuid"])
     assert created["status"] == "New Lead"
-    assert created["attributes"] == {"tags": [], "custom": {}, "stripe": {}}
+    assert created["attributes"] == {"tags": [], "custom": {}, "stripe": {}, "clearbit": {}}
     assert created["name"] == ""
     assert created["email"] == ""
     assert created["city"] is None
@@ -46,7 +47,7 @@ def test_a_customer_accepts_request_style_state_and_timestamps(sim: SimulatorHan
     )
 
     assert created["state"] == "NY"
-    assert created["address"]["state"] == "NY"
+    assert created["address"]["state"] == "New York"
     assert created["lead_created_at"] == "2023-01-01T00:00:00.000Z"
     assert created["status"] == "Active"
 
@@ -88,6 +89,7 @@ def test_a_control_body_that_is_not_json_is_a_400(sim: SimulatorHandle) -> None:
 
 
 def test_users_are_the_owners_a_patch_may_name(sim: SimulatorHandle) -> None:
+    sim.set_behaviour(unknown_owner="reject")
     created = sim.add_customer({"company": "Acme Corp"})
     path = f"/v1/customers/{created['uuid']}"
 
@@ -103,8 +105,12 @@ def test_users_are_the_owners_a_patch_may_name(sim: SimulatorHandle) -> None:
 def test_reset_empties_everything(sim: SimulatorHandle, customer: dict[str, Any]) -> None:
     sim.request("GET", "/v1/ping")
     sim.set_faults(status=500, rate=0.0)
+    sim.set_behaviour(lenient_values=False)
 
     sim.reset()
+
+    assert sim.behaviour() == Behaviour().to_json()
+    sim.set_behaviour(unknown_owner="reject")
 
     assert sim.requests() == []
     assert sim.request("GET", "/_sim/customers", api_key=None).body == []
