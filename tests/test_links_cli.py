@@ -9,8 +9,9 @@ import redis as redis_sync
 
 from relay import keys
 from relay.simulator.testing import SimulatorHandle
+from tests.cli import relay_cli
 from tests.conftest import GENERIC_SECRET
-from tests.servers import WorkerProcess, relay_cli, wait_for
+from tests.servers import WorkerProcess, wait_for
 from tests.webhooks import send_generic
 
 

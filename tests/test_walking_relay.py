@@ -13,8 +13,9 @@ import orjson
 import pytest
 
 from relay.simulator.testing import SimulatorHandle
+from tests.cli import relay_cli
 from tests.conftest import GENERIC_SECRET
-from tests.servers import WorkerProcess, relay_cli, wait_for
+from tests.servers import WorkerProcess, wait_for
 from tests.webhooks import iso, send_generic
 
 
