@@ -117,6 +117,8 @@ def test_a_stale_look_up_is_dropped_and_the_event_resolved_again(
     assert send_generic(web, GENERIC_SECRET, event).status == 202
 
     wait_for(lambda: simulator.stored_customer(customer["uuid"])["city"] == "Bern")
+    # The worker settles the event just after ChartMogul answers: wait for that, not only the PATCH.
+    wait_for(lambda: client.hget(keys.event("evt_moved"), "status") != "queued")
     assert client.hget(keys.event("evt_moved"), "status") == "applied"
     assert client.get(keys.lookup("email:ops@moved.test")) == customer["uuid"]
     patched = [r["path"] for r in simulator.requests() if r["method"] == "PATCH"]
