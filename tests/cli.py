@@ -7,7 +7,9 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 import structlog
 from click.testing import CliRunner
 
@@ -34,6 +36,22 @@ def relay_cli(env: Mapping[str, str | None], *args: str, input: str | None = Non
             cli, list(args), env=dict(env), input=input, prog_name="relay", catch_exceptions=False
         )
     return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def relay_state(env: Mapping[str, str | None]) -> dict[str, Any]:
+    """What `relay status --json` shows: the operator's view of queues, circuit and workers."""
+    done = relay_cli(env, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    state: dict[str, Any] = orjson.loads(done.stdout)
+    return state
+
+
+def nothing_to_deliver(env: Mapping[str, str | None]) -> bool:
+    """Nothing is ready, being delivered or waiting for a retry, no wake-up job waits and no
+    worker runs one: from here on, no delivery happens until something new arrives."""
+    state = relay_state(env)
+    waiting = (state["ready"], state["delivering"], state["retrying"], state["rq_jobs_waiting"])
+    return waiting == (0, 0, 0, 0) and all(w["current_job"] is None for w in state["workers"])
 
 
 @contextmanager
