@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from relay.cli import cli
 from relay.settings import get_settings
+from tests.servers import wait_for
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,18 @@ def relay_state(env: Mapping[str, str | None]) -> dict[str, Any]:
     return state
 
 
-def nothing_to_deliver(env: Mapping[str, str | None]) -> bool:
-    """Nothing is ready, being delivered or waiting for a retry, no wake-up job waits and no
-    worker runs one: from here on, no delivery happens until something new arrives."""
-    state = relay_state(env)
-    waiting = (state["ready"], state["delivering"], state["retrying"], state["rq_jobs_waiting"])
-    return waiting == (0, 0, 0, 0) and all(w["current_job"] is None for w in state["workers"])
+def wait_until_nothing_to_deliver(env: Mapping[str, str | None]) -> None:
+    """Wait until `relay status` shows no customer ready, being delivered or waiting for a retry:
+    every event is settled, and no delivery happens until something new arrives."""
+
+    def idle() -> bool:
+        state = relay_state(env)
+        return (state["ready"], state["delivering"], state["retrying"]) == (0, 0, 0)
+
+    try:
+        wait_for(idle)
+    except AssertionError:
+        raise AssertionError(f"still something to deliver: {relay_state(env)}") from None
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from relay.simulator.testing import SimulatorHandle
-from tests.cli import nothing_to_deliver, relay_cli
+from tests.cli import relay_cli, wait_until_nothing_to_deliver
 from tests.conftest import GENERIC_SECRET
 from tests.servers import WorkerProcess, wait_for
 from tests.webhooks import iso, send_generic
@@ -82,7 +82,7 @@ def test_duplicate_delivery_is_applied_once(
     assert second.body == {"status": "duplicate", "event_id": "evt_dup"}
     wait_for(lambda: "vip" in simulator.customer(customer["uuid"])["attributes"]["tags"])
     # A (wrong) second delivery would need something left to deliver: wait until nothing is.
-    wait_for(lambda: nothing_to_deliver(relay_env))
+    wait_until_nothing_to_deliver(relay_env)
     assert len(patches(simulator, customer["uuid"])) == 1
 
 
@@ -261,7 +261,7 @@ def test_replaying_an_applied_event_is_a_no_op_unless_forced(
     wait_for(lambda: len(patches(simulator, customer["uuid"])) == 1)
 
     plain = relay_cli(relay_env, "dlq", "replay", "evt_again")
-    wait_for(lambda: nothing_to_deliver(relay_env))  # a (wrong) replay would have left something to deliver
+    wait_until_nothing_to_deliver(relay_env)  # a (wrong) replay would have left something to deliver
 
     assert plain.returncode == 1
     assert "not in the dead-letter queue (applied)" in plain.stdout + plain.stderr
