@@ -2,7 +2,9 @@
 against the real Redis their Lua runs in.
 
 Send times are read back exactly as the script reserved them (the last entry of the fleet's
-list of sends), so the spacing rows compare numbers, not how fast this machine is.
+list of sends), so the spacing rows compare numbers, not how fast this machine is. Intervals are
+long enough (≥ 25 ms) that each reservation comes before the previous send time: from then on
+the schedule, not the clock, decides.
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ def window(n: int) -> float:
             id="40/s: the 41st waits for the window (1 s + margin) after the 1st, not 1000 ms",
         ),
         pytest.param(
-            1.0, 3, [0, 1, 2, window(1), window(1) + 1, window(1) + 2, window(2)], id="3 per window"
+            100.0,
+            3,
+            [0, 100, 200, window(1), window(1) + 100, window(1) + 200, window(2)],
+            id="3 per window: the 4th waits for the window after the 1st, the 7th after the 4th",
         ),
         pytest.param(100.0, 1, [0, window(1), window(2)], id="1 per window: the window beats the interval"),
         pytest.param(2000.0, 5, [0, 2000, 4000], id="the interval beats the window"),
@@ -69,10 +74,10 @@ def test_send_times(
         pytest.param(2.0, 100.0, 40, [0, 200, 400], id="x2: twice the interval"),
         pytest.param(1.5, 100.0, 40, [0, 150, 300], id="x1.5"),
         pytest.param(
-            2.0, 1.0, 4, [0, 2, window(1), window(1) + 2, window(2)], id="x2: half as many per window"
+            2.0, 50.0, 4, [0, 100, window(1), window(1) + 100, window(2)], id="x2: half as many per window"
         ),
-        pytest.param(2.0, 1.0, 3, [0, window(1), window(2)], id="x2 of 3 per window: 1 (rounded down)"),
-        pytest.param(10.0, 1.0, 3, [0, window(1)], id="never fewer than 1 per window"),
+        pytest.param(2.0, 100.0, 3, [0, window(1), window(2)], id="x2 of 3 per window: 1 (rounded down)"),
+        pytest.param(10.0, 100.0, 3, [0, window(1)], id="never fewer than 1 per window"),
     ],
 )
 def test_send_times_after_a_slow_down(
