@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 
@@ -21,7 +21,7 @@ T = TypeVar("T")
 WithStore = Callable[[Callable[[Store], Awaitable[T]]], T]
 
 CUSTOMER = "cus_00000000-0000-0000-0000-0000000fe4ce"
-DEAD = {"reason": "rejected", "error": "name is too long"}
+DEAD: dict[str, str | int] = {"reason": "rejected", "error": "name is too long"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ async def state(store: Store, event_ids: tuple[str, ...]) -> State:
     return State(
         statuses={e: r.status if r else "(gone)" for e, r in zip(event_ids, records, strict=True)},
         pending=await store.deliveries.pending_ids(CUSTOMER),
-        owner=await redis.hget(keys.LEASE_OWNERS, CUSTOMER),  # type: ignore[misc]
+        owner=cast(str | None, await redis.hget(keys.LEASE_OWNERS, CUSTOMER)),  # type: ignore[misc]
         ready=await redis.zscore(keys.READY, CUSTOMER) is not None,
         retry_due_ms=await redis.zscore(keys.RETRY, CUSTOMER),
         retry_streak=bool(await redis.exists(keys.retry_state(CUSTOMER))),
@@ -178,7 +178,7 @@ def test_the_holders_finish_settles_and_releases_at_once(
 
     assert result is released
     assert after.owner is None  # released, whatever comes next
-    defaults = {"retry_due_ms": None, "dead_letters": 0, "applied_fields": {}}
+    defaults: dict[str, Any] = {"retry_due_ms": None, "dead_letters": 0, "applied_fields": {}}
     for name, value in {**defaults, **expected}.items():
         assert getattr(after, name) == value, name
 
