@@ -340,7 +340,7 @@ def test_concurrent_tag_adds_to_one_customer_all_survive(
     start_worker()
     start_worker()
     base = datetime.now(UTC) - timedelta(minutes=1)
-    events = [
+    events: list[dict[str, Any]] = [
         {
             "id": f"evt_race_{i}",
             "occurred_at": iso(base + timedelta(milliseconds=i)),
