@@ -44,7 +44,11 @@ class Skipped:
 Item = ExportRecord | Skipped
 
 
-def read_export(path: Path, shape: ExportShape, mapping: SourceMapping) -> Iterator[Item]:
+def read_export(
+    path: Path, shape: ExportShape, mapping: SourceMapping, *, every_column: bool = False
+) -> Iterator[Item]:
+    """The export's records; `every_column` also keeps CSV columns no label or rule names
+    (under their header), for matching by whatever the file holds."""
     handle = path.open(encoding="utf-8-sig", newline="")
     with handle:
         first = _first_char(handle)
@@ -53,7 +57,7 @@ def read_export(path: Path, shape: ExportShape, mapping: SourceMapping) -> Itera
         elif first == "{":
             yield from _json_lines(handle, shape)
         else:
-            yield from _csv(handle, shape, mapping, str(path))
+            yield from _csv(handle, shape, mapping, str(path), every_column)
 
 
 def _first_char(handle: IO[str]) -> str:
@@ -81,7 +85,9 @@ def column_properties(header: list[str], shape: ExportShape, mapping: SourceMapp
     return columns
 
 
-def _csv(handle: IO[str], shape: ExportShape, mapping: SourceMapping, name: str) -> Iterator[Item]:
+def _csv(
+    handle: IO[str], shape: ExportShape, mapping: SourceMapping, name: str, every_column: bool
+) -> Iterator[Item]:
     reader = csv.reader(handle)
     try:
         header = next(reader)
@@ -107,6 +113,8 @@ def _csv(handle: IO[str], shape: ExportShape, mapping: SourceMapping, name: str)
             f"(labels in [labels.{shape.object_type}] of the mapping file, or property names)"
         )
     width = len(header)
+    if every_column:
+        columns = {index: columns.get(index, label.strip()) for index, label in enumerate(header)}
     while True:
         try:
             row = next(reader)
