@@ -265,3 +265,26 @@ def test_an_unknown_column_set_is_refused_by_name(relay_env: dict[str, str], tmp
 
     assert result.returncode != 0
     assert "unknown column set: no id column (one of record id, hs_object_id)" in result.stderr
+
+
+def test_a_dead_sync_event_replays_its_stored_change(
+    relay_env: dict[str, str],
+    simulator: SimulatorHandle,
+    tmp_path: Path,
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    acme, _, export = _hubspot(relay_env, simulator, tmp_path)
+    assert relay_cli(relay_env, "sync", "--source", "hubspot", str(export), "--yes").returncode == 0
+    client = redis_sync.Redis.from_url(relay_env["RELAY_REDIS_URL"], decode_responses=True)
+    [event_id] = client.zrange(keys.EVENTS, 0, -1)
+    simulator.set_faults(status=422)  # ChartMogul refuses the write: a dead letter
+    start_worker()
+    wait_for(lambda: client.hget(keys.event(event_id), "status") == "dead")
+    simulator.clear_faults()
+
+    replayed = relay_cli(relay_env, "dlq", "replay", "--source", "sync", "--yes")
+
+    assert replayed.returncode == 0, replayed.stderr
+    wait_for(lambda: client.hget(keys.event(event_id), "status") == "applied")
+    assert simulator.stored_customer(acme)["city"] == "Boston"
+    client.close()
