@@ -8,7 +8,8 @@ With an account of ACCOUNT customers (all linked, one in DIFFER of them drifted)
     memory    peak RSS of the `relay sync --dry-run` process for exports of 1k, 10k and 100k
               records (records past the account's size are unmatched: still read and mapped)
     real run  `--yes`: list calls (one per 200 customers), events enqueued, the calls delivery
-              will spend on them (the dry run's estimate), and a second run enqueueing nothing.
+              will spend on them (the dry run's estimate), and a second run enqueueing nothing
+    delivery  `relay worker --burst` delivering what the real run enqueued: its calls.
 Each size runs in its own process, so peak RSS is that run's own (os.wait4).
 """
 
@@ -115,6 +116,26 @@ def run_cli(env: dict[str, str], sim: SimulatorHandle, label: str, records: int,
     return Run(label, records, seconds, usage.ru_maxrss / 1024, lists, len(new) - lists, doc)
 
 
+def deliver(env: dict[str, str], sim: SimulatorHandle, records: int) -> Run:
+    """`relay worker --burst` delivers what the real run enqueued: the calls the differences need."""
+    before = len(sim.requests())
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-m", "relay", "worker", "--burst"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    new = sim.requests()[before:]
+    writes = sum(1 for r in new if r["method"] != "GET")
+    doc = {"to_change": "-", "api_calls": "-", "enqueued": "-"}
+    run = Run("delivery (worker --burst)", records, time.monotonic() - started, 0.0, 0, len(new), doc)
+    run.other_calls = writes
+    run.doc["reads"] = len(new) - writes
+    return run
+
+
 def run(smoke: bool) -> list[Run]:
     account = 1_000 if smoke else 10_000
     sizes = [200, 1_000, 3_000] if smoke else [1_000, 10_000, 100_000]
@@ -141,6 +162,7 @@ def run(smoke: bool) -> list[Run]:
         write_export(export, account)
         results.append(run_cli(env, sim, f"real run, {account:,} records", account, str(export), "--yes"))
         results.append(run_cli(env, sim, "same file again", account, str(export), "--yes"))
+        results.append(deliver(env, sim, account))
     return results
 
 
@@ -167,11 +189,16 @@ def markdown(results: list[Run]) -> str:
             f"{r.other_calls} | {totals['to_change']} | {totals['api_calls']} | {enqueued} |"
         )
     lines.append("")
+    for r in results:
+        if "reads" in r.doc:
+            lines.append(
+                f"Delivery: {r.other_calls} writes and {r.doc['reads']} reads for the enqueued changes."
+            )
     lines.append(
         f"Simulator latency {LATENCY_MS} ms per call, {RATE_PER_S:g} requests/s; 'planned calls' is the "
         "dry run's estimate for the real run (list pages + one call per kind of change per customer); "
         "'other calls' are calls the sync command itself made besides list pages (0: the differences "
-        "are delivered by the workers)."
+        "are delivered by the workers, in the last row)."
     )
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 import redis as redis_sync
 
 from relay.simulator.testing import SimulatorHandle
@@ -287,4 +288,39 @@ def test_a_dead_sync_event_replays_its_stored_change(
     assert replayed.returncode == 0, replayed.stderr
     wait_for(lambda: client.hget(keys.event(event_id), "status") == "applied")
     assert simulator.stored_customer(acme)["city"] == "Boston"
+    client.close()
+
+
+@pytest.mark.parametrize("unknown_owner", ["ignore", "reject"])
+def test_an_owner_chartmogul_does_not_take_is_still_drift_on_the_next_run(
+    relay_env: dict[str, str],
+    simulator: SimulatorHandle,
+    tmp_path: Path,
+    start_worker: Callable[..., WorkerProcess],
+    unknown_owner: str,
+) -> None:
+    simulator.set_behaviour(unknown_owner=unknown_owner)
+    mapping_dir = tmp_path / "mapping"
+    mapping_dir.mkdir()
+    default = (Path(__file__).resolve().parents[2] / "relay/mapping/defaults/hubspot.toml").read_text()
+    (mapping_dir / "hubspot.toml").write_text(
+        default.replace("[owners]\n", '[owners]\n"314" = "anna@nowhere.example"\n')
+    )
+    env = {**relay_env, "RELAY_MAPPING_DIR": str(mapping_dir)}
+    acme, _ = _customers(simulator)
+    _link(env, tmp_path, [("hubspot", "101", acme)])
+    export = tmp_path / "companies.csv"
+    export.write_text("Record ID,Company name,hubspot_owner_id\n101,Acme Corp,314\n")
+    client = redis_sync.Redis.from_url(relay_env["RELAY_REDIS_URL"], decode_responses=True)
+
+    assert relay_cli(env, "sync", "--source", "hubspot", str(export), "--yes").returncode == 0
+    [event_id] = client.zrange(keys.EVENTS, 0, -1)
+    start_worker()
+    wait_for(lambda: client.hget(keys.event(event_id), "status") in ("applied", "dead"))
+    again = relay_cli(env, "sync", "--source", "hubspot", str(export), "--dry-run")
+
+    # ChartMogul kept no owner (a 200 that ignored it, or a 400): the next run still sees it.
+    assert "  owner: (empty) → anna@nowhere.example" in again.stdout
+    if unknown_owner == "reject":
+        assert client.hget(keys.event(event_id), "status") == "dead"
     client.close()
