@@ -129,10 +129,12 @@ def deliver(env: dict[str, str], sim: SimulatorHandle, records: int) -> Run:
     )
     new = sim.requests()[before:]
     writes = sum(1 for r in new if r["method"] != "GET")
+    throttled = sum(1 for r in new if r.get("status") == 429)
     doc = {"to_change": "-", "api_calls": "-", "enqueued": "-"}
     run = Run("delivery (worker --burst)", records, time.monotonic() - started, 0.0, 0, len(new), doc)
     run.other_calls = writes
     run.doc["reads"] = len(new) - writes
+    run.doc["throttled"] = throttled
     return run
 
 
