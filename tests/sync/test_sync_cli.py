@@ -324,3 +324,13 @@ def test_an_owner_chartmogul_does_not_take_is_still_drift_on_the_next_run(
     if unknown_owner == "reject":
         assert client.hget(keys.event(event_id), "status") == "dead"
     client.close()
+
+
+def test_a_bad_as_of_is_named(relay_env: dict[str, str], tmp_path: Path) -> None:
+    export = tmp_path / "companies.csv"
+    export.write_text(HUBSPOT_CSV)
+
+    result = relay_cli(relay_env, "sync", "--source", "hubspot", str(export), "--as-of", "last tuesday")
+
+    assert result.returncode == 2
+    assert "'last tuesday' is not a time (ISO 8601" in result.stderr
