@@ -194,7 +194,8 @@ def markdown(results: list[Run]) -> str:
     for r in results:
         if "reads" in r.doc:
             lines.append(
-                f"Delivery: {r.other_calls} writes and {r.doc['reads']} reads for the enqueued changes."
+                f"Delivery: {r.other_calls} writes ({r.doc['throttled']} calls answered 429 and were "
+                f"retried) and {r.doc['reads']} reads for the enqueued changes."
             )
     lines.append(
         f"Simulator latency {LATENCY_MS} ms per call, {RATE_PER_S:g} requests/s; 'planned calls' is the "
