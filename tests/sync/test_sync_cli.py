@@ -283,9 +283,10 @@ def test_a_dead_sync_event_replays_its_stored_change(
     wait_for(lambda: client.hget(keys.event(event_id), "status") == "dead")
     simulator.clear_faults()
 
-    replayed = relay_cli(relay_env, "dlq", "replay", "--source", "sync", "--yes")
+    replayed = relay_cli(relay_env, "dlq", "replay", event_id)
 
     assert replayed.returncode == 0, replayed.stderr
+    assert "warning" not in replayed.stdout + replayed.stderr  # a sync event replays as stored
     wait_for(lambda: client.hget(keys.event(event_id), "status") == "applied")
     assert simulator.stored_customer(acme)["city"] == "Boston"
     client.close()
