@@ -4,7 +4,7 @@ account, never with the export."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +59,3 @@ async def read_account(pages: AsyncIterator[list[dict[str, Any]]]) -> Account:
 def list_calls(customers: int, per_page: int = 200) -> int:
     """List pages a read of `customers` customers costs (an empty account still costs one)."""
     return max(1, -(-customers // per_page))
-
-
-def uuids(entries: Iterable[dict[str, Any]]) -> list[str]:
-    return [str(e["uuid"]) for e in entries if e.get("uuid")]

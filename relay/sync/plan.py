@@ -122,10 +122,7 @@ class Planner:
             totals.unchanged += 1
             return Planned(record, crm_record, uuid)
         totals.to_change += 1
-        totals.fields.update(
-            change.name.split(".")[0] if change.name.startswith("custom.") else change.name
-            for change in diff.shown
-        )
+        totals.fields.update(change.name for change in diff.shown)
         totals.calls.update(_calls(diff))
         event = self._event(record, crm_record, uuid, mapped, diff)
         return Planned(record, crm_record, uuid, changes=diff.shown, event=event)
