@@ -12,7 +12,7 @@ import redis as redis_sync
 from relay.simulator.testing import SimulatorHandle
 from relay.store import keys
 from relay.sync.suggest import company_key, domain
-from tests.servers import relay_cli
+from tests.cli import relay_cli
 
 
 def test_normalised_keys() -> None:

@@ -7,7 +7,7 @@ import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -15,8 +15,9 @@ import redis as redis_sync
 
 from relay.simulator.testing import SimulatorHandle
 from relay.store import keys
+from tests.cli import relay_cli
 from tests.conftest import GENERIC_SECRET
-from tests.servers import WorkerProcess, relay_cli, wait_for
+from tests.servers import WorkerProcess, wait_for
 from tests.webhooks import send_generic
 
 HUBSPOT_CSV = (
@@ -142,7 +143,7 @@ def test_real_run_enqueues_once_and_the_worker_delivers(
     assert first.returncode == 0, first.stderr
     assert "Enqueued 1 changes (0 were already enqueued" in first.stdout
     assert "Enqueued 0 changes (1 were already enqueued" in second.stdout
-    [event_id] = client.zrange(keys.EVENTS, 0, -1)
+    [event_id] = cast(list[str], client.zrange(keys.EVENTS, 0, -1))
     assert event_id.startswith("sync:") and event_id.endswith(":hubspot:101")
     record = client.hgetall(keys.event(event_id))
     assert record["source"] == "sync"
@@ -189,8 +190,8 @@ def test_an_export_older_than_a_webhook_change_never_overwrites_it(
 
     assert result.returncode == 0, result.stderr
     client = redis_sync.Redis.from_url(relay_env["RELAY_REDIS_URL"], decode_responses=True)
-    [sync_id] = [e for e in client.zrange(keys.EVENTS, 0, -1) if e.startswith("sync:")]
-    wait_for(lambda: client.hget(keys.event(sync_id), "status") in ("applied", "stale"))
+    [sync_id] = [e for e in cast(list[str], client.zrange(keys.EVENTS, 0, -1)) if e.startswith("sync:")]
+    wait_for(lambda: cast(str, client.hget(keys.event(sync_id), "status")) in ("applied", "stale"))
     stored = simulator.stored_customer(acme)
     assert stored["city"] == "Denver"  # the newer webhook value stands
     assert stored["state"] == "MA"  # fields the webhook did not touch are synced
@@ -277,7 +278,7 @@ def test_a_dead_sync_event_replays_its_stored_change(
     acme, _, export = _hubspot(relay_env, simulator, tmp_path)
     assert relay_cli(relay_env, "sync", "--source", "hubspot", str(export), "--yes").returncode == 0
     client = redis_sync.Redis.from_url(relay_env["RELAY_REDIS_URL"], decode_responses=True)
-    [event_id] = client.zrange(keys.EVENTS, 0, -1)
+    [event_id] = cast(list[str], client.zrange(keys.EVENTS, 0, -1))
     simulator.set_faults(status=422)  # ChartMogul refuses the write: a dead letter
     start_worker()
     wait_for(lambda: client.hget(keys.event(event_id), "status") == "dead")
@@ -315,9 +316,9 @@ def test_an_owner_chartmogul_does_not_take_is_still_drift_on_the_next_run(
     client = redis_sync.Redis.from_url(relay_env["RELAY_REDIS_URL"], decode_responses=True)
 
     assert relay_cli(env, "sync", "--source", "hubspot", str(export), "--yes").returncode == 0
-    [event_id] = client.zrange(keys.EVENTS, 0, -1)
+    [event_id] = cast(list[str], client.zrange(keys.EVENTS, 0, -1))
     start_worker()
-    wait_for(lambda: client.hget(keys.event(event_id), "status") in ("applied", "dead"))
+    wait_for(lambda: cast(str, client.hget(keys.event(event_id), "status")) in ("applied", "dead"))
     again = relay_cli(env, "sync", "--source", "hubspot", str(export), "--dry-run")
 
     # ChartMogul kept no owner (a 200 that ignored it, or a 400): the next run still sees it.
