@@ -141,6 +141,15 @@ class CrmSource(WebhookSource):
         )
 
 
+def decode_utf8(body: bytes) -> str:
+    """The body as text: a 400 when it is not UTF-8 (never a U+FFFD stored in place of what
+    the CRM signed)."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload(f"body is not valid UTF-8 (byte {exc.start})") from None
+
+
 def parse_json(raw: str | bytes, *, what: str = "body") -> Any:
     """JSON from a CRM: a 400 naming the problem when it is not JSON at all."""
     try:

@@ -31,7 +31,7 @@ from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature
 from relay.mapping.config import SourceMapping
 from relay.mapping.values import epoch_ms
-from relay.sources.base import CrmSource, parse_json_object
+from relay.sources.base import CrmSource, decode_utf8, parse_json_object
 
 OBJECT_TYPES = ("lead", "contact")
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -81,7 +81,7 @@ class CloseSource(CrmSource):
             raise InvalidSignature("invalid Close signature")
 
     def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
-        return [self.remap(webhook.body.decode(errors="replace"))]
+        return [self.remap(decode_utf8(webhook.body))]
 
     def remap(self, raw: str) -> ParsedEvent:
         doc = parse_json_object(raw)

@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature, WebhookError
 from relay.mapping.values import epoch_ms, leaf_paths
-from relay.sources.base import CrmSource, parse_json_object
+from relay.sources.base import CrmSource, decode_utf8, parse_json_object
 
 ENTITIES = ("organization", "person")
 ACTIONS = ("create", "change", "delete")
@@ -86,7 +86,7 @@ class PipedriveSource(CrmSource):
             raise InvalidSignature("wrong HTTP Basic credentials")
 
     def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
-        return [self.remap(webhook.body.decode(errors="replace"))]
+        return [self.remap(decode_utf8(webhook.body))]
 
     def remap(self, raw: str) -> ParsedEvent:
         doc = parse_json_object(raw)
