@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     body_timeout_s: float = 10.0
     event_ttl_s: int = 7 * 24 * 3600
     signature_tolerance_s: int = 300
+    # How far ahead of the relay's clock a CRM's time (an event's occurred_at, a signed
+    # timestamp) may be before it is refused (422 / 401): clocks drift, a year 9999 is a mistake.
+    max_clock_skew_s: int = Field(default=300, ge=0)
 
     # --- Delivery
     delivery_concurrency: int = 8

@@ -135,8 +135,10 @@ def signing_key(secret: SecretStr) -> bytes:
 class GenericSource(WebhookSource):
     name = "generic"
 
-    def __init__(self, secret: SecretStr | None = None, *, tolerance_s: int = 300) -> None:
-        super().__init__(secret, tolerance_s=tolerance_s)
+    def __init__(
+        self, secret: SecretStr | None = None, *, tolerance_s: int = 300, max_clock_skew_s: int = 300
+    ) -> None:
+        super().__init__(secret, tolerance_s=tolerance_s, max_clock_skew_s=max_clock_skew_s)
         self._key = signing_key(secret) if secret is not None else None
 
     def verify(self, webhook: IncomingWebhook) -> None:
@@ -181,4 +183,6 @@ class GenericSource(WebhookSource):
             event = GenericEvent.model_validate(doc)
         except ValidationError as exc:
             raise InvalidEvent(describe_validation_error(exc)) from None
-        return ParsedEvent(change=to_change(event), raw=raw)
+        change = to_change(event)
+        self.event_time(change.occurred_at_ms, "occurred_at", doc.get("occurred_at"))
+        return ParsedEvent(change=change, raw=raw)

@@ -111,10 +111,9 @@ class PipedriveSource(CrmSource):
             raise InvalidEvent("previous must be an object or null")
         raw_id = meta.get("entity_id", (data or {}).get("id"))
         entity_id = _text_id(raw_id, "meta.entity_id")
+        field = "meta.timestamp" if "timestamp" in meta else "data.update_time"
         occurred = meta.get("timestamp", (data or {}).get("update_time"))
-        occurred_at_ms = epoch_ms(occurred)
-        if occurred_at_ms is None:
-            raise InvalidEvent(f"meta.timestamp {str(occurred)[:40]!r} is not an ISO 8601 time or epoch")
+        occurred_at_ms = self.event_time(epoch_ms(occurred), field, occurred)
         crm_record = f"pipedrive:{entity}:{entity_id}"
 
         reason: str | None = None

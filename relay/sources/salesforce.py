@@ -181,7 +181,7 @@ class SalesforceSource(CrmSource):
         for name in _TIME_FIELDS:
             stamp = epoch_ms(record.get(name)) if record.get(name) else None
             if stamp is not None:
-                occurred_at_ms = stamp
+                occurred_at_ms = self.event_time(stamp, f"sObject {name}", record.get(name))
                 break
         crm_record = f"salesforce:{object_type.lower() or 'unknown'}:{record_id}"
         if object_type not in SOBJECTS:
