@@ -32,6 +32,10 @@ from relay.store import Accepted, Store
 
 log = get_logger("relay.web")
 
+# Bodies up to this are verified and parsed on the event loop (at most a few ms, and most real
+# webhooks are this small); larger ones in a worker thread.
+INLINE_PARSE_BYTES = 4096
+
 
 def public_url(request: Request, settings: Settings) -> str:
     """The URL as the CRM addressed it; behind a proxy, RELAY_PUBLIC_BASE_URL says the origin."""
@@ -50,6 +54,9 @@ async def receive_webhook(request: Request) -> Response:
         why = "is not configured (its secret is not set)" if name in KNOWN_SOURCES else "is unknown"
         metrics.record_rejected(name, "source_disabled")
         raise SourceDisabled(f"source {name!r} {why}")
+    if not source.accepts_path(request.path_params.get("token")):  # Salesforce's path token
+        metrics.record_rejected(name, "source_disabled")
+        raise SourceDisabled("no webhook endpoint at this path")
     try:
         return await accept_webhook(request, state, source)
     except WebhookError as exc:
@@ -72,8 +79,12 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
             request, limit=state.settings.max_body_bytes, timeout_s=state.settings.body_timeout_s
         ),
     )
-    source.verify(webhook)
-    events = source.parse(webhook)
+    if len(webhook.body) > INLINE_PARSE_BYTES:
+        # Parsing within the limits (relay/sources/limits.py) still costs up to tens of ms for
+        # a large body: off the event loop, so /healthz and small webhooks do not wait for it.
+        events = await run_in_threadpool(source.verify_and_parse, webhook)
+    else:
+        events = source.verify_and_parse(webhook)
     try:
         results = await state.store.ledger.accept_many(events)
     except NotReplicated as exc:
@@ -260,6 +271,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/webhooks/{source}", receive_webhook, methods=["POST"]),
+            Route("/webhooks/{source}/{token}", receive_webhook, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *admin_routes(settings, dashboard.app if dashboard else None),

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     hubspot_client_secret: SecretStr | None = None
     pipedrive_basic_auth: SecretStr | None = None
     salesforce_org_id: SecretStr | None = None
+    # Salesforce signs nothing: with a token its endpoint is /webhooks/salesforce/<token> only.
+    salesforce_path_token: SecretStr | None = None
     close_signature_key: SecretStr | None = None
     public_base_url: str | None = None
     mapping_dir: str | None = None

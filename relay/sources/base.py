@@ -20,6 +20,7 @@ from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload, W
 from relay.mapping.apply import ignored_event, map_record, mapped_event
 from relay.mapping.config import SourceMapping, load_mapping
 from relay.settings import Settings
+from relay.sources.limits import check_json
 
 # The earliest event time accepted: no CRM event predates it; an older one is a wrong unit or
 # a zero, and would sort before every real change of its customer.
@@ -47,6 +48,16 @@ class WebhookSource:
             tolerance_s=settings.signature_tolerance_s,
             max_clock_skew_s=settings.max_clock_skew_s,
         )
+
+    def accepts_path(self, token: str | None) -> bool:
+        """Whether `/webhooks/<name>/<token>` (or, token None, `/webhooks/<name>`) is this
+        source's endpoint; other paths answer 404 as an unknown source does."""
+        return token is None
+
+    def verify_and_parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
+        """What the web app runs for a request (in a thread when the body is large)."""
+        self.verify(webhook)
+        return self.parse(webhook)
 
     def verify(self, webhook: IncomingWebhook) -> None:
         """Raise InvalidSignature unless the request comes from the CRM."""
@@ -184,9 +195,11 @@ def decode_utf8(body: bytes) -> str:
 def parse_json(raw: str | bytes, *, what: str = "body") -> Any:
     """JSON from a CRM: a 400 naming the problem when it is not JSON at all."""
     try:
-        return orjson.loads(raw)
+        doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedPayload(f"{what} is not valid JSON: {exc}") from None
+    check_json(doc, what=what)
+    return doc
 
 
 def parse_json_object(raw: str | bytes, *, what: str = "body") -> dict[str, Any]:

@@ -27,6 +27,7 @@ import base64
 import binascii
 import hmac
 from collections.abc import Mapping
+from itertools import islice
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -35,6 +36,7 @@ from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature, WebhookError
 from relay.mapping.values import epoch_ms, leaf_paths
 from relay.sources.base import CrmSource, decode_utf8, parse_json_object
+from relay.sources.limits import MAX_ENTRIES, check_entries
 
 ENTITIES = ("organization", "person")
 ACTIONS = ("create", "change", "delete")
@@ -133,6 +135,10 @@ class PipedriveSource(CrmSource):
             )
         record = _custom_values(data)
         before = _custom_values(previous) if previous is not None else None
+        changed = None
+        if before is not None:  # each changed field is matched against each mapped one: bound them
+            changed = list(islice(leaf_paths(before), MAX_ENTRIES + 1))
+            check_entries(len(changed), "previous", "changed fields")
         return self.mapped(
             entity,
             record,
@@ -140,7 +146,7 @@ class PipedriveSource(CrmSource):
             occurred_at_ms=occurred_at_ms,
             crm_record=crm_record,
             raw=raw,
-            changed=None if before is None else list(leaf_paths(before)),
+            changed=changed,
             previous=before,
             not_properties=_BOOKKEEPING,
         )
