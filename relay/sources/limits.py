@@ -16,6 +16,7 @@ then `check_json` walks the document and stops at the first breach.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from relay.exceptions import InvalidEvent
@@ -23,6 +24,7 @@ from relay.exceptions import InvalidEvent
 MAX_DEPTH = 32
 MAX_ENTRIES = 1_000
 MAX_VALUES = 20_000
+YIELD_EVERY = 2_000  # values walked between releases of the GIL (well under a millisecond)
 
 
 def too_deep(what: str) -> InvalidEvent:
@@ -47,6 +49,8 @@ def check_json(doc: Any, *, what: str = "body") -> None:
         values += 1
         if values > MAX_VALUES:
             raise too_many_values(what)
+        if not values % YIELD_EVERY:
+            time.sleep(0)  # in the parser thread: let the event loop take the GIL now and then
         if isinstance(value, dict):
             if depth >= MAX_DEPTH and value:
                 raise too_deep(what)

@@ -59,6 +59,7 @@ from relay.mapping.config import SourceMapping
 from relay.mapping.values import epoch_ms
 from relay.settings import Settings
 from relay.sources.base import CrmSource
+from relay.sources.limits import check_entries
 from relay.sources.xmlread import parse_xml, read_events
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -209,6 +210,7 @@ class SalesforceSource(CrmSource):
             raise InvalidEvent("a Notification needs an sObject")
         declared = sobject.get(f"{{{XSI_NS}}}type") or ""
         object_type = declared.rpartition(":")[2]
+        check_entries(len(sobject), "sObject", "fields")  # as a JSON object's keys are bounded
         record: dict[str, Any] = {}
         for child in sobject:
             record[_local(child.tag)] = _text(child)

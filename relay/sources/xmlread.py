@@ -9,6 +9,7 @@ the document (Salesforce's OrganizationId) stops reading once it has it.
 
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import cast
@@ -36,6 +37,7 @@ def read_events(body: bytes | str, *, what: str = "body") -> Iterator[tuple[str,
     for start in [*range(0, len(data), CHUNK_BYTES), -1]:
         try:
             if start >= 0:  # a syntax error is queued among the events, where it occurred
+                time.sleep(0)  # let the event loop take the GIL between pieces (~1 ms each)
                 parser.feed(data[start : start + CHUNK_BYTES])
             else:  # the end: what is still open is an error now
                 parser.close()

@@ -16,7 +16,7 @@ from tests.webhooks import Answer, post
 
 
 @pytest.mark.parametrize(
-    ("send", "status", "message"),
+    ("case", "status", "message"),
     [
         pytest.param(worst.generic_custom_300_deep, 422, "deeper than 32", id="generic-custom-300-deep"),
         pytest.param(worst.hubspot_value_300_deep, 422, "deeper than 32", id="hubspot-value-300-deep"),
@@ -31,9 +31,9 @@ from tests.webhooks import Answer, post
     ],
 )
 def test_a_body_past_a_limit_is_refused_naming_it(
-    web: str, redis_client: redis.Redis, send: Callable[[str], Answer], status: int, message: str
+    web: str, redis_client: redis.Redis, case: worst.WorstCase, status: int, message: str
 ) -> None:
-    answer = send(web)
+    answer = post(*case(web))
 
     assert answer.status == status, answer.text[:500]
     assert message in answer.text
@@ -83,3 +83,15 @@ def test_the_org_id_is_read_before_the_notifications() -> None:
     broken_after = outbound_message("<Notification><unclosed>")
 
     assert organization_id(broken_after) == SALESFORCE_ORG_ID
+
+
+def test_an_sobject_holds_at_most_1000_fields(web: str) -> None:
+    fields = "".join(f"<sf:F{i}>x</sf:F{i}>" for i in range(1001))
+    notification = account_notification("04l5e000001AbCdAAK", "0015e00000AbCdEAAV").replace(
+        "</sObject>", fields + "</sObject>"
+    )
+
+    answer = post(*worst.salesforce_request(web, outbound_message(notification)))
+
+    assert answer.status == 422, answer.text
+    assert "sObject holds 1002 fields, more than 1000" in answer.text
