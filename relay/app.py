@@ -210,21 +210,28 @@ def admin_routes(settings: Settings, dashboard: ASGIApp | None) -> list[BaseRout
     return routes
 
 
+def logged_path(request: Request) -> str:
+    """The path as logs show it: a webhook path token (Salesforce's) is a secret."""
+    if "token" in request.path_params:
+        return request.url.path.rpartition("/")[0] + "/<token>"
+    return request.url.path
+
+
 async def webhook_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WebhookError)
-    log.info("webhook_refused", status=exc.status_code, reason=exc.message, path=request.url.path)
+    log.info("webhook_refused", status=exc.status_code, reason=exc.message, path=logged_path(request))
     headers = {"connection": "close"} if exc.close_connection else None
     return JSONResponse({"error": exc.message}, status_code=exc.status_code, headers=headers)
 
 
 async def client_disconnected(request: Request, exc: Exception) -> Response:
     """The client went away mid-upload: its doing, not an error of ours; nobody reads the answer."""
-    log.info("client_disconnected", path=request.url.path, method=request.method)
+    log.info("client_disconnected", path=logged_path(request), method=request.method)
     return Response(status_code=400)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
-    log.exception("internal_error", path=request.url.path, error=type(exc).__name__)
+    log.exception("internal_error", path=logged_path(request), error=type(exc).__name__)
     mark_logged(exc)
     return JSONResponse({"error": "internal error"}, status_code=500)
 

@@ -4,13 +4,16 @@ before the rest, and its optional path token hides the endpoint."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis
 
+from tests.servers import ServeProcess, wait_for
 from tests.sources import worst_cases as worst
-from tests.sources.conftest import stored_event_ids
+from tests.sources.conftest import CRM_SECRETS, stored_event_ids
 from tests.sources.senders import SALESFORCE_ORG_ID, account_notification, outbound_message
 from tests.webhooks import Answer, post
 
@@ -95,3 +98,24 @@ def test_an_sobject_holds_at_most_1000_fields(web: str) -> None:
 
     assert answer.status == 422, answer.text
     assert "sObject holds 1002 fields, more than 1000" in answer.text
+
+
+def test_the_path_token_never_reaches_the_logs(relay_env: dict[str, str], tmp_path: Path) -> None:
+    token = "sf-path-secret-5d1c0e77"
+    env = {**relay_env, **CRM_SECRETS, "RELAY_SALESFORCE_PATH_TOKEN": token}
+    server = ServeProcess(env, tmp_path / "web.log")
+    try:
+        accepted = post_salesforce(server.base_url, f"/webhooks/salesforce/{token}")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:  # aborts
+            sock.sendall(
+                f"POST /webhooks/salesforce/{token} HTTP/1.1\r\nHost: x\r\n"
+                "Content-Length: 10000\r\n\r\n<soapenv".encode()
+            )
+        wait_for(lambda: [x for x in server.log_lines() if x.get("event") == "client_disconnected"])
+    finally:
+        server.stop()
+
+    assert accepted.status == 200
+    assert token not in server.log_path.read_text()
+    [line] = [x for x in server.log_lines() if x.get("event") == "client_disconnected"]
+    assert line["path"] == "/webhooks/salesforce/<token>"
