@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
 from starlette.applications import Starlette
@@ -32,6 +34,13 @@ from relay.store import Accepted, Store
 
 log = get_logger("relay.web")
 
+# Bodies up to this are verified and parsed on the event loop (at most a few ms, and most real
+# webhooks are this small); larger ones in the parser thread. One thread: parsing is CPU work
+# under the GIL, so more threads would not parse faster, only make the event loop wait longer
+# for the GIL (each thread holds it up to 5 ms at a time).
+INLINE_PARSE_BYTES = 4096
+_PARSER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-parse")
+
 
 def public_url(request: Request, settings: Settings) -> str:
     """The URL as the CRM addressed it; behind a proxy, RELAY_PUBLIC_BASE_URL says the origin."""
@@ -50,6 +59,9 @@ async def receive_webhook(request: Request) -> Response:
         why = "is not configured (its secret is not set)" if name in KNOWN_SOURCES else "is unknown"
         metrics.record_rejected(name, "source_disabled")
         raise SourceDisabled(f"source {name!r} {why}")
+    if not source.accepts_path(request.path_params.get("token")):  # Salesforce's path token
+        metrics.record_rejected(name, "source_disabled")
+        raise SourceDisabled("no webhook endpoint at this path")
     try:
         return await accept_webhook(request, state, source)
     except WebhookError as exc:
@@ -72,8 +84,13 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
             request, limit=state.settings.max_body_bytes, timeout_s=state.settings.body_timeout_s
         ),
     )
-    source.verify(webhook)
-    events = source.parse(webhook)
+    if len(webhook.body) > INLINE_PARSE_BYTES:
+        # Parsing within the limits (relay/sources/limits.py) still costs up to tens of ms for
+        # a large body: off the event loop, so /healthz and small webhooks do not wait for it.
+        loop = asyncio.get_running_loop()
+        events = await loop.run_in_executor(_PARSER, source.verify_and_parse, webhook)
+    else:
+        events = source.verify_and_parse(webhook)
     try:
         results = await state.store.ledger.accept_many(events)
     except NotReplicated as exc:
@@ -193,21 +210,28 @@ def admin_routes(settings: Settings, dashboard: ASGIApp | None) -> list[BaseRout
     return routes
 
 
+def logged_path(request: Request) -> str:
+    """The path as logs show it: a webhook path token (Salesforce's) is a secret."""
+    if "token" in request.path_params:
+        return request.url.path.rpartition("/")[0] + "/<token>"
+    return request.url.path
+
+
 async def webhook_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WebhookError)
-    log.info("webhook_refused", status=exc.status_code, reason=exc.message, path=request.url.path)
+    log.info("webhook_refused", status=exc.status_code, reason=exc.message, path=logged_path(request))
     headers = {"connection": "close"} if exc.close_connection else None
     return JSONResponse({"error": exc.message}, status_code=exc.status_code, headers=headers)
 
 
 async def client_disconnected(request: Request, exc: Exception) -> Response:
     """The client went away mid-upload: its doing, not an error of ours; nobody reads the answer."""
-    log.info("client_disconnected", path=request.url.path, method=request.method)
+    log.info("client_disconnected", path=logged_path(request), method=request.method)
     return Response(status_code=400)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
-    log.exception("internal_error", path=request.url.path, error=type(exc).__name__)
+    log.exception("internal_error", path=logged_path(request), error=type(exc).__name__)
     mark_logged(exc)
     return JSONResponse({"error": "internal error"}, status_code=500)
 
@@ -260,6 +284,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/webhooks/{source}", receive_webhook, methods=["POST"]),
+            Route("/webhooks/{source}/{token}", receive_webhook, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *admin_routes(settings, dashboard.app if dashboard else None),

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     hubspot_client_secret: SecretStr | None = None
     pipedrive_basic_auth: SecretStr | None = None
     salesforce_org_id: SecretStr | None = None
+    # Salesforce signs nothing: with a token its endpoint is /webhooks/salesforce/<token> only.
+    salesforce_path_token: SecretStr | None = None
     close_signature_key: SecretStr | None = None
     public_base_url: str | None = None
     mapping_dir: str | None = None
@@ -70,6 +72,9 @@ class Settings(BaseSettings):
     body_timeout_s: float = 10.0
     event_ttl_s: int = 7 * 24 * 3600
     signature_tolerance_s: int = 300
+    # How far ahead of the relay's clock a CRM's time (an event's occurred_at, a signed
+    # timestamp) may be before it is refused (422 / 401): clocks drift, a year 9999 is a mistake.
+    max_clock_skew_s: int = Field(default=300, ge=0)
 
     # --- Delivery
     delivery_concurrency: int = 8

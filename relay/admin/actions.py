@@ -25,10 +25,12 @@ from relay.coalesce import coalesce
 from relay.exceptions import WebhookError
 from relay.logs import get_logger
 from relay.sources import WebhookSource
+from relay.sources.base import EARLIEST_EVENT_MS
 from relay.store import EventRecord, EventStatus, Replayed, Store, now_ms
 from relay.sync.plan import SYNC_SOURCE
 
 log = get_logger("relay.admin")
+EDIT_CLOCK_SKEW_MS = 300_000  # RELAY_MAX_CLOCK_SKEW_S's default
 
 # --- replay -----------------------------------------------------------------------------
 
@@ -235,6 +237,9 @@ def validate_change(doc: object, *, event_id: str) -> CustomerChange:
     occurred = doc.get("occurred_at_ms")
     if not isinstance(occurred, int) or isinstance(occurred, bool):
         raise QueryError("occurred_at_ms must be a whole number of milliseconds")
+    if not EARLIEST_EVENT_MS <= occurred <= now_ms() + EDIT_CLOCK_SKEW_MS:
+        # As at ingest: a year-9999 change would win over every real change of its fields.
+        raise QueryError("occurred_at_ms must lie between 2000-01-01 and 5 minutes from now")
     customer = doc.get("customer")
     if not isinstance(customer, dict) or set(customer) - _REF_KEYS:
         raise QueryError(f"customer must be an object with {', '.join(sorted(_REF_KEYS))}")

@@ -70,9 +70,15 @@ def parse_time(text: str, *, now: int | None = None) -> int:
 
 
 def iso(ms: int | None) -> str | None:
+    """ms as ISO 8601 UTC; None for no time and for one no calendar can show (a stored
+    occurred_at of 10**17 ms: the `_ms` field beside it still says what is stored)."""
     if not ms:
         return None
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        moment = datetime.fromtimestamp(ms / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_limit(value: str | int | None, *, default: int = DEFAULT_LIMIT) -> int:
@@ -295,7 +301,7 @@ def public_record(record: EventRecord, *, with_raw: bool = False) -> dict[str, A
         if isinstance(view.get(name), str) and view[name].lstrip("-").isdigit():
             view[name] = int(view[name])
     for name in [n for n in view if n.endswith("_at_ms")]:
-        if isinstance(view[name], str) and view[name].isdigit():
+        if isinstance(view[name], str) and view[name].removeprefix("-").isdigit():
             view[name] = int(view[name])
     for name in [n for n in view if n.endswith("_at_ms")]:
         view[name.removesuffix("_ms")] = iso(view[name]) if isinstance(view[name], int) else None

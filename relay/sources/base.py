@@ -6,6 +6,7 @@ A CRM module keeps only what is its own: how its signature is checked and how it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
@@ -19,9 +20,11 @@ from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload, W
 from relay.mapping.apply import ignored_event, map_record, mapped_event
 from relay.mapping.config import SourceMapping, load_mapping
 from relay.settings import Settings
+from relay.sources.limits import check_json
 
-# How far ahead of our clock a signed timestamp may be (the CRM's clock may run fast).
-FUTURE_TOLERANCE_S = 300
+# The earliest event time accepted: no CRM event predates it; an older one is a wrong unit or
+# a zero, and would sort before every real change of its customer.
+EARLIEST_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 
 
 class WebhookSource:
@@ -29,13 +32,32 @@ class WebhookSource:
 
     name: ClassVar[str] = ""
 
-    def __init__(self, secret: SecretStr | None = None, *, tolerance_s: int = 300) -> None:
+    def __init__(
+        self, secret: SecretStr | None = None, *, tolerance_s: int = 300, max_clock_skew_s: int = 300
+    ) -> None:
         self.secret = secret
         self.tolerance_s = tolerance_s
+        # How far ahead of our clock a CRM's time may be (its clock may run fast); further is
+        # a wrong value, which would win over every real change of its field for a week.
+        self.max_clock_skew_s = max_clock_skew_s
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        return cls(settings.source_secret(cls.name), tolerance_s=settings.signature_tolerance_s)
+        return cls(
+            settings.source_secret(cls.name),
+            tolerance_s=settings.signature_tolerance_s,
+            max_clock_skew_s=settings.max_clock_skew_s,
+        )
+
+    def accepts_path(self, token: str | None) -> bool:
+        """Whether `/webhooks/<name>/<token>` (or, token None, `/webhooks/<name>`) is this
+        source's endpoint; other paths answer 404 as an unknown source does."""
+        return token is None
+
+    def verify_and_parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
+        """What the web app runs for a request (in a thread when the body is large)."""
+        self.verify(webhook)
+        return self.parse(webhook)
 
     def verify(self, webhook: IncomingWebhook) -> None:
         """Raise InvalidSignature unless the request comes from the CRM."""
@@ -74,17 +96,36 @@ class WebhookSource:
         age_s = now_s - sent_at_s
         if age_s > self.tolerance_s:
             raise InvalidSignature(f"{header} is too old ({int(age_s)} s)")
-        if age_s < -FUTURE_TOLERANCE_S:
+        if age_s < -self.max_clock_skew_s:
             raise InvalidSignature(f"{header} is in the future")
+
+    def event_time(self, ms: int | None, field: str, value: object) -> int:
+        """A CRM's event time (ms) checked against the sane window: not before 2000-01-01, not
+        more than RELAY_MAX_CLOCK_SKEW_S ahead of our clock; a 422 naming `field` otherwise."""
+        shown = str(value)[:40]
+        if ms is None:
+            raise InvalidEvent(f"{field} {shown!r} is not a time")
+        if ms < EARLIEST_EVENT_MS:
+            raise InvalidEvent(f"{field} {shown!r} is before 2000-01-01")
+        if ms > time.time() * 1000 + self.max_clock_skew_s * 1000:
+            raise InvalidEvent(
+                f"{field} {shown!r} is more than {self.max_clock_skew_s} s ahead of the relay's clock"
+            )
+        return ms
 
 
 class CrmSource(WebhookSource):
     """A CRM whose records a mapping file turns into changes."""
 
     def __init__(
-        self, mapping: SourceMapping, secret: SecretStr | None = None, *, tolerance_s: int = 300
+        self,
+        mapping: SourceMapping,
+        secret: SecretStr | None = None,
+        *,
+        tolerance_s: int = 300,
+        max_clock_skew_s: int = 300,
     ) -> None:
-        super().__init__(secret, tolerance_s=tolerance_s)
+        super().__init__(secret, tolerance_s=tolerance_s, max_clock_skew_s=max_clock_skew_s)
         self.mapping = mapping
 
     @classmethod
@@ -94,6 +135,7 @@ class CrmSource(WebhookSource):
             load_mapping(cls.name, settings.mapping_dir),
             settings.source_secret(cls.name),
             tolerance_s=settings.signature_tolerance_s,
+            max_clock_skew_s=settings.max_clock_skew_s,
         )
 
     def mapped(
@@ -141,12 +183,23 @@ class CrmSource(WebhookSource):
         )
 
 
+def decode_utf8(body: bytes) -> str:
+    """The body as text: a 400 when it is not UTF-8 (never a U+FFFD stored in place of what
+    the CRM signed)."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload(f"body is not valid UTF-8 (byte {exc.start})") from None
+
+
 def parse_json(raw: str | bytes, *, what: str = "body") -> Any:
     """JSON from a CRM: a 400 naming the problem when it is not JSON at all."""
     try:
-        return orjson.loads(raw)
+        doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedPayload(f"{what} is not valid JSON: {exc}") from None
+    check_json(doc, what=what)
+    return doc
 
 
 def parse_json_object(raw: str | bytes, *, what: str = "body") -> dict[str, Any]:

@@ -31,7 +31,7 @@ from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature
 from relay.mapping.config import SourceMapping
 from relay.mapping.values import epoch_ms
-from relay.sources.base import CrmSource, parse_json_object
+from relay.sources.base import CrmSource, decode_utf8, parse_json_object
 
 OBJECT_TYPES = ("lead", "contact")
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -55,9 +55,14 @@ class CloseSource(CrmSource):
     name = "close"
 
     def __init__(
-        self, mapping: SourceMapping, signature_key: SecretStr | None = None, *, tolerance_s: int = 300
+        self,
+        mapping: SourceMapping,
+        signature_key: SecretStr | None = None,
+        *,
+        tolerance_s: int = 300,
+        max_clock_skew_s: int = 300,
     ) -> None:
-        super().__init__(mapping, signature_key, tolerance_s=tolerance_s)
+        super().__init__(mapping, signature_key, tolerance_s=tolerance_s, max_clock_skew_s=max_clock_skew_s)
         self._key: bytes | None = None
         if signature_key is not None:
             try:
@@ -81,7 +86,7 @@ class CloseSource(CrmSource):
             raise InvalidSignature("invalid Close signature")
 
     def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
-        return [self.remap(webhook.body.decode(errors="replace"))]
+        return [self.remap(decode_utf8(webhook.body))]
 
     def remap(self, raw: str) -> ParsedEvent:
         doc = parse_json_object(raw)
@@ -89,9 +94,11 @@ class CloseSource(CrmSource):
             raise InvalidEvent("body must be an object with an `event` object")
         event: dict[str, Any] = doc["event"]
         event_id = f"close:{_id(event.get('id'), 'event.id')}"
-        occurred_at_ms = epoch_ms(event.get("date_created"))
-        if occurred_at_ms is None:
-            raise InvalidEvent(f"event.date_created {str(event.get('date_created'))[:40]!r} is not a time")
+        created = event.get("date_created")
+        occurred_at_ms = self.event_time(epoch_ms(created), "event.date_created", created)
+        if event.get("date_updated") is not None:  # not read for the order, but a CRM time all the same
+            updated = event["date_updated"]
+            self.event_time(epoch_ms(updated), "event.date_updated", updated)
         object_type, action = event.get("object_type"), event.get("action")
         if not isinstance(object_type, str) or not isinstance(action, str):
             raise InvalidEvent("event.object_type and event.action must be strings")

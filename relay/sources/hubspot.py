@@ -149,6 +149,7 @@ class HubSpotSource(CrmSource):
             raise InvalidEvent(f"subscriptionType {kind[:60]!r} is missing or not '<object>.<action>'")
         if object_name == "object":
             object_name = OBJECT_TYPE_IDS.get(event.objectTypeId or "", f"object-{event.objectTypeId}")
+        self.event_time(event.occurredAt, "occurredAt", event.occurredAt)
         raw = orjson.dumps(doc).decode()
         event_id = f"hubspot:{event.eventId}"
         crm_record = f"hubspot:{object_name}:{event.objectId}"

@@ -27,6 +27,7 @@ import base64
 import binascii
 import hmac
 from collections.abc import Mapping
+from itertools import islice
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -34,7 +35,8 @@ from starlette.responses import JSONResponse, Response
 from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature, WebhookError
 from relay.mapping.values import epoch_ms, leaf_paths
-from relay.sources.base import CrmSource, parse_json_object
+from relay.sources.base import CrmSource, decode_utf8, parse_json_object
+from relay.sources.limits import MAX_ENTRIES, check_entries
 
 ENTITIES = ("organization", "person")
 ACTIONS = ("create", "change", "delete")
@@ -86,7 +88,7 @@ class PipedriveSource(CrmSource):
             raise InvalidSignature("wrong HTTP Basic credentials")
 
     def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
-        return [self.remap(webhook.body.decode(errors="replace"))]
+        return [self.remap(decode_utf8(webhook.body))]
 
     def remap(self, raw: str) -> ParsedEvent:
         doc = parse_json_object(raw)
@@ -111,10 +113,9 @@ class PipedriveSource(CrmSource):
             raise InvalidEvent("previous must be an object or null")
         raw_id = meta.get("entity_id", (data or {}).get("id"))
         entity_id = _text_id(raw_id, "meta.entity_id")
+        field = "meta.timestamp" if "timestamp" in meta else "data.update_time"
         occurred = meta.get("timestamp", (data or {}).get("update_time"))
-        occurred_at_ms = epoch_ms(occurred)
-        if occurred_at_ms is None:
-            raise InvalidEvent(f"meta.timestamp {str(occurred)[:40]!r} is not an ISO 8601 time or epoch")
+        occurred_at_ms = self.event_time(epoch_ms(occurred), field, occurred)
         crm_record = f"pipedrive:{entity}:{entity_id}"
 
         reason: str | None = None
@@ -134,6 +135,10 @@ class PipedriveSource(CrmSource):
             )
         record = _custom_values(data)
         before = _custom_values(previous) if previous is not None else None
+        changed = None
+        if before is not None:  # each changed field is matched against each mapped one: bound them
+            changed = list(islice(leaf_paths(before), MAX_ENTRIES + 1))
+            check_entries(len(changed), "previous", "changed fields")
         return self.mapped(
             entity,
             record,
@@ -141,7 +146,7 @@ class PipedriveSource(CrmSource):
             occurred_at_ms=occurred_at_ms,
             crm_record=crm_record,
             raw=raw,
-            changed=None if before is None else list(leaf_paths(before)),
+            changed=changed,
             previous=before,
             not_properties=_BOOKKEEPING,
         )

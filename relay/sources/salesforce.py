@@ -16,8 +16,14 @@
 
 Salesforce signs nothing: `OrganizationId` must be the configured org (RELAY_SALESFORCE_ORG_ID,
 15 or 18 characters), compared in constant time; use TLS and, if you can, an IP allow-list.
-The XML is parsed with defusedxml, DTDs forbidden, so entity bombs and external entities are
-refused (400) before anything expands.
+With RELAY_SALESFORCE_PATH_TOKEN set, the endpoint is `/webhooks/salesforce/<token>` instead
+(any other path answers 404), a secret an org id (printed on every Salesforce invoice and URL)
+is not.
+
+The XML is read with defusedxml, DTDs forbidden, so entity bombs and external entities are
+refused (400) before anything expands, and within the limits of relay/sources/limits.py while
+it is parsed (relay/sources/xmlread.py). The org id is read first: Salesforce writes it before
+the notifications, so a stranger's body costs only its first few elements before its 401.
 
 The answer is SOAP both ways: a `notificationsResponse` with `<Ack>true</Ack>` once every
 notification is durable (without it Salesforce retries for 24 hours), a SOAP Fault otherwise.
@@ -41,22 +47,28 @@ import hmac
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 from xml.sax.saxutils import escape
 
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
+from pydantic import SecretStr
 from starlette.responses import Response
 
 from relay.events import IncomingWebhook, ParsedEvent
-from relay.exceptions import InvalidEvent, InvalidSignature, MalformedPayload, WebhookError
+from relay.exceptions import InvalidEvent, InvalidSignature, WebhookError
+from relay.mapping.config import SourceMapping
 from relay.mapping.values import epoch_ms
+from relay.settings import Settings
 from relay.sources.base import CrmSource
+from relay.sources.limits import check_entries
+from relay.sources.xmlread import parse_xml, read_events
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 MAX_NOTIFICATIONS = 100
+# Envelope, Body, notifications, OrganizationId: start and end events of a real message's first
+# elements, with room for a SOAP header.
+ORG_ID_WITHIN_EVENTS = 32
 SOBJECTS = ("Account", "Contact", "Lead")
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _TIME_FIELDS = ("LastModifiedDate", "SystemModstamp")
@@ -92,21 +104,6 @@ def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
-def parse_xml(body: bytes | str) -> ET.Element:
-    """The document, refusing DTDs (and so every entity trick) before anything expands."""
-    try:
-        root: ET.Element = SafeET.fromstring(
-            body, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
-    except DefusedXmlException as exc:
-        raise MalformedPayload(
-            f"XML refused: {type(exc).__name__} (DTDs and entities are not allowed)"
-        ) from None
-    except ET.ParseError as exc:
-        raise MalformedPayload(f"body is not well-formed XML: {exc}") from None
-    return root
-
-
 def _notifications(root: ET.Element) -> ET.Element:
     if root.tag == _q("notifications"):
         return root
@@ -116,6 +113,21 @@ def _notifications(root: ET.Element) -> ET.Element:
             f"no notifications element in the {OUTBOUND_NS} namespace (not an Outbound Message)"
         )
     return found
+
+
+def organization_id(body: bytes) -> str:
+    """The OrganizationId, read from the start of the body only: Salesforce writes it among the
+    first few elements, before any Notification; "" when it is not there."""
+    root: ET.Element | None = None
+    for index, (event, element) in enumerate(read_events(body)):
+        root = element if root is None else root
+        if event == "end" and element.tag == _q("OrganizationId"):
+            return _text(element) or ""
+        if element.tag == _q("Notification") or index > ORG_ID_WITHIN_EVENTS:
+            return ""
+    if root is not None:  # a short document read whole: say what it is not
+        _notifications(root)
+    return ""
 
 
 def _text(element: ET.Element | None) -> str | None:
@@ -133,9 +145,33 @@ def _sf_id(value: str | None, what: str) -> str:
 class SalesforceSource(CrmSource):
     name = "salesforce"
 
+    def __init__(
+        self,
+        mapping: SourceMapping,
+        secret: SecretStr | None = None,
+        *,
+        tolerance_s: int = 300,
+        max_clock_skew_s: int = 300,
+        path_token: SecretStr | None = None,
+    ) -> None:
+        super().__init__(mapping, secret, tolerance_s=tolerance_s, max_clock_skew_s=max_clock_skew_s)
+        self.path_token = path_token
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        source = super().from_settings(settings)
+        source.path_token = settings.salesforce_path_token
+        return source
+
+    def accepts_path(self, token: str | None) -> bool:
+        expected = self.path_token.get_secret_value() if self.path_token is not None else None
+        if expected is None or token is None:
+            return expected is None and token is None
+        return hmac.compare_digest(expected.encode(), token.encode())
+
     def verify(self, webhook: IncomingWebhook) -> None:
         expected = self.secret_value(strip=True)
-        given = _text(_notifications(parse_xml(webhook.body)).find(_q("OrganizationId"))) or ""
+        given = organization_id(webhook.body)
         # An 18-character id is the 15-character one plus a checksum; accept either configured.
         if len(expected) == 15 and len(given) == 18:
             given = given[:15]
@@ -144,6 +180,7 @@ class SalesforceSource(CrmSource):
 
     def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
         notifications = _notifications(parse_xml(webhook.body)).findall(_q("Notification"))
+        # (the reader stopped at MAX_VALUES elements, so this is at most that many)
         if not notifications:
             raise InvalidEvent("the message holds no Notification")
         if len(notifications) > MAX_NOTIFICATIONS:
@@ -173,6 +210,7 @@ class SalesforceSource(CrmSource):
             raise InvalidEvent("a Notification needs an sObject")
         declared = sobject.get(f"{{{XSI_NS}}}type") or ""
         object_type = declared.rpartition(":")[2]
+        check_entries(len(sobject), "sObject", "fields")  # as a JSON object's keys are bounded
         record: dict[str, Any] = {}
         for child in sobject:
             record[_local(child.tag)] = _text(child)
@@ -181,7 +219,7 @@ class SalesforceSource(CrmSource):
         for name in _TIME_FIELDS:
             stamp = epoch_ms(record.get(name)) if record.get(name) else None
             if stamp is not None:
-                occurred_at_ms = stamp
+                occurred_at_ms = self.event_time(stamp, f"sObject {name}", record.get(name))
                 break
         crm_record = f"salesforce:{object_type.lower() or 'unknown'}:{record_id}"
         if object_type not in SOBJECTS:

@@ -211,6 +211,9 @@ def test_assignments_set_nested_paths_with_json_values() -> None:
         ({"customer": {"uuid": "42"}}, "cus_"),
         ({"fields": {}, "tags_add": []}, "changes nothing"),
         ({"extra": 1}, "unknown key"),
+        ({"occurred_at_ms": 100_000_000_000_000_000}, "occurred_at_ms must lie between"),
+        ({"occurred_at_ms": 253_402_300_799_000}, "occurred_at_ms must lie between"),
+        ({"occurred_at_ms": -62_135_596_800_000}, "occurred_at_ms must lie between"),
     ],
 )
 def test_an_edited_change_is_validated(change: dict[str, Any], message: str) -> None:
