@@ -33,11 +33,18 @@ from relay.store.deliveries import Inflight
 from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
 from workers.decide import Action, Call, decide
-from workers.plan import PatchPlan, guessed_type, needs_customer, new_custom_attributes, plan_patch
+from workers.plan import WriteKind, WritePlan, field_keys, guessed_type, needs_customer, plan_writes
 from workers.policy import RetrySchedule
 from workers.ratelimit import RateLimiter
-from workers.recovery import body_is_applied
+from workers.recovery import plan_is_applied
 from workers.resolve import CustomerResolver
+from workers.verify import (
+    NotApplied,
+    custom_not_set,
+    patch_not_applied,
+    tags_not_added,
+    tags_not_removed,
+)
 
 log = get_logger("relay.delivery")
 
@@ -78,6 +85,14 @@ def declared_type(changes: Sequence[CustomerChange], key: str, value: Any) -> st
         if declared := change.custom_types.get(key):
             return declared
     return guessed_type(value)
+
+
+def _keys(record: EventRecord) -> list[str]:
+    return field_keys(record.change) if record.change else []
+
+
+def _joined(keys: Sequence[str]) -> str:
+    return ",".join(dict.fromkeys(keys))
 
 
 class Deliverer:
@@ -232,7 +247,8 @@ class Deliverer:
         await self.wake()
 
     async def _recover_inflight(self, lease: Lease, records: list[EventRecord]) -> list[EventRecord]:
-        """A previous worker died with a PATCH in flight: if it landed, record it as applied."""
+        """A previous worker died with writes in flight: if they all landed, record them as applied
+        (workers/recovery.py says what "landed" means for each kind of call)."""
         inflight = await self.deliveries.inflight(lease.customer)
         if inflight is None:
             return records
@@ -241,17 +257,18 @@ class Deliverer:
         except Rejected:
             await self.deliveries.clear_inflight(lease.customer)
             return records
-        if not body_is_applied(inflight.body, current):
+        plan = WritePlan.from_json(inflight.body, inflight.idempotency_key)
+        if not plan_is_applied(plan, current):
             await self.deliveries.clear_inflight(lease.customer)
             return records
         landed = set(inflight.event_ids)
         key = inflight.idempotency_key
-        patch = orjson.dumps(inflight.body).decode()
+        sent = orjson.dumps(inflight.body).decode()
         lease.settlement.outcomes += [
             Outcome(
                 r.event_id,
                 EventStatus.APPLIED,
-                fields={"applied_by": key, "patch": patch},
+                fields={"applied_by": key, "patch": sent, "applied_fields": _joined(_keys(r))},
                 history={"idempotency_key": key, "recovered": True},
             )
             for r in records
@@ -282,42 +299,31 @@ class Deliverer:
                 decision = decide(exc, Call.GET)
                 self._dead_letter(lease, live, decision.reason, exc.message, status=exc.status)
                 return
-        plan = plan_patch(coalesced, current)
+        plan = plan_writes(coalesced, current)
         if plan.violations:
             message = "; ".join(plan.violations)
-            await self._reject(lease, live, DeadLetterReason.INVALID_CHANGE, message, None, plan.body)
+            await self._reject(lease, live, DeadLetterReason.INVALID_CHANGE, message, None, plan)
             return
-        await self._send(lease, live, coalesced, plan, current)
+        await self._send(lease, live, coalesced, plan)
 
     async def _send(
-        self,
-        lease: Lease,
-        live: list[EventRecord],
-        coalesced: CoalescedChange,
-        plan: PatchPlan,
-        current: dict[str, Any] | None,
+        self, lease: Lease, live: list[EventRecord], coalesced: CoalescedChange, plan: WritePlan
     ) -> None:
-        customer, body, key = lease.customer, plan.body, plan.idempotency_key
+        customer, key = lease.customer, plan.idempotency_key
         await self._flush(lease)  # never send what another worker may be sending too
         await self.deliveries.begin_inflight(
-            customer, Inflight(key, body, list(coalesced.event_ids), dict(coalesced.field_times))
+            customer, Inflight(key, plan.to_json(), list(coalesced.event_ids), dict(coalesced.field_times))
         )
+        missed: list[NotApplied] = []
+        kind = WriteKind.PATCH
         try:
-            try:
-                await self.client.update_customer(customer, body, idempotency_key=key)
-            except Rejected as exc:
-                new = new_custom_attributes(body, current)
-                if decide(exc, Call.PATCH, new_custom_attributes=bool(new)).action is not (
-                    Action.CREATE_CUSTOM_ATTRIBUTES
-                ):
-                    raise
-                await self._create_custom_attributes(customer, live, new)
-                await self.client.update_customer(customer, body, idempotency_key=key)
+            for kind, payload in plan.calls().items():
+                missed += await self._write(customer, kind, payload, live, key)
         except DeliveryError as exc:
             metrics.record_delivery(
                 exc.status or ("rejected" if isinstance(exc, Rejected) else "no_answer"), events=len(live)
             )
-            decision = decide(exc, Call.PATCH)
+            decision = decide(exc, Call(kind.value))
             if decision.clear_inflight:
                 await self.deliveries.clear_inflight(customer)
             if decision.action is not Action.DEAD_LETTER:
@@ -331,33 +337,101 @@ class Deliverer:
                 live = [r for r in live if r not in relinked]
                 if not live:
                     return
-            await self._reject(lease, live, decision.reason, exc.message, exc.status, body)
+            await self._reject(lease, live, decision.reason, exc.message, exc.status, plan)
             return
+        self._settle_sent(lease, live, coalesced, plan, missed)
+
+    async def _write(
+        self, customer: str, kind: WriteKind, payload: Any, live: Sequence[EventRecord], key: str
+    ) -> list[NotApplied]:
+        """Send one call of the plan; what its answer shows was not kept."""
+        call_key = key if kind is WriteKind.PATCH else f"{key}:{kind}"
+        if kind is WriteKind.PATCH:
+            answer = await self.client.update_customer(customer, payload, idempotency_key=key)
+            return patch_not_applied(payload, answer)
+        if kind is WriteKind.TAGS_ADD:
+            tags = await self.client.add_tags(customer, payload, idempotency_key=call_key)
+            return tags_not_added(payload, tags)
+        if kind is WriteKind.TAGS_REMOVE:
+            tags = await self.client.remove_tags(customer, payload, idempotency_key=call_key)
+            return tags_not_removed(payload, tags)
+        if kind is WriteKind.CUSTOM_SET:
+            return custom_not_set(payload, await self._set_custom(customer, payload, live, call_key))
+        # DELETE .../attributes/custom answers 204 with no body: nothing to compare.
+        await self.client.remove_custom_attributes(customer, payload, idempotency_key=call_key)
+        return []
+
+    async def _set_custom(
+        self, customer: str, custom: dict[str, Any], live: Sequence[EventRecord], key: str
+    ) -> dict[str, Any]:
+        """PUT the values; a key the account does not define yet is refused, so create those first
+        (POST, with the type the source's mapping declared), which sets them too."""
+        remaining = dict(custom)
+        shown: dict[str, Any] = {}
+        while remaining:
+            try:
+                return await self.client.set_custom_attributes(customer, remaining, idempotency_key=key)
+            except Rejected as exc:
+                if decide(exc, Call.CUSTOM_SET).action is not Action.CREATE_CUSTOM_ATTRIBUTES:
+                    raise
+                named = [k for k in remaining if f'"{k}"' in exc.message]
+                new = {k: remaining.pop(k) for k in named or list(remaining)}
+                shown = await self._create_custom_attributes(customer, live, new, key)
+        return shown
+
+    def _settle_sent(
+        self,
+        lease: Lease,
+        live: list[EventRecord],
+        coalesced: CoalescedChange,
+        plan: WritePlan,
+        missed: list[NotApplied],
+    ) -> None:
+        """Every call answered: the events are applied, except those whose value for a field
+        ChartMogul did not keep was the one sent (dead letters `not_applied`)."""
+        key = plan.idempotency_key
         applied_ms = now_ms()
         metrics.record_delivery(
             200, events=len(live), latency_s=[(applied_ms - r.received_at_ms) / 1000 for r in live]
         )
-        patch_json = orjson.dumps(body).decode()
-        lease.settlement.outcomes += [
-            Outcome(
-                r.event_id,
-                EventStatus.APPLIED,
-                fields={"applied_by": key, "http_status": 200, "patch": patch_json},
-                history={"idempotency_key": key, "coalesced_with": len(live) - 1},
-            )
-            for r in live
-        ]
-        lease.settlement.applied_fields.update(coalesced.field_times)
-        lease.settlement.clear_inflight = True
+        for miss in missed:
+            metrics.record_not_applied(miss.label)
+        not_kept = {miss.field: miss for miss in missed}
+        sender: dict[str, str] = {}  # field key → the event whose value was sent (the newest)
+        for record in sorted(live, key=lambda r: r.occurred_at_ms):
+            sender.update(dict.fromkeys(_keys(record), record.event_id))
+        sent = orjson.dumps(plan.to_json()["calls"]).decode()
         for record in live:
+            keys = _keys(record)
+            mine = [not_kept[k] for k in keys if k in not_kept and sender.get(k) == record.event_id]
+            took = _joined([k for k in keys if k not in not_kept])
+            if mine:
+                message = "ChartMogul answered 200 but did not keep " + "; ".join(map(str, mine))
+                extra = {"applied_fields": took, "not_applied": "; ".join(map(str, mine))}
+                reason = DeadLetterReason.NOT_APPLIED
+                self._dead_letter(lease, [record], reason, message, status=200, plan=plan, extra=extra)
+                continue
+            lease.settlement.outcomes.append(
+                Outcome(
+                    record.event_id,
+                    EventStatus.APPLIED,
+                    fields={"applied_by": key, "http_status": 200, "patch": sent, "applied_fields": took},
+                    history={"idempotency_key": key, "coalesced_with": len(live) - 1},
+                )
+            )
             log.info(
                 "event_applied",
                 event_id=record.event_id,
                 source=record.source,
-                customer_uuid=customer,
+                customer_uuid=lease.customer,
                 attempt=record.attempts + 1,
                 coalesced=len(live),
             )
+        # A value not kept is not applied: an older change to that field may still set it.
+        lease.settlement.applied_fields.update(
+            {k: at for k, at in coalesced.field_times.items() if k not in not_kept}
+        )
+        lease.settlement.clear_inflight = True
 
     @staticmethod
     def _may_re_resolve(record: EventRecord, uuid: str) -> bool:
@@ -365,17 +439,18 @@ class Deliverer:
         return bool(ref and ref.key != uuid and record.details.get("re_resolved") != "1")
 
     async def _create_custom_attributes(
-        self, customer: str, live: Sequence[EventRecord], new: dict[str, Any]
-    ) -> None:
-        """ChartMogul refuses custom attributes the account does not define: create the ones this
-        PATCH introduces, with the type the source's mapping declared."""
+        self, customer: str, live: Sequence[EventRecord], new: dict[str, Any], key: str
+    ) -> dict[str, Any]:
+        """ChartMogul refuses custom attributes the account does not define: create them, with the
+        type the source's mapping declared → every custom attribute the customer has now."""
         changes = [r.change for r in live if r.change is not None]
         attributes = [
-            {"key": key, "value": value, "type": declared_type(changes, key, value)}
-            for key, value in new.items()
+            {"key": name, "value": value, "type": declared_type(changes, name, value)}
+            for name, value in new.items()
         ]
-        await self.client.add_custom_attributes(customer, attributes)
+        shown = await self.client.add_custom_attributes(customer, attributes, idempotency_key=f"{key}:create")
         log.info("custom_attributes_created", customer_uuid=customer, keys=sorted(new))
+        return shown
 
     async def _reject(
         self,
@@ -384,7 +459,7 @@ class Deliverer:
         reason: DeadLetterReason,
         message: str,
         status: int | None,
-        body: dict[str, Any],
+        plan: WritePlan,
     ) -> None:
         """A change ChartMogul will not take. In a coalesced batch, find which: one bad change
         must not take the others down with it, so deliver them one by one."""
@@ -395,7 +470,7 @@ class Deliverer:
             for record in live:
                 await self._apply(lease, [record])
             return
-        self._dead_letter(lease, live, reason, message, status=status, body=body)
+        self._dead_letter(lease, live, reason, message, status=status, plan=plan)
 
     async def _schedule_retry(
         self, lease: Lease, records: Sequence[EventRecord], exc: Transient
@@ -439,14 +514,16 @@ class Deliverer:
         message: str,
         *,
         status: int | None = None,
-        body: dict[str, Any] | None = None,
+        plan: WritePlan | None = None,
+        extra: dict[str, str] | None = None,
     ) -> None:
         reason = reason or DeadLetterReason.REJECTED
         fields: dict[str, str | int] = {"reason": reason.value, "error": message}
         if status is not None:
             fields["http_status"] = status
-        if body is not None:
-            fields["patch"] = orjson.dumps(body).decode()
+        if plan is not None:
+            fields["patch"] = orjson.dumps(plan.to_json()["calls"]).decode()
+        fields.update(extra or {})
         lease.settlement.outcomes += [
             Outcome(
                 r.event_id,
