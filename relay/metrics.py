@@ -102,7 +102,7 @@ EVENTS_DUPLICATE = Counter(
 )
 DELIVERIES = Counter(
     "relay_deliveries",
-    "PATCH calls to ChartMogul by its answer (HTTP status, or timeout/connection_error).",
+    "Deliveries (a customer's PATCH, tag and custom calls) by ChartMogul's answer (status or no_answer).",
     ["status"],
     registry=REGISTRY,
 )
