@@ -1,14 +1,14 @@
 """Delivering customers' waiting changes: claim → resolve → recover → plan → send → decide → finish.
 
 A delivery run leases up to `concurrency` ready customers and delivers them concurrently; a
-customer is leased to one run at a time, so two changes to the same customer never race (which
-is what makes read-merge-write of tags safe). The pure parts live beside this one:
-workers/plan.py (what to send) and workers/decide.py (what an error means).
+customer is leased to one run at a time, so two changes to the same customer never race. The
+parts live beside this one: workers/plan.py (what to send), workers/writes.py (sending it),
+workers/verify.py (did each value take), workers/decide.py (what an error means).
 
 Outcomes are collected in a `Settlement` and written by the store's `finish`, which also ends
 the lease, in one atomic call fenced by the lease token. Before anything is sent, what is
-already settled is written (`settle`, fenced too) and the PATCH is written ahead (the in-flight
-record), so a worker that dies in between is recovered without applying anything twice.
+already settled is written (`settle`, fenced too) and the plan of calls is written ahead (the
+in-flight record), so a worker that dies in between is recovered without applying anything twice.
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 import redis
 
 from relay import metrics
-from relay.changes import CustomerChange
 from relay.coalesce import CoalescedChange, coalesce
 from relay.exceptions import AuthFailed, DeliveryError, Rejected, Transient
 from relay.logs import get_logger
@@ -33,18 +31,13 @@ from relay.store.deliveries import Inflight
 from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
 from workers.decide import Action, Call, decide
-from workers.plan import WriteKind, WritePlan, field_keys, guessed_type, needs_customer, plan_writes
+from workers.plan import WritePlan, needs_customer, plan_writes
 from workers.policy import RetrySchedule
 from workers.ratelimit import RateLimiter
 from workers.recovery import plan_is_applied
 from workers.resolve import CustomerResolver
-from workers.verify import (
-    NotApplied,
-    custom_not_set,
-    patch_not_applied,
-    tags_not_added,
-    tags_not_removed,
-)
+from workers.verify import NotApplied
+from workers.writes import Progress, not_kept_by_event, record_keys, send_plan
 
 log = get_logger("relay.delivery")
 
@@ -77,18 +70,6 @@ class Lease:
     customer: str
     token: str
     settlement: Settlement = field(default_factory=Settlement)
-
-
-def declared_type(changes: Sequence[CustomerChange], key: str, value: Any) -> str:
-    """A custom attribute's type as the newest change's mapping declared it, else by value."""
-    for change in sorted(changes, key=lambda c: c.occurred_at_ms, reverse=True):
-        if declared := change.custom_types.get(key):
-            return declared
-    return guessed_type(value)
-
-
-def _keys(record: EventRecord) -> list[str]:
-    return field_keys(record.change) if record.change else []
 
 
 def _joined(keys: Sequence[str]) -> str:
@@ -268,7 +249,7 @@ class Deliverer:
             Outcome(
                 r.event_id,
                 EventStatus.APPLIED,
-                fields={"applied_by": key, "patch": sent, "applied_fields": _joined(_keys(r))},
+                fields={"applied_by": key, "patch": sent, "applied_fields": _joined(record_keys(r))},
                 history={"idempotency_key": key, "recovered": True},
             )
             for r in records
@@ -314,16 +295,15 @@ class Deliverer:
         await self.deliveries.begin_inflight(
             customer, Inflight(key, plan.to_json(), list(coalesced.event_ids), dict(coalesced.field_times))
         )
-        missed: list[NotApplied] = []
-        kind = WriteKind.PATCH
+        progress = Progress()
+        changes = [r.change for r in live if r.change is not None]
         try:
-            for kind, payload in plan.calls().items():
-                missed += await self._write(customer, kind, payload, live, key)
+            missed = await send_plan(self.client, customer, plan, changes, progress)
         except DeliveryError as exc:
             metrics.record_delivery(
                 exc.status or ("rejected" if isinstance(exc, Rejected) else "no_answer"), events=len(live)
             )
-            decision = decide(exc, Call(kind.value))
+            decision = decide(exc, progress.call)
             if decision.clear_inflight:
                 await self.deliveries.clear_inflight(customer)
             if decision.action is not Action.DEAD_LETTER:
@@ -340,44 +320,6 @@ class Deliverer:
             await self._reject(lease, live, decision.reason, exc.message, exc.status, plan)
             return
         self._settle_sent(lease, live, coalesced, plan, missed)
-
-    async def _write(
-        self, customer: str, kind: WriteKind, payload: Any, live: Sequence[EventRecord], key: str
-    ) -> list[NotApplied]:
-        """Send one call of the plan; what its answer shows was not kept."""
-        call_key = key if kind is WriteKind.PATCH else f"{key}:{kind}"
-        if kind is WriteKind.PATCH:
-            answer = await self.client.update_customer(customer, payload, idempotency_key=key)
-            return patch_not_applied(payload, answer)
-        if kind is WriteKind.TAGS_ADD:
-            tags = await self.client.add_tags(customer, payload, idempotency_key=call_key)
-            return tags_not_added(payload, tags)
-        if kind is WriteKind.TAGS_REMOVE:
-            tags = await self.client.remove_tags(customer, payload, idempotency_key=call_key)
-            return tags_not_removed(payload, tags)
-        if kind is WriteKind.CUSTOM_SET:
-            return custom_not_set(payload, await self._set_custom(customer, payload, live, call_key))
-        # DELETE .../attributes/custom answers 204 with no body: nothing to compare.
-        await self.client.remove_custom_attributes(customer, payload, idempotency_key=call_key)
-        return []
-
-    async def _set_custom(
-        self, customer: str, custom: dict[str, Any], live: Sequence[EventRecord], key: str
-    ) -> dict[str, Any]:
-        """PUT the values; a key the account does not define yet is refused, so create those first
-        (POST, with the type the source's mapping declared), which sets them too."""
-        remaining = dict(custom)
-        shown: dict[str, Any] = {}
-        while remaining:
-            try:
-                return await self.client.set_custom_attributes(customer, remaining, idempotency_key=key)
-            except Rejected as exc:
-                if decide(exc, Call.CUSTOM_SET).action is not Action.CREATE_CUSTOM_ATTRIBUTES:
-                    raise
-                named = [k for k in remaining if f'"{k}"' in exc.message]
-                new = {k: remaining.pop(k) for k in named or list(remaining)}
-                shown = await self._create_custom_attributes(customer, live, new, key)
-        return shown
 
     def _settle_sent(
         self,
@@ -396,15 +338,12 @@ class Deliverer:
         )
         for miss in missed:
             metrics.record_not_applied(miss.label)
-        not_kept = {miss.field: miss for miss in missed}
-        sender: dict[str, str] = {}  # field key → the event whose value was sent (the newest)
-        for record in sorted(live, key=lambda r: r.occurred_at_ms):
-            sender.update(dict.fromkeys(_keys(record), record.event_id))
+        not_kept = {miss.field for miss in missed}
+        by_event = not_kept_by_event(live, missed)
         sent = orjson.dumps(plan.to_json()["calls"]).decode()
         for record in live:
-            keys = _keys(record)
-            mine = [not_kept[k] for k in keys if k in not_kept and sender.get(k) == record.event_id]
-            took = _joined([k for k in keys if k not in not_kept])
+            mine = by_event.get(record.event_id, [])
+            took = _joined([k for k in record_keys(record) if k not in not_kept])
             if mine:
                 message = "ChartMogul answered 200 but did not keep " + "; ".join(map(str, mine))
                 extra = {"applied_fields": took, "not_applied": "; ".join(map(str, mine))}
@@ -437,20 +376,6 @@ class Deliverer:
     def _may_re_resolve(record: EventRecord, uuid: str) -> bool:
         ref = record.change.customer if record.change else None
         return bool(ref and ref.key != uuid and record.details.get("re_resolved") != "1")
-
-    async def _create_custom_attributes(
-        self, customer: str, live: Sequence[EventRecord], new: dict[str, Any], key: str
-    ) -> dict[str, Any]:
-        """ChartMogul refuses custom attributes the account does not define: create them, with the
-        type the source's mapping declared → every custom attribute the customer has now."""
-        changes = [r.change for r in live if r.change is not None]
-        attributes = [
-            {"key": name, "value": value, "type": declared_type(changes, name, value)}
-            for name, value in new.items()
-        ]
-        shown = await self.client.add_custom_attributes(customer, attributes, idempotency_key=f"{key}:create")
-        log.info("custom_attributes_created", customer_uuid=customer, keys=sorted(new))
-        return shown
 
     async def _reject(
         self,
