@@ -219,3 +219,43 @@ def test_tag_calls_that_landed_before_the_worker_died_are_not_sent_again(
     wait_for(lambda: all_applied(redis_url, ["evt_tag_window"]))
     assert calls_for(simulator, customer["uuid"]) == [("POST", "/attributes/tags"), ("GET", "/")]
     assert event_record(redis_url, "evt_tag_window")["applied_by"] == "evt_tag_window"
+
+
+def test_after_a_crash_between_calls_only_the_calls_that_did_not_land_are_sent(
+    start_worker: Callable[..., WorkerProcess], simulator: SimulatorHandle, redis_url: str
+) -> None:
+    """The plan was PATCH + tag add; the worker died after the PATCH was answered. The next
+    worker reads the customer once, leaves the PATCH out (it landed) and sends the tag call."""
+    customer = simulator.add_customer({"company": "Half Way Co", "attributes": {"tags": ["own"]}})
+    change = CustomerChange(
+        event_id="evt_half_way",
+        source="generic",
+        occurred_at_ms=int(time.time() * 1000),
+        customer=CustomerRef(uuid=customer["uuid"]),
+        fields={"city": "Lisbon"},
+        tags_add=["vip"],
+    )
+    plan = {"calls": {"patch": {"city": "Lisbon"}, "tags_add": ["vip"]}}
+
+    async def die_between_calls() -> None:
+        store = Store.from_url(redis_url)
+        await store.ledger.accept(ParsedEvent(change=change, raw="{}"))
+        await store.deliveries.begin_inflight(
+            customer["uuid"], Inflight("evt_half_way", plan, ["evt_half_way"], {"city": 1, "tag:vip": 1})
+        )
+        async with aiohttp.ClientSession() as session:
+            client = ChartMogulClient(session, base_url=simulator.base_url, api_key=SecretStr(SIM_API_KEY))
+            await client.update_customer(customer["uuid"], {"city": "Lisbon"}, idempotency_key="evt_half_way")
+        await store.aclose()
+
+    asyncio.run(die_between_calls())
+    start_worker()
+
+    wait_for(lambda: all_applied(redis_url, ["evt_half_way"]))
+    assert calls_for(simulator, customer["uuid"]) == [
+        ("PATCH", "/"),
+        ("GET", "/"),
+        ("POST", "/attributes/tags"),
+    ]
+    stored = simulator.stored_customer(customer["uuid"])
+    assert (stored["city"], stored["attributes"]["tags"]) == ("Lisbon", ["own", "vip"])

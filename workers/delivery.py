@@ -31,10 +31,10 @@ from relay.store.deliveries import Inflight
 from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
 from workers.decide import Action, Call, decide
-from workers.plan import WritePlan, needs_customer, plan_writes
+from workers.plan import WriteKind, WritePlan, needs_customer, plan_writes
 from workers.policy import RetrySchedule
 from workers.ratelimit import RateLimiter
-from workers.recovery import plan_is_applied
+from workers.recovery import landed_calls
 from workers.resolve import CustomerResolver
 from workers.verify import NotApplied
 from workers.writes import Progress, not_kept_by_event, record_keys, send_plan
@@ -70,6 +70,8 @@ class Lease:
     customer: str
     token: str
     settlement: Settlement = field(default_factory=Settlement)
+    # The calls a dead worker's plan (by its idempotency key) landed, when not all of them did.
+    landed: tuple[str, set[WriteKind]] | None = None
 
 
 def _joined(keys: Sequence[str]) -> str:
@@ -239,10 +241,12 @@ class Deliverer:
             await self.deliveries.clear_inflight(lease.customer)
             return records
         plan = WritePlan.from_json(inflight.body, inflight.idempotency_key)
-        if not plan_is_applied(plan, current):
+        landed = landed_calls(plan, current)
+        if landed != set(plan.calls()):
+            lease.landed = (inflight.idempotency_key, landed)
             await self.deliveries.clear_inflight(lease.customer)
             return records
-        landed = set(inflight.event_ids)
+        landed_events = set(inflight.event_ids)
         key = inflight.idempotency_key
         sent = orjson.dumps(inflight.body).decode()
         lease.settlement.outcomes += [
@@ -253,12 +257,14 @@ class Deliverer:
                 history={"idempotency_key": key, "recovered": True},
             )
             for r in records
-            if r.event_id in landed
+            if r.event_id in landed_events
         ]
         lease.settlement.applied_fields.update(inflight.field_times)
         lease.settlement.clear_inflight = True
-        log.info("inflight_recovered", customer_uuid=lease.customer, events=len(landed), idempotency_key=key)
-        return [r for r in records if r.event_id not in landed]
+        log.info(
+            "inflight_recovered", customer_uuid=lease.customer, events=len(landed_events), idempotency_key=key
+        )
+        return [r for r in records if r.event_id not in landed_events]
 
     async def _apply(self, lease: Lease, records: Sequence[EventRecord]) -> None:
         customer = lease.customer
@@ -291,6 +297,8 @@ class Deliverer:
         self, lease: Lease, live: list[EventRecord], coalesced: CoalescedChange, plan: WritePlan
     ) -> None:
         customer, key = lease.customer, plan.idempotency_key
+        if lease.landed is not None and lease.landed[0] == key:
+            plan = plan.without(lease.landed[1])  # a dead worker's calls that landed: not again
         await self._flush(lease)  # never send what another worker may be sending too
         await self.deliveries.begin_inflight(
             customer, Inflight(key, plan.to_json(), list(coalesced.event_ids), dict(coalesced.field_times))
@@ -304,7 +312,8 @@ class Deliverer:
                 exc.status or ("rejected" if isinstance(exc, Rejected) else "no_answer"), events=len(live)
             )
             decision = decide(exc, progress.call)
-            if decision.clear_inflight:
+            # Once a call of the plan has landed, recovery must see the plan to leave it out.
+            if decision.clear_inflight and not progress.done:
                 await self.deliveries.clear_inflight(customer)
             if decision.action is not Action.DEAD_LETTER:
                 raise

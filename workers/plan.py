@@ -60,6 +60,11 @@ class WritePlan:
         }
         return {kind: payload for kind, payload in payloads.items() if payload}
 
+    def without(self, kinds: set[WriteKind]) -> WritePlan:
+        """The plan less the calls of these kinds (they landed already)."""
+        empty: dict[str, Any] = {str(kind): type(getattr(self, str(kind)))() for kind in kinds}
+        return replace(self, **empty)
+
     def to_json(self) -> dict[str, Any]:
         """What is written ahead of sending (crash recovery reads it back with `from_json`)."""
         return {"calls": {str(kind): payload for kind, payload in self.calls().items()}}

@@ -14,7 +14,9 @@ applied instead of sending them a second time. "Landed" for each kind of call:
     custom_set     every key shows the value sent
     custom_remove  no such key is present
 
-When one call shows as not landed, the whole plan is sent again. That is harmless, because
+When some calls show as not landed, the events are delivered again, and the calls that did
+land are left out when the new plan is the same one (the same events, so the same idempotency
+key: `landed_calls`); otherwise the whole new plan is sent. Sending a call again is harmless,
 every call sets state rather than changing it by an increment: a PATCH sets fields to the
 values given, adding a present tag or removing an absent one changes nothing, a PUT sets a key
 to its value, a DELETE of an absent key is a no-op. So applying a plan twice leaves the customer
@@ -29,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workers.plan import WritePlan
+from workers.plan import WriteKind, WritePlan
 from workers.verify import (
     custom_not_removed,
     custom_not_set,
@@ -39,18 +41,22 @@ from workers.verify import (
 )
 
 
-def plan_is_applied(plan: WritePlan, customer: Mapping[str, Any]) -> bool:
-    """True when `customer` (GET /v1/customers/{uuid}) already shows every call of `plan`."""
-    if "primary_contact" in plan.patch:
-        return False  # never shown by the real API: cannot tell, so send again (harmless)
+def landed_calls(plan: WritePlan, customer: Mapping[str, Any]) -> set[WriteKind]:
+    """The calls of `plan` that `customer` (GET /v1/customers/{uuid}) already shows."""
     attributes = customer.get("attributes") or {}
     tags = [t for t in attributes.get("tags") or [] if isinstance(t, str)]
     custom = dict(attributes.get("custom") or {})
-    missed = (
-        patch_not_applied(plan.patch, customer)
-        + tags_not_added(plan.tags_add, tags)
-        + tags_not_removed(plan.tags_remove, tags)
-        + custom_not_set(plan.custom_set, custom)
-        + custom_not_removed(plan.custom_remove, custom)
-    )
-    return not missed
+    missed = {
+        # never shown by the real API: cannot tell, so send again (harmless)
+        WriteKind.PATCH: "primary_contact" in plan.patch or bool(patch_not_applied(plan.patch, customer)),
+        WriteKind.TAGS_ADD: bool(tags_not_added(plan.tags_add, tags)),
+        WriteKind.TAGS_REMOVE: bool(tags_not_removed(plan.tags_remove, tags)),
+        WriteKind.CUSTOM_SET: bool(custom_not_set(plan.custom_set, custom)),
+        WriteKind.CUSTOM_REMOVE: bool(custom_not_removed(plan.custom_remove, custom)),
+    }
+    return {kind for kind in plan.calls() if not missed[kind]}
+
+
+def plan_is_applied(plan: WritePlan, customer: Mapping[str, Any]) -> bool:
+    """True when `customer` (GET /v1/customers/{uuid}) already shows every call of `plan`."""
+    return landed_calls(plan, customer) == set(plan.calls())

@@ -11,7 +11,7 @@ key with the call's kind (`coalesced-…:tags_add`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from relay.changes import CustomerChange
@@ -31,6 +31,7 @@ class Progress:
     """The call being sent: what a failure is decided for (workers/decide.py)."""
 
     kind: WriteKind = WriteKind.PATCH
+    done: list[WriteKind] = field(default_factory=list)  # the calls answered 2xx
 
     @property
     def call(self) -> Call:
@@ -51,6 +52,7 @@ async def send_plan(
         progress.kind = kind
         key = plan.idempotency_key if kind is WriteKind.PATCH else f"{plan.idempotency_key}:{kind}"
         missed += await _write(client, customer, kind, payload, changes, key)
+        progress.done.append(kind)
     return missed
 
 
