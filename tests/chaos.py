@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis
@@ -165,7 +165,7 @@ def run_chaos(n_events: int, n_customers: int, *, seed: int = 7, log_dir: Path |
             "RELAY_HTTP_TIMEOUT_S": "1",
             "RELAY_LOG_FORMAT": "json",
         }
-        settings = Settings(_env_file=None, redis_url=redis_url, generic_secret=SECRET)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, redis_url=redis_url, generic_secret=SECRET)  # type: ignore[call-arg,arg-type]
         with running_web_app(create_app(settings)) as web:
             sim.set_faults(status=500, rate=0.05, timeout_rate=0.02)
             workers = [WorkerProcess(env, log_dir / f"worker-{i}.log") for i in range(2)]
@@ -222,8 +222,8 @@ def run_chaos(n_events: int, n_customers: int, *, seed: int = 7, log_dir: Path |
             report.statuses = statuses()
             report.lost = n_events - sum(report.statuses[s] for s in terminal)
             report.unsettled = _where_unsettled(client, events, terminal)
-            for event_id in client.zrange(keys.DLQ, 0, -1):
-                report.dead_reasons[client.hget(keys.event(event_id), "reason") or "?"] += 1
+            for event_id in cast(list[str], client.zrange(keys.DLQ, 0, -1)):
+                report.dead_reasons[cast(str | None, client.hget(keys.event(event_id), "reason")) or "?"] += 1
             _check_exactly_once(report, client, event_ids, sim)
             _check_model(report, events, initial_tags, sim)
             client.close()
@@ -236,7 +236,7 @@ def run_chaos(n_events: int, n_customers: int, *, seed: int = 7, log_dir: Path |
 def _where_unsettled(client: redis.Redis, events: list[dict[str, Any]], terminal: set[str]) -> list[str]:
     found = []
     for event in events:
-        record = client.hgetall(keys.event(event["id"]))
+        record = cast(dict[str, str], client.hgetall(keys.event(event["id"])))
         if record.get("status") in terminal:
             continue
         customer = record.get("customer", event["customer"]["uuid"])
@@ -250,7 +250,7 @@ def _where_unsettled(client: redis.Redis, events: list[dict[str, Any]], terminal
         found.append(
             f"{event['id']} status={record.get('status')} customer={customer} "
             f"in={where or ['nowhere']} pending={in_pending} inflight={inflight} "
-            f"history={client.lrange(keys.event_history(event['id']), 0, -1)}"
+            f"history={cast(list[str], client.lrange(keys.event_history(event['id']), 0, -1))}"
         )
     return found
 

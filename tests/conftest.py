@@ -56,7 +56,7 @@ def relay_env(redis_url: str, simulator: SimulatorHandle) -> dict[str, str]:
 @pytest.fixture
 def relay_settings(relay_env: dict[str, str]) -> Settings:
     fields = {name.removeprefix("RELAY_").lower(): value for name, value in relay_env.items()}
-    return Settings(_env_file=None, **fields)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **fields)  # type: ignore[call-arg,arg-type]
 
 
 @pytest.fixture

@@ -155,7 +155,7 @@ def run_failover(
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
             redis_url=f"redis://127.0.0.1:{primary_port}/0",
-            generic_secret=SECRET,
+            generic_secret=SECRET,  # type: ignore[arg-type]
             redis_replica_acks=acks,
             redis_replica_ack_timeout_ms=ack_timeout_ms,
         )

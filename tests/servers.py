@@ -151,20 +151,6 @@ def _pings(client: redis.Redis) -> bool:
         return False
 
 
-def relay_cli(
-    env: Mapping[str, str], *args: str, input: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the `relay` command as an operator would, against the given environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "relay", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        input=input,
-    )
-
-
 def event_record(redis_url: str, event_id: str) -> dict[str, str]:
     """An event's record in the ledger, as strings (empty when it does not exist)."""
     from relay.store import keys

@@ -21,6 +21,7 @@ from relay.events import ParsedEvent
 from relay.simulator.testing import SimulatorHandle
 from relay.store import Store, keys
 from relay.store.deliveries import Inflight
+from tests.cli import relay_state
 from tests.conftest import GENERIC_SECRET, SIM_API_KEY
 from tests.servers import WorkerProcess, event_record, wait_for
 from tests.webhooks import iso, send_generic
@@ -34,6 +35,19 @@ def customer_requests(simulator: SimulatorHandle, uuid: str, method: str) -> lis
 
 def event_status(redis_url: str, event_id: str) -> str | None:
     return event_record(redis_url, event_id).get("status")
+
+
+def behind_open_circuit(env: dict[str, str]) -> dict[str, Any] | None:
+    """`relay status` once a worker has probed the open circuit and one customer waits ready."""
+    state = relay_state(env)
+    circuit = state["circuit"]
+    probed = circuit["state"] == "open" and circuit["probes"] >= 1
+    waiting = (state["ready"], state["delivering"], state["retrying"]) == (1, 0, 0)
+    return state if probed and waiting else None
+
+
+def jobs_done(state: dict[str, Any]) -> int:
+    return sum(int(worker["successful_jobs"]) for worker in state["workers"])
 
 
 def test_a_burst_of_changes_to_one_customer_costs_one_patch(
@@ -229,7 +243,11 @@ def test_a_landed_patch_with_a_primary_contact_is_sent_again_harmlessly(
 
 
 def test_bad_credentials_pause_delivery_without_dead_lettering(
-    web: str, start_worker: Callable[..., WorkerProcess], simulator: SimulatorHandle, redis_url: str
+    web: str,
+    start_worker: Callable[..., WorkerProcess],
+    simulator: SimulatorHandle,
+    redis_url: str,
+    relay_env: dict[str, str],
 ) -> None:
     customer = simulator.add_customer({"company": "Keys Ltd"})
     wrong = start_worker(CHARTMOGUL_API_KEY="not-the-key")
@@ -243,7 +261,11 @@ def test_bad_credentials_pause_delivery_without_dead_lettering(
         assert send_generic(web, GENERIC_SECRET, event).status == 202
     client = redis_sync.Redis.from_url(redis_url, decode_responses=True)
     wait_for(lambda: client.hget(keys.CIRCUIT, "state") == "open")
-    time.sleep(1.0)  # while open, nothing is dead-lettered and nothing more is attempted
+    # While open, nothing is dead-lettered and nothing more is attempted. Wait until the worker
+    # has been through it: it probed ChartMogul (still refused), the customer's retry came due,
+    # and wake-up jobs ran (two, so one whole) while the customer stayed ready, unclaimed.
+    jobs_then = jobs_done(wait_for(lambda: behind_open_circuit(relay_env)))
+    wait_for(lambda: (now := behind_open_circuit(relay_env)) and jobs_done(now) >= jobs_then + 2)
     assert client.zcard(keys.DLQ) == 0
     assert all(event_status(redis_url, f"evt_key_{i}") == "queued" for i in range(3))
     patches_while_open = len(customer_requests(simulator, customer["uuid"], "PATCH"))
@@ -323,7 +345,7 @@ def test_concurrent_tag_adds_to_one_customer_all_survive(
     start_worker()
     start_worker()
     base = datetime.now(UTC) - timedelta(minutes=1)
-    events = [
+    events: list[dict[str, Any]] = [
         {
             "id": f"evt_race_{i}",
             "occurred_at": iso(base + timedelta(milliseconds=i)),

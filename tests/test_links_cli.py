@@ -9,8 +9,9 @@ import redis as redis_sync
 
 from relay.simulator.testing import SimulatorHandle
 from relay.store import keys
+from tests.cli import relay_cli
 from tests.conftest import GENERIC_SECRET
-from tests.servers import WorkerProcess, relay_cli, wait_for
+from tests.servers import WorkerProcess, wait_for
 from tests.webhooks import send_generic
 
 
@@ -116,8 +117,9 @@ def test_a_stale_look_up_is_dropped_and_the_event_resolved_again(
     assert send_generic(web, GENERIC_SECRET, event).status == 202
 
     wait_for(lambda: simulator.stored_customer(customer["uuid"])["city"] == "Bern")
-    # Recorded right after ChartMogul answered the PATCH: wait for it rather than race it.
-    wait_for(lambda: client.hget(keys.event("evt_moved"), "status") == "applied")
+    # The worker settles the event just after ChartMogul answers: wait for that, not only the PATCH.
+    wait_for(lambda: client.hget(keys.event("evt_moved"), "status") != "queued")
+    assert client.hget(keys.event("evt_moved"), "status") == "applied"
     assert client.get(keys.lookup("email:ops@moved.test")) == customer["uuid"]
     patched = [r["path"] for r in simulator.requests() if r["method"] == "PATCH"]
     assert patched == ["/v1/customers/cus_merged-away", f"/v1/customers/{customer['uuid']}"]

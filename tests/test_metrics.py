@@ -91,6 +91,8 @@ def test_gauges_are_read_from_redis_at_scrape_time(web: str, redis_url: str) -> 
         [Queue("relay", connection=client, serializer=JSONSerializer)], connection=client, name="metrics-test"
     )
     rq_worker.register_birth()
+    # The webhook's wake-up job is enqueued off the request path: wait for it, not race it.
+    wait_for(lambda: Queue("relay", connection=client, serializer=JSONSerializer).count == 1)
 
     text = scrape(web)
 

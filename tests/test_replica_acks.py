@@ -35,7 +35,7 @@ def web_app(redis_url: str, acks: int, *, timeout_ms: int = 100) -> Iterator[str
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
         redis_url=redis_url,
-        generic_secret=GENERIC_SECRET,
+        generic_secret=GENERIC_SECRET,  # type: ignore[arg-type]
         redis_replica_acks=acks,
         redis_replica_ack_timeout_ms=timeout_ms,
     )

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -41,22 +41,24 @@ def leaks(blob: bytes, where: str) -> list[str]:
 
 def redis_dump(client: redis.Redis) -> Iterator[tuple[str, bytes]]:
     """Every key and value in the test database, type by type; compressed RQ job data unpacked."""
-    for key in client.scan_iter(count=500):
-        kind = client.type(key).decode()
+    # The client answers bytes (no decode_responses); redis-py types every answer bytes | str.
+    for key in cast(Iterator[bytes], client.scan_iter(count=500)):
+        kind = cast(bytes, client.type(key)).decode()
         values: list[bytes] = [key]
         if kind == "string":
-            values.append(client.get(key) or b"")
+            values.append(cast(bytes | None, client.get(key)) or b"")
         elif kind == "hash":
-            for field, value in client.hgetall(key).items():
+            for field, value in cast(dict[bytes, bytes], client.hgetall(key)).items():
                 values += [field, value]
         elif kind == "list":
-            values += client.lrange(key, 0, -1)
+            values += cast(list[bytes], client.lrange(key, 0, -1))
         elif kind == "set":
-            values += list(client.smembers(key))
+            values += list(cast(set[bytes], client.smembers(key)))
         elif kind == "zset":
-            values += [member for member, _ in client.zrange(key, 0, -1, withscores=True)]
+            zset = cast(list[tuple[bytes, float]], client.zrange(key, 0, -1, withscores=True))
+            values += [member for member, _ in zset]
         elif kind == "stream":
-            for _, fields in client.xrange(key):
+            for _, fields in cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(key)):
                 for field, value in fields.items():
                     values += [field, value]
         for value in values:

@@ -14,8 +14,9 @@ import orjson
 import pytest
 
 from relay.simulator.testing import SimulatorHandle
+from tests.cli import relay_cli
 from tests.conftest import GENERIC_SECRET
-from tests.servers import WorkerProcess, event_record, free_port, relay_cli, wait_for
+from tests.servers import WorkerProcess, event_record, free_port, wait_for
 from tests.webhooks import get, iso, send_generic
 
 

@@ -6,15 +6,15 @@ simulator over HTTP, and asserts on what landed in the (simulated) ChartMogul.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
 import pytest
 
 from relay.simulator.testing import SimulatorHandle
+from tests.cli import relay_cli, wait_until_nothing_to_deliver
 from tests.conftest import GENERIC_SECRET
-from tests.servers import WorkerProcess, event_record, relay_cli, wait_for
+from tests.servers import WorkerProcess, event_record, wait_for
 from tests.webhooks import iso, send_generic
 
 
@@ -88,7 +88,7 @@ def test_event_updates_customer_and_keeps_existing_tags(
 
 
 def test_duplicate_delivery_is_applied_once(
-    web: str, worker: WorkerProcess, simulator: SimulatorHandle
+    web: str, worker: WorkerProcess, simulator: SimulatorHandle, relay_env: dict[str, str]
 ) -> None:
     customer = acme(simulator)
     event = {
@@ -104,8 +104,8 @@ def test_duplicate_delivery_is_applied_once(
     assert (first.status, second.status) == (202, 200)
     assert second.body == {"status": "duplicate", "event_id": "evt_dup"}
     wait_for(lambda: "vip" in simulator.customer(customer["uuid"])["attributes"]["tags"])
-    # Give a second (wrong) delivery time to happen: several maintenance cycles of the worker.
-    time.sleep(1.0)
+    # A (wrong) second delivery would need something left to deliver: wait until nothing is.
+    wait_until_nothing_to_deliver(relay_env)
     tag_path = f"/v1/customers/{customer['uuid']}/attributes/tags"
     assert len([r for r in simulator.requests() if r["path"] == tag_path]) == 1
 
@@ -306,7 +306,7 @@ def test_replaying_an_applied_event_is_a_no_op_unless_forced(
     wait_for(lambda: len(patches(simulator, customer["uuid"])) == 1)
 
     plain = relay_cli(relay_env, "dlq", "replay", "evt_again")
-    time.sleep(1.0)  # a (wrong) second delivery would happen within a few maintenance cycles
+    wait_until_nothing_to_deliver(relay_env)  # a (wrong) replay would have left something to deliver
 
     assert plain.returncode == 1
     assert "not in the dead-letter queue (applied)" in plain.stdout + plain.stderr

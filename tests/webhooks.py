@@ -35,6 +35,7 @@ class Answer:
 def post(url: str, body: bytes, headers: Mapping[str, str] | None = None) -> Answer:
     """POST like a CRM would; if the server answers early (413) and closes, still read its answer."""
     parts = urllib.parse.urlsplit(url)
+    assert parts.hostname, f"no host in {url}"
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
         connection.putrequest("POST", parts.path + (f"?{parts.query}" if parts.query else ""))

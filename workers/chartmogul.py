@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from email.utils import parsedate_to_datetime
 from time import time
 from typing import Any
@@ -136,6 +137,18 @@ class ChartMogulClient:
             if not result.get("has_more") or not cursor:
                 break
         return entries
+
+    async def list_customers(self, per_page: int = LOOKUP_PER_PAGE) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every customer of the account, one page of entries at a time (`relay sync` reads the
+        whole account this way: one call per `per_page` customers, never one per customer)."""
+        cursor: str | None = None
+        while True:
+            query = {"per_page": str(per_page), **({"cursor": cursor} if cursor else {})}
+            result = await self._request("GET", "/v1/customers", query=query)
+            yield list(result.get("entries") or [])
+            cursor = result.get("cursor")
+            if not result.get("has_more") or not cursor:
+                return
 
     # The attribute endpoints change only what they name (no read-merge-write, no lost tags).
     # Each answers the customer's whole set after the change, which verification compares.

@@ -9,7 +9,7 @@
     404 Rejected                 GET     dead letter     customer_not_found
     404 Rejected                 write   dead letter     customer_not_found   stale links re-resolved once;
                                                                               batches isolated
-    400/422 "custom…" Rejected   PUT custom  create the missing custom attributes (POST), then set the rest
+    400 "custom…" Rejected       PUT custom  create the missing custom attributes (POST), then set the rest
     other Rejected               GET     dead letter     rejected
     other Rejected               write   dead letter     rejected             batches isolated
 
@@ -73,6 +73,6 @@ def decide(error: DeliveryError, call: Call) -> Decision:
     if error.status == 404:
         reason = DeadLetterReason.CUSTOMER_NOT_FOUND
         return Decision(Action.DEAD_LETTER, reason, clear_inflight=True, re_resolve=write, isolate=write)
-    if call is Call.CUSTOM_SET and error.status in (400, 422) and "custom" in error.message.lower():
+    if call is Call.CUSTOM_SET and error.status == 400 and "custom" in error.message.lower():
         return Decision(Action.CREATE_CUSTOM_ATTRIBUTES)
     return Decision(Action.DEAD_LETTER, DeadLetterReason.REJECTED, clear_inflight=True, isolate=write)

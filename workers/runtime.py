@@ -138,8 +138,12 @@ class DeliveryRuntime:
         delivered = await self.deliverer.deliver_ready(
             budget_s=self.settings.job_budget_s, should_stop=self.stopping.is_set
         )
-        # The budget ran out with customers still waiting: hand over to the next wake-up job.
-        if not self.stopping.is_set() and (await self.store.deliveries.waiting()).ready:
+        # The budget ran out with customers still waiting: hand over to the next wake-up job. Not
+        # while the circuit is open: nothing can be claimed, and each job would only enqueue the
+        # next (the maintenance loop wakes a worker once a second, and when the circuit closes).
+        if self.stopping.is_set() or await self.store.circuit.is_open():
+            return {"delivered": delivered}
+        if (await self.store.deliveries.waiting()).ready:
             await self._wake()
         return {"delivered": delivered}
 

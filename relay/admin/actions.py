@@ -26,6 +26,7 @@ from relay.exceptions import WebhookError
 from relay.logs import get_logger
 from relay.sources import WebhookSource
 from relay.store import EventRecord, EventStatus, Replayed, Store, now_ms
+from relay.sync.plan import SYNC_SOURCE
 
 log = get_logger("relay.admin")
 
@@ -94,7 +95,8 @@ def plan_change(
         if stored is None:
             return ReplayResult(record.event_id, "skipped", error="the event has no stored change")
         warning = None
-        if not options.as_stored:
+        # A sync event has no CRM payload to re-map: its change is what the sync found different.
+        if not options.as_stored and record.source != SYNC_SOURCE:
             warning = f"source {record.source!r} is not enabled here; replaying the stored change"
         return ReplayResult(record.event_id, "would_replay", "as_stored", stored, False, warning=warning)
     refusal: str | None = None

@@ -13,6 +13,7 @@ from relay.cli.events import events
 from relay.cli.links import links
 from relay.cli.mapping import mapping
 from relay.cli.status import status
+from relay.cli.sync import sync
 from relay.mapping.config import MappingError
 from relay.settings import MissingSetting
 from relay.sources.close import CloseKeyError
@@ -114,6 +115,7 @@ cli.add_command(links)
 cli.add_command(events)
 cli.add_command(status)
 cli.add_command(mapping)
+cli.add_command(sync)
 
 
 def main() -> None:

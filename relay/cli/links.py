@@ -4,24 +4,33 @@ HubSpot, Pipedrive, Salesforce and Close events name a CRM record (company 12469
 organization 7, Account 001…), not a ChartMogul customer. Import the pairs once; events
 that were dead-lettered as customer_not_found can then be replayed:
 
+    relay links suggest --source hubspot companies.csv --out links.csv   # match an export
     relay links import links.csv        # header: source,crm_id,customer_uuid
     relay dlq replay --reason customer_not_found
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 import sys
 from pathlib import Path
 
 import click
+import orjson
 
+from relay.cli.api import customer_pages
 from relay.cli.common import load_settings, run_store
+from relay.mapping.config import load_mapping
 from relay.store import Store
+from relay.sync.readers import ExportError, read_export
+from relay.sync.shapes import SHAPES, SYNC_SOURCES
+from relay.sync.suggest import RULES, CustomerKeys, Suggester, read_keys
 
 # The CRM object a bare id in the CSV means; "contact:42" names another object explicitly.
 DEFAULT_OBJECT = {"hubspot": "company", "pipedrive": "organization", "salesforce": "account", "close": "lead"}
+SHOWN = 50  # ambiguous and unmatched records listed (all are counted)
 CUSTOMER_UUID = re.compile(r"^cus_[A-Za-z0-9\-]{1,64}$")
 
 
@@ -113,3 +122,82 @@ def links_delete(source: str, crm_id: str) -> None:
         click.echo(f"No link for {record}.", err=True)
         sys.exit(1)
     click.echo(f"Deleted the link for {record}.")
+
+
+@links.command("suggest")
+@click.option(
+    "--source", required=True, type=click.Choice(SYNC_SOURCES), help="The CRM the export comes from."
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the unambiguous matches here, in `relay links import` format.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+def links_suggest(source: str, file: Path, out: Path | None, as_json: bool) -> None:
+    """Match a CRM export's records to ChartMogul customers (uuid, external_id, email, domain,
+    company name); nothing is written to the link table until `relay links import`."""
+    settings = load_settings()
+    shape = SHAPES[source]
+    mapping = load_mapping(source, settings.mapping_dir)
+
+    async def work(store: Store) -> CustomerKeys:
+        async with customer_pages(settings, store) as pages:
+            return await read_keys(pages)
+
+    keys = run_store(settings, work)
+    suggester = Suggester(mapping, shape, keys)
+    ambiguous: list[dict[str, object]] = []
+    unmatched: list[str] = []
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if out is not None:
+            writer = csv.writer(stack.enter_context(out.open("w", newline="", encoding="utf-8")))
+            writer.writerow(("source", "crm_id", "customer_uuid", "rule"))
+        try:
+            for found in suggester.suggest(read_export(file, shape, mapping, every_column=True)):
+                if found.uuid and writer:
+                    writer.writerow((source, found.record.record_id, found.uuid, found.rule))
+                elif found.rule and not found.uuid and len(ambiguous) < SHOWN:
+                    ambiguous.append(
+                        {
+                            "crm_id": found.record.record_id,
+                            "where": found.record.where,
+                            "rule": found.rule,
+                            "value": found.value,
+                            "candidates": list(found.candidates),
+                        }
+                    )
+                elif found.rule is None and len(unmatched) < SHOWN:
+                    unmatched.append(found.record.record_id)
+        except ExportError as exc:
+            raise click.ClickException(str(exc)) from None
+    totals = suggester.totals
+    if as_json:
+        doc = {
+            "records": totals.records,
+            "matched": sum(totals.matched.values()),
+            "matched_by_rule": {rule: totals.matched[rule] for rule in RULES},
+            "ambiguous": totals.ambiguous,
+            "ambiguous_records": ambiguous,
+            "unmatched": totals.unmatched,
+            "unmatched_records": unmatched,
+            "skipped": totals.skipped,
+        }
+        click.echo(orjson.dumps(doc).decode())
+        return
+    click.echo(f"Records: {totals.records}; matched {sum(totals.matched.values())}")
+    for rule in RULES:
+        click.echo(f"  by {rule}: {totals.matched[rule]}")
+    click.echo(f"Ambiguous: {totals.ambiguous}")
+    for entry in ambiguous:
+        candidates = ", ".join(map(str, entry["candidates"]))  # type: ignore[call-overload]
+        click.echo(f"  {entry['crm_id']} ({entry['where']}): {entry['rule']} {entry['value']} → {candidates}")
+    click.echo(f"Unmatched: {totals.unmatched}" + (f" ({', '.join(unmatched)})" if unmatched else ""))
+    for line in totals.skipped[:SHOWN]:
+        click.echo(f"Skipped {line}", err=True)
+    if out is not None:
+        click.echo(
+            f"Wrote {sum(totals.matched.values())} links to {out}; review, then: relay links import {out}"
+        )

@@ -27,6 +27,10 @@ naming the file and the key, never a surprise at delivery time.
     "address.locality" = { field = "city" }                # a path into the record (see values.py)
     phone = [{ field = "primary_contact.phone" }, { custom = "phone", type = "String" }]
 
+    [labels.company]           # export column label -> property (`relay sync`, `links suggest`)
+    "Record ID" = "hs_object_id"                           # compared case-insensitively
+    "Company name" = "name"
+
 A rule has exactly one target:
 
     field = "<name>"           a field of Update a Customer (CUSTOMER_FIELDS) or

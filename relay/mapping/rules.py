@@ -42,6 +42,8 @@ class SourceMapping:
     link_property: str | None = None
     link_holds: str = "uuid"
     link_data_source_uuid: str | None = None
+    # Export column label -> property path, per object type (`relay sync`, `relay links suggest`).
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def rules(self, object_type: str) -> tuple[Rule, ...]:
         return self.objects.get(object_type, ())

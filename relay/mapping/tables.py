@@ -58,7 +58,7 @@ RULE_KEYS: Final = frozenset(
     | {"handle_prefix", "tag_prefix", "name_part"}
 )
 TOP_KEYS: Final = frozenset(
-    {"link_property", "link_holds", "link_data_source_uuid", "lead_statuses", "owners", "objects"}
+    {"link_property", "link_holds", "link_data_source_uuid", "lead_statuses", "owners", "objects", "labels"}
 )
 CUSTOM_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,99}")
 

@@ -77,6 +77,7 @@ def parse_mapping(doc: Mapping[str, Any], source: str, where: str, problems: lis
         objects[object_type] = tuple(rules)
 
     _check_custom_types(objects, problem)
+    labels = _labels(doc, known_objects, problem)
     return SourceMapping(
         source=source,
         path=where,
@@ -86,7 +87,29 @@ def parse_mapping(doc: Mapping[str, Any], source: str, where: str, problems: lis
         link_property=link_property,
         link_holds=link_holds,
         link_data_source_uuid=data_source,
+        labels=labels,
     )
+
+
+def _labels(
+    doc: Mapping[str, Any], known_objects: tuple[str, ...], problem: Report
+) -> dict[str, dict[str, str]]:
+    """`[labels.<object>]`: an export's column label -> the property it holds (compared
+    case-insensitively when a file is read, so keys are stored lower-cased)."""
+    raw = doc.get("labels", {})
+    if not isinstance(raw, Mapping):
+        problem("labels", "must be a table of CRM object types")
+        return {}
+    labels: dict[str, dict[str, str]] = {}
+    for object_type in raw:
+        if object_type not in known_objects:
+            problem(
+                f"labels.{object_type}", f"no object type {object_type!r}; known: {', '.join(known_objects)}"
+            )
+            continue
+        entries = _table(raw, str(object_type), lambda key, message: problem(f"labels.{key}", message))
+        labels[str(object_type)] = {label.strip().lower(): prop for label, prop in entries.items()}
+    return labels
 
 
 def _optional_text(doc: Mapping[str, Any], key: str, problem: Report) -> str | None:

@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from relay.events import ParsedEvent
 from relay.sources.generic import GenericSource
 from relay.store import EventStatus, Outcome, Store, keys
+from tests.cli import relay_cli as relay_cli  # re-exported for the admin tests
 from tests.conftest import GENERIC_SECRET
-from tests.servers import relay_cli  # noqa: F401  (re-exported for the admin tests)
 
 ADMIN_TOKEN = "adm_test_token_4b1d9e7c55aa"
 UUID_A = "cus_00000000-0000-4000-8000-00000000000a"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -48,7 +48,7 @@ def test_replay_re_maps_the_stored_payload_through_the_current_mapping(with_stor
         await seed_dead(store, [stale_mapping_event()])
         [result] = await replay(store, ["evt_fix"])
         record = await store.ledger.event("evt_fix")
-        pending = await store.redis.zrange(keys.pending(UUID_A), 0, -1)
+        pending = cast(list[str], await store.redis.zrange(keys.pending(UUID_A), 0, -1))
         return result, record, await store.ledger.history("evt_fix"), pending
 
     result, record, history, pending = with_store(work)
@@ -164,8 +164,8 @@ def test_a_re_mapped_change_for_another_customer_moves_the_record(with_store: Ru
         await replay(store, ["evt_move"])
         return (
             await store.ledger.event("evt_move"),
-            await store.redis.zrange(keys.pending(UUID_B), 0, -1),
-            await store.redis.zrange(keys.customer_events(UUID_B), 0, -1),
+            cast(list[str], await store.redis.zrange(keys.pending(UUID_B), 0, -1)),
+            cast(list[str], await store.redis.zrange(keys.customer_events(UUID_B), 0, -1)),
         )
 
     record, pending, index = with_store(work)

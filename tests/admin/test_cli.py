@@ -1,4 +1,4 @@
-"""`relay events`, `relay dlq` and `relay status`, run as an operator would (subprocesses)."""
+"""`relay events`, `relay dlq` and `relay status`, run as an operator would (in-process, CliRunner)."""
 
 from __future__ import annotations
 

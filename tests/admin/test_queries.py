@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
@@ -165,7 +165,9 @@ def test_expired_ids_are_trimmed_from_the_time_index(with_store: Run) -> None:
         old_ms = now_ms() - store.event_ttl_s * 1000 - 60_000
         await store.redis.zadd(keys.EVENTS, {"evt_ancient": old_ms, "evt_gone": now_ms() - 1})
         page = await queries.list_events(store, EventFilter())
-        return [r.event_id for r in page.records], await store.redis.zrange(keys.EVENTS, 0, -1)
+        return [r.event_id for r in page.records], cast(
+            list[str], await store.redis.zrange(keys.EVENTS, 0, -1)
+        )
 
     listed, index = with_store(work)
 

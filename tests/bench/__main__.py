@@ -2,9 +2,10 @@
 
     python -m tests.bench [--smoke]      (make bench / make bench-smoke)
 
-Ingest (tests/bench/ingest.py), backlog (tests/bench/backlog.py) and delivery
-(tests/bench/delivery.py). The report names the machine, the command and the date, and what
-else was running on the machine (the load average), because every number depends on it. A
+Ingest (tests/bench/ingest.py), backlog (tests/bench/backlog.py), delivery
+(tests/bench/delivery.py) and sync (tests/bench/sync.py). The report names the machine, the
+command and the date, and what else was running on the machine (the load average), because
+every number depends on it. A
 benchmark that crashes is reported and makes the exit status 1; a missed goal does not.
 """
 
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.bench import backlog, delivery, ingest
+from tests.bench import backlog, delivery, ingest, sync
 
 RESULTS_DIR = Path("bench-results")
 
@@ -100,6 +101,7 @@ def main() -> None:
         section("Ingest", lambda: ingest.markdown(ingest.run(args.smoke, log_dir)), failures),
         section("Backlog", lambda: backlog.markdown(backlog.run(args.smoke)), failures),
         section("Delivery", lambda: delivery.markdown(delivery.run(args.smoke, log_dir)), failures),
+        section("Sync", lambda: sync.markdown(sync.run(args.smoke)), failures),
     ]
     kind = "smoke run (measurements too short to quote)" if args.smoke else "full run"
     report = "\n".join(

@@ -111,7 +111,7 @@ def test_every_dashboard_and_alert_expression_returns_data_from_a_real_prometheu
     for n, city in enumerate(("Oslo", "Lima", "Pune")):
         event = {"id": f"evt_p{n}", "occurred_at": iso(), "customer": {"uuid": customer["uuid"]}}
         assert send_generic(web, GENERIC_SECRET, {**event, "set": {"city": city}}).status == 202
-        wait_for(lambda city=city: simulator.customer(customer["uuid"])["city"] == city)
+        wait_for(lambda city=city: simulator.customer(customer["uuid"])["city"] == city)  # type: ignore[misc]
     simulator.set_behaviour(unknown_owner="reject")  # the docs' 400 makes the dead letter
     owner = {"id": "evt_dead", "occurred_at": iso(), "customer": {"uuid": customer["uuid"]}}
     assert send_generic(web, GENERIC_SECRET, {**owner, "set": {"owner": "nobody@example.com"}}).status == 202

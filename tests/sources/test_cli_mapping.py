@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
+from tests.cli import Ran, relay_cli
 from tests.sources.senders import FIXTURES
 
 
-def relay(*args: str, mapping_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+@pytest.fixture(autouse=True)
+def in_fixtures_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Away from the checkout, so no `.env` there configures the command.
+    monkeypatch.chdir(FIXTURES)
+
+
+def relay(*args: str, mapping_dir: Path | None = None) -> Ran:
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("RELAY_")}
     env["RELAY_LOG_FORMAT"] = "console"
     if mapping_dir is not None:
         env["RELAY_MAPPING_DIR"] = str(mapping_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "relay", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=FIXTURES,
-    )
+    return relay_cli(env, *args)
 
 
 def test_check_passes_for_the_shipped_mappings() -> None:

@@ -1,0 +1,42 @@
+"""ChartMogul's API for commands that read the account (`relay sync`, `relay links suggest`).
+
+The one aiohttp client lives in workers/chartmogul.py; this is the second entry point allowed
+to import from workers/ (lazily, inside the function), like `relay worker`. Its calls share the
+fleet's rate limit with the workers, so a sync never starves delivery of its budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from relay.settings import Settings
+from relay.store import Store
+
+
+@asynccontextmanager
+async def customer_pages(
+    settings: Settings, store: Store
+) -> AsyncIterator[AsyncIterator[list[dict[str, Any]]]]:
+    """The account's customers, a page of 200 at a time, through the shared rate limit."""
+    import aiohttp
+
+    from workers.chartmogul import ChartMogulClient
+    from workers.ratelimit import RateLimiter
+
+    limiter = RateLimiter(
+        store.limits,
+        per_s=settings.rate_limit_per_s,
+        max_connections=settings.max_connections,
+        slot_ttl_s=settings.http_timeout_s + 5,
+    )
+    async with aiohttp.ClientSession() as session:
+        client = ChartMogulClient(
+            session,
+            base_url=settings.chartmogul_api_base,
+            api_key=settings.require_api_key(),
+            timeout_s=settings.http_timeout_s,
+            limiter=limiter,
+        )
+        yield client.list_customers()

@@ -1,0 +1,187 @@
+"""Planning a sync: each export record mapped as a whole snapshot (the webhooks' mapping,
+transforms and validation), its customer found, and compared with what ChartMogul holds.
+
+    planner = Planner(mapping, shape, account, links, digest=…, occurred_at_ms=…)
+    for item in planner.plan(read_export(path, shape, mapping)):   # streamed
+        …
+    planner.totals
+
+Customers are found as delivery finds them, without a call per record: the record's own link
+property (cus_…), the link table, then the mapping's external_id or email link in the account
+read once through the paged list.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from relay.changes import CustomerChange, CustomerRef
+from relay.events import ParsedEvent
+from relay.mapping.apply import Mapped, map_record
+from relay.mapping.rules import SourceMapping
+from relay.sync.account import Account, list_calls
+from relay.sync.diff import Difference, FieldChange, difference
+from relay.sync.readers import ExportRecord, Item, Skipped
+from relay.sync.shapes import ExportShape
+
+SYNC_SOURCE = "sync"
+_KEPT_PROBLEMS = 50  # skipped and unmatched records named in the totals (all go to --unmatched)
+
+
+@dataclass(slots=True)
+class Planned:
+    record: ExportRecord
+    crm_record: str
+    uuid: str | None
+    why_unmatched: str = ""
+    changes: list[FieldChange] = field(default_factory=list)
+    event: ParsedEvent | None = None  # None: unmatched or unchanged
+
+
+@dataclass(slots=True)
+class Totals:
+    records_read: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    unchanged: int = 0
+    to_change: int = 0
+    skipped: int = 0
+    fields: Counter[str] = field(default_factory=Counter)
+    unmatched_why: Counter[str] = field(default_factory=Counter)
+    skipped_records: list[str] = field(default_factory=list)
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def api_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def to_json(self, rate_per_s: float) -> dict[str, Any]:
+        calls = self.api_calls()
+        return {
+            "records_read": self.records_read,
+            "matched": self.matched,
+            "unmatched": self.unmatched,
+            "unmatched_why": dict(self.unmatched_why),
+            "unchanged": self.unchanged,
+            "to_change": self.to_change,
+            "skipped": self.skipped,
+            "skipped_records": self.skipped_records,
+            "fields_to_change": dict(self.fields.most_common()),
+            "api_calls": calls,
+            "api_calls_by_kind": dict(self.calls),
+            "seconds_at_rate": round(calls / rate_per_s, 1),
+            "rate_per_s": rate_per_s,
+        }
+
+
+class Planner:
+    def __init__(
+        self,
+        mapping: SourceMapping,
+        shape: ExportShape,
+        account: Account,
+        links: Mapping[str, str],
+        *,
+        digest: str,
+        occurred_at_ms: int,
+    ) -> None:
+        self.mapping = mapping
+        self.shape = shape
+        self.account = account
+        self.links = links
+        self.digest = digest
+        self.occurred_at_ms = occurred_at_ms
+        self.totals = Totals()
+        self.totals.calls["list"] = list_calls(len(account.customers))
+
+    def plan(self, items: Iterable[Item]) -> Iterator[Planned | Skipped]:
+        for item in items:
+            if isinstance(item, Skipped):
+                self.totals.skipped += 1
+                if len(self.totals.skipped_records) < _KEPT_PROBLEMS:
+                    self.totals.skipped_records.append(f"{item.where}: {item.why}")
+                yield item
+                continue
+            self.totals.records_read += 1
+            yield self.plan_one(item)
+
+    def plan_one(self, record: ExportRecord) -> Planned:
+        totals = self.totals
+        crm_record = self.shape.crm_record(record.record_id)
+        mapped = map_record(self.mapping, self.shape.object_type, record.properties)
+        uuid, why = self._find(crm_record, mapped)
+        if uuid is None:
+            totals.unmatched += 1
+            totals.unmatched_why[why.split(":")[0]] += 1
+            return Planned(record, crm_record, None, why)
+        totals.matched += 1
+        diff = difference(mapped, self.account.customers[uuid])
+        if diff.is_empty:
+            totals.unchanged += 1
+            return Planned(record, crm_record, uuid)
+        totals.to_change += 1
+        totals.fields.update(change.name for change in diff.shown)
+        totals.calls.update(_calls(diff))
+        event = self._event(record, crm_record, uuid, mapped, diff)
+        return Planned(record, crm_record, uuid, changes=diff.shown, event=event)
+
+    def _find(self, crm_record: str, mapped: Mapped) -> tuple[str | None, str]:
+        customers = self.account.customers
+        if mapped.link_uuid:
+            if mapped.link_uuid in customers:
+                return mapped.link_uuid, ""
+            return (
+                None,
+                f"unknown uuid: {self.mapping.link_property} holds {mapped.link_uuid}, no such customer",
+            )
+        if linked := self.links.get(crm_record):
+            if linked in customers:
+                return linked, ""
+            return None, f"unknown uuid: linked to {linked}, no such customer"
+        for key, index, what in (
+            (mapped.link_external_id, self.account.by_external_id, "external_id"),
+            (mapped.link_email and mapped.link_email.lower(), self.account.by_email, "email"),
+        ):
+            if key:
+                found = index.get(key, [])
+                if len(found) == 1:
+                    return found[0], ""
+                if found:
+                    return (
+                        None,
+                        f"ambiguous: {len(found)} customers have {what} {key}: {', '.join(found[:5])}",
+                    )
+                return None, f"no match: no customer has {what} {key}"
+        return None, f"no link: {crm_record} has no link (relay links suggest, then relay links import)"
+
+    def _event(
+        self, record: ExportRecord, crm_record: str, uuid: str, mapped: Mapped, diff: Difference
+    ) -> ParsedEvent:
+        change = CustomerChange(
+            # The same file twice makes the same ids: the ledger accepts each once.
+            event_id=f"sync:{self.digest}:{self.shape.source}:{record.record_id}"[:200],
+            source=SYNC_SOURCE,
+            occurred_at_ms=self.occurred_at_ms,
+            customer=CustomerRef(uuid=uuid, crm_record=crm_record),
+            fields=diff.fields,
+            tags_add=diff.tags_add,
+            custom_set=diff.custom_set,
+            custom_types=diff.custom_types,
+            notes=[f"{self.shape.source} export {record.where}", *mapped.notes],
+        )
+        links = {crm_record: mapped.link_uuid} if mapped.link_uuid else {}
+        return ParsedEvent(change=change, raw=record.raw, links=links)
+
+
+def _calls(diff: Difference) -> Counter[str]:
+    """The calls delivering `diff` costs: one per kind (PATCH, tag add, custom set)."""
+    calls: Counter[str] = Counter()
+    if diff.fields:
+        calls["update"] += 1
+    if diff.tags_add:
+        calls["tags"] += 1
+    if diff.custom_set:
+        calls["custom"] += 1
+    return calls
