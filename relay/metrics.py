@@ -24,6 +24,7 @@ go to that directory and `exposition()` merges every process's files.
     relay_rate_limit_wait_seconds                    time spent waiting for the shared rate
     relay_patch_events                               events coalesced into one PATCH
     relay_delivery_latency_seconds                   event received → applied
+    relay_fields_not_applied_total{field}            fields ChartMogul answered without the value sent
     relay_redis_up, relay_queue_customers{state}, relay_rq_queue_jobs,
     relay_oldest_waiting_event_age_seconds, relay_dlq_events{reason}, relay_circuit_open,
     relay_workers, relay_chartmogul_requests_in_flight, relay_rate_slowdown_factor   (gauges)
@@ -52,6 +53,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from relay.admin.state import RelayState
+from relay.changes import CUSTOMER_FIELDS
 from relay.crms import KNOWN_SOURCES
 from relay.exceptions import WebhookError
 from relay.store import DEAD_LETTER_REASONS
@@ -100,7 +102,7 @@ EVENTS_DUPLICATE = Counter(
 )
 DELIVERIES = Counter(
     "relay_deliveries",
-    "PATCH calls to ChartMogul by its answer (HTTP status, or timeout/connection_error).",
+    "Deliveries (a customer's PATCH, tag and custom calls) by ChartMogul's answer (status or no_answer).",
     ["status"],
     registry=REGISTRY,
 )
@@ -121,6 +123,13 @@ DELIVERY_LATENCY = Histogram(
     "relay_delivery_latency_seconds",
     "From an event's receipt to ChartMogul applying it.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600),
+    registry=REGISTRY,
+)
+
+FIELDS_NOT_APPLIED = Counter(
+    "relay_fields_not_applied",
+    "Fields ChartMogul answered 200 for but did not keep (tags and custom attributes as one label each).",
+    ["field"],
     registry=REGISTRY,
 )
 
@@ -159,6 +168,9 @@ DELIVERY_STATUSES: tuple[str, ...] = (
 # without one ("unknown") and for entries beyond its cap ("not_counted").
 DLQ_REASONS: tuple[str, ...] = (*DEAD_LETTER_REASONS, "unknown", "not_counted")
 CUSTOMER_STATES: tuple[str, ...] = ("ready", "delivering", "retrying")
+# The fields delivery verifies (workers/verify.py): every plain field but primary_contact (never
+# shown by ChartMogul), and tags and custom attributes as one label each.
+VERIFIED_FIELDS: tuple[str, ...] = (*CUSTOMER_FIELDS, "tags", "custom")
 
 
 def zero_web_series() -> None:
@@ -175,6 +187,8 @@ def zero_worker_series() -> None:
     """A worker's labelled counters at 0 for every expected ChartMogul answer."""
     for status in DELIVERY_STATUSES:
         DELIVERIES.labels(status)
+    for name in VERIFIED_FIELDS:
+        FIELDS_NOT_APPLIED.labels(name)
 
 
 # --- what the code calls ----------------------------------------------------------------
@@ -206,6 +220,11 @@ def record_delivery(status: int | str, events: int, latency_s: Sequence[float] =
         PATCH_EVENTS.observe(events)
     for seconds in latency_s:
         DELIVERY_LATENCY.observe(max(0.0, seconds))
+
+
+def record_not_applied(field: str) -> None:
+    """A field ChartMogul did not keep (`field` one of VERIFIED_FIELDS, else "other")."""
+    FIELDS_NOT_APPLIED.labels(field if field in VERIFIED_FIELDS else "other").inc()
 
 
 def record_retry(count: int = 1) -> None:

@@ -115,10 +115,10 @@ class ChaosReport:
             ("stale", self.statuses["stale"]),
             ("dead-lettered", f"{self.statuses['dead']} {dict(self.dead_reasons) or ''}".strip()),
             ("still queued / lost", self.lost),
-            ("successful PATCHes", self.patches_ok),
-            ("PATCH keys applied twice", len(self.double_applied_keys)),
+            ("successful write calls", self.patches_ok),
+            ("write calls applied twice", len(self.double_applied_keys)),
             ("same PATCH re-sent by recovery (contact)", len(self.resent_keys)),
-            ("applied with no PATCH in the log", len(self.applied_without_patch)),
+            ("applied with no write call in the log", len(self.applied_without_patch)),
             ("customers differing from the model", len(self.mismatched_customers)),
             ("seconds", round(self.seconds, 1)),
             *(("unsettled", line) for line in self.unsettled),
@@ -278,13 +278,16 @@ def _send_until_answered(web: str, body: bytes) -> int:
 def _check_exactly_once(
     report: ChaosReport, client: redis.Redis, event_ids: list[str], sim: SimulatorHandle
 ) -> None:
-    ok_bodies: dict[str, list[Any]] = {}
+    # Every write call answered 2xx (PATCH, tag and custom calls), by the delivery's idempotency
+    # key (the attribute calls carry it with their kind: `coalesced-…:tags_add`) and the call.
+    ok_bodies: dict[tuple[str, str, str], list[Any]] = {}
     for r in sim.requests():
-        if r["method"] == "PATCH" and r["status"] == 200:
-            ok_bodies.setdefault(r["idempotency_key"], []).append(r["body"])
-    ok_keys = Counter({key: len(bodies) for key, bodies in ok_bodies.items()})
-    report.patches_ok = sum(ok_keys.values())
-    for key, bodies in ok_bodies.items():
+        if r["method"] != "GET" and r["status"] in (200, 204) and r["idempotency_key"]:
+            call = (r["idempotency_key"], r["method"], r["path"])
+            ok_bodies.setdefault(call, []).append(r["body"])
+    ok_keys = Counter(key.split(":")[0] for key, _, _ in ok_bodies)
+    report.patches_ok = sum(len(bodies) for bodies in ok_bodies.values())
+    for (key, _, _), bodies in ok_bodies.items():
         if len(bodies) > 1:
             harmless = all(body == bodies[0] for body in bodies) and "primary_contact" in bodies[0]
             (report.resent_keys if harmless else report.double_applied_keys).append(key)

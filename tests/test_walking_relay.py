@@ -14,7 +14,7 @@ import pytest
 from relay.simulator.testing import SimulatorHandle
 from tests.cli import relay_cli, wait_until_nothing_to_deliver
 from tests.conftest import GENERIC_SECRET
-from tests.servers import WorkerProcess, wait_for
+from tests.servers import WorkerProcess, event_record, wait_for
 from tests.webhooks import iso, send_generic
 
 
@@ -40,7 +40,7 @@ def patches(simulator: SimulatorHandle, uuid: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("strict", [False, True], ids=["recorded-behaviour", "strict-docs-behaviour"])
 def test_event_updates_customer_and_keeps_existing_tags(
-    web: str, worker: WorkerProcess, simulator: SimulatorHandle, strict: bool
+    web: str, worker: WorkerProcess, simulator: SimulatorHandle, strict: bool, redis_url: str
 ) -> None:
     if strict:
         simulator.strict()  # what the relay sends must pass the docs' rules too
@@ -63,7 +63,9 @@ def test_event_updates_customer_and_keeps_existing_tags(
 
     assert answer.status == 202
     assert answer.body == {"status": "accepted", "event_id": "evt_01"}
-    updated = wait_for(lambda: (c := simulator.customer(customer["uuid"]))["city"] == "San Francisco" and c)
+    wait_for(lambda: event_record(redis_url, "evt_01").get("status") == "applied")
+    updated = simulator.customer(customer["uuid"])
+    assert updated["city"] == "San Francisco"
     assert updated["attributes"]["tags"] == ["existing", "vip"]  # "existing" survived, "trial" removed
     assert updated["attributes"]["custom"] == {"channel": "Facebook", "CAC": 25}
     assert updated["company"] == "Acme Corp"  # untouched fields stay
@@ -72,6 +74,17 @@ def test_event_updates_customer_and_keeps_existing_tags(
     [patch] = patches(simulator, customer["uuid"])
     assert patch["idempotency_key"] == "evt_01"
     assert patch["status"] == 200
+    assert "attributes" not in patch["body"]  # tags and custom go to the attribute endpoints
+    record = event_record(redis_url, "evt_01")
+    assert set(record["applied_fields"].split(",")) == {
+        "city",
+        "country",
+        "state",
+        "primary_contact.first_name",
+        "tag:vip",
+        "tag:trial",
+        "custom:CAC",
+    }
 
 
 def test_duplicate_delivery_is_applied_once(
@@ -93,7 +106,8 @@ def test_duplicate_delivery_is_applied_once(
     wait_for(lambda: "vip" in simulator.customer(customer["uuid"])["attributes"]["tags"])
     # A (wrong) second delivery would need something left to deliver: wait until nothing is.
     wait_until_nothing_to_deliver(relay_env)
-    assert len(patches(simulator, customer["uuid"])) == 1
+    tag_path = f"/v1/customers/{customer['uuid']}/attributes/tags"
+    assert len([r for r in simulator.requests() if r["path"] == tag_path]) == 1
 
 
 def test_rejected_event_lands_in_dlq_with_chartmogul_message(

@@ -150,13 +150,54 @@ class ChartMogulClient:
             if not result.get("has_more") or not cursor:
                 return
 
-    async def add_custom_attributes(self, uuid: str, attributes: list[dict[str, Any]]) -> dict[str, Any]:
-        """POST /v1/customers/{uuid}/attributes/custom: defines each attribute in the account if it is
-        new (with its `type`) and sets it on the customer."""
-        result: dict[str, Any] = await self._request(
-            "POST", f"/v1/customers/{uuid}/attributes/custom", body={"custom": attributes}
+    # The attribute endpoints change only what they name (no read-merge-write, no lost tags).
+    # Each answers the customer's whole set after the change, which verification compares.
+
+    async def add_tags(self, uuid: str, tags: list[str], *, idempotency_key: str) -> list[str]:
+        """POST /v1/customers/{uuid}/attributes/tags → every tag the customer has now."""
+        return await self._tags("POST", uuid, tags, idempotency_key)
+
+    async def remove_tags(self, uuid: str, tags: list[str], *, idempotency_key: str) -> list[str]:
+        """DELETE /v1/customers/{uuid}/attributes/tags → every tag the customer has now."""
+        return await self._tags("DELETE", uuid, tags, idempotency_key)
+
+    async def _tags(self, method: str, uuid: str, tags: list[str], idempotency_key: str) -> list[str]:
+        result = await self._request(
+            method,
+            f"/v1/customers/{uuid}/attributes/tags",
+            body={"tags": tags},
+            headers={"Idempotency-Key": idempotency_key},
         )
-        return result
+        found = result.get("tags") if isinstance(result, dict) else None
+        return [tag for tag in found if isinstance(tag, str)] if isinstance(found, list) else []
+
+    async def set_custom_attributes(
+        self, uuid: str, custom: dict[str, Any], *, idempotency_key: str
+    ) -> dict[str, Any]:
+        """PUT /v1/customers/{uuid}/attributes/custom: sets only the keys given, each defined in the
+        account already → every custom attribute the customer has now."""
+        return await self._custom("PUT", uuid, custom, idempotency_key)
+
+    async def add_custom_attributes(
+        self, uuid: str, attributes: list[dict[str, Any]], *, idempotency_key: str
+    ) -> dict[str, Any]:
+        """POST /v1/customers/{uuid}/attributes/custom: defines each attribute in the account if it is
+        new (with its `type`) and sets it on the customer → every custom attribute it has now."""
+        return await self._custom("POST", uuid, attributes, idempotency_key)
+
+    async def remove_custom_attributes(self, uuid: str, keys: list[str], *, idempotency_key: str) -> None:
+        """DELETE /v1/customers/{uuid}/attributes/custom: answered 204 without a body."""
+        await self._custom("DELETE", uuid, keys, idempotency_key)
+
+    async def _custom(self, method: str, uuid: str, custom: Any, idempotency_key: str) -> dict[str, Any]:
+        result = await self._request(
+            method,
+            f"/v1/customers/{uuid}/attributes/custom",
+            body={"custom": custom},
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        found = result.get("custom") if isinstance(result, dict) else None
+        return dict(found) if isinstance(found, dict) else {}
 
     async def ping(self) -> None:
         await self._request("GET", "/v1/ping")

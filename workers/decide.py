@@ -4,14 +4,18 @@
     401/403 AuthFailed           any     open circuit    —                    events stay queued
     429 RateLimited              any     retry           —                    fleet slows down
     503 Transient                any     retry           —                    fleet uses fewer connections
-    5xx, timeout, reset          any     retry           —                    in-flight PATCH kept: it may
-                                                                              have landed (recovery checks)
+    5xx, timeout, reset          any     retry           —                    calls written ahead are kept:
+                                                                              they may have landed (recovery)
     404 Rejected                 GET     dead letter     customer_not_found
-    404 Rejected                 PATCH   dead letter     customer_not_found   stale links re-resolved once;
+    404 Rejected                 write   dead letter     customer_not_found   stale links re-resolved once;
                                                                               batches isolated
-    400 "custom…" Rejected       PATCH   create the missing custom attributes, send once more
+    400 "custom…" Rejected       PUT custom  create the missing custom attributes (POST), then set the rest
     other Rejected               GET     dead letter     rejected
-    other Rejected               PATCH   dead letter     rejected             batches isolated
+    other Rejected               write   dead letter     rejected             batches isolated
+
+"write" is any of the calls a delivery sends (workers/plan.py): the PATCH of plain fields, tag
+add/remove, custom set/remove. A 200 whose answer lacks a value sent is not an error but a
+dead letter `not_applied` (workers/verify.py decides it, workers/delivery.py records it).
 
 Retries back off with full jitter until the retry deadline (workers/policy.py); then the
 events are dead letters `retries_exhausted`.
@@ -34,8 +38,14 @@ class Action(Enum):
 
 
 class Call(Enum):
+    """The calls a delivery makes; the writes share their values with workers.plan.WriteKind."""
+
     GET = "get"
     PATCH = "patch"
+    TAGS_ADD = "tags_add"
+    TAGS_REMOVE = "tags_remove"
+    CUSTOM_SET = "custom_set"
+    CUSTOM_REMOVE = "custom_remove"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +60,7 @@ class Decision:
     isolate: bool = False  # deliver a rejected batch one change at a time to find the bad one
 
 
-def decide(error: DeliveryError, call: Call, *, new_custom_attributes: bool = False) -> Decision:
+def decide(error: DeliveryError, call: Call) -> Decision:
     if isinstance(error, AuthFailed):
         return Decision(Action.OPEN_CIRCUIT, clear_inflight=True)
     if isinstance(error, RateLimited):
@@ -59,10 +69,10 @@ def decide(error: DeliveryError, call: Call, *, new_custom_attributes: bool = Fa
         return Decision(Action.RETRY, fewer_connections=error.status == 503)
     if not isinstance(error, Rejected):
         raise TypeError(f"no decision for {type(error).__name__}")
-    patch = call is Call.PATCH
+    write = call is not Call.GET
     if error.status == 404:
         reason = DeadLetterReason.CUSTOMER_NOT_FOUND
-        return Decision(Action.DEAD_LETTER, reason, clear_inflight=True, re_resolve=patch, isolate=patch)
-    if patch and new_custom_attributes and error.status == 400 and "custom" in error.message.lower():
+        return Decision(Action.DEAD_LETTER, reason, clear_inflight=True, re_resolve=write, isolate=write)
+    if call is Call.CUSTOM_SET and error.status == 400 and "custom" in error.message.lower():
         return Decision(Action.CREATE_CUSTOM_ATTRIBUTES)
-    return Decision(Action.DEAD_LETTER, DeadLetterReason.REJECTED, clear_inflight=True, isolate=patch)
+    return Decision(Action.DEAD_LETTER, DeadLetterReason.REJECTED, clear_inflight=True, isolate=write)

@@ -1,14 +1,14 @@
 """Delivering customers' waiting changes: claim → resolve → recover → plan → send → decide → finish.
 
 A delivery run leases up to `concurrency` ready customers and delivers them concurrently; a
-customer is leased to one run at a time, so two changes to the same customer never race (which
-is what makes read-merge-write of tags safe). The pure parts live beside this one:
-workers/plan.py (what to send) and workers/decide.py (what an error means).
+customer is leased to one run at a time, so two changes to the same customer never race. The
+parts live beside this one: workers/plan.py (what to send), workers/writes.py (sending it),
+workers/verify.py (did each value take), workers/decide.py (what an error means).
 
 Outcomes are collected in a `Settlement` and written by the store's `finish`, which also ends
 the lease, in one atomic call fenced by the lease token. Before anything is sent, what is
-already settled is written (`settle`, fenced too) and the PATCH is written ahead (the in-flight
-record), so a worker that dies in between is recovered without applying anything twice.
+already settled is written (`settle`, fenced too) and the plan of calls is written ahead (the
+in-flight record), so a worker that dies in between is recovered without applying anything twice.
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 import redis
 
 from relay import metrics
-from relay.changes import CustomerChange
 from relay.coalesce import CoalescedChange, coalesce
 from relay.exceptions import AuthFailed, DeliveryError, Rejected, Transient
 from relay.logs import get_logger
@@ -33,11 +31,13 @@ from relay.store.deliveries import Inflight
 from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
 from workers.decide import Action, Call, decide
-from workers.plan import PatchPlan, guessed_type, needs_customer, new_custom_attributes, plan_patch
+from workers.plan import WriteKind, WritePlan, needs_customer, plan_writes
 from workers.policy import RetrySchedule
 from workers.ratelimit import RateLimiter
-from workers.recovery import body_is_applied
+from workers.recovery import landed_calls
 from workers.resolve import CustomerResolver
+from workers.verify import NotApplied
+from workers.writes import Progress, not_kept_by_event, record_keys, send_plan
 
 log = get_logger("relay.delivery")
 
@@ -70,14 +70,12 @@ class Lease:
     customer: str
     token: str
     settlement: Settlement = field(default_factory=Settlement)
+    # The calls a dead worker's plan (by its idempotency key) landed, when not all of them did.
+    landed: tuple[str, set[WriteKind]] | None = None
 
 
-def declared_type(changes: Sequence[CustomerChange], key: str, value: Any) -> str:
-    """A custom attribute's type as the newest change's mapping declared it, else by value."""
-    for change in sorted(changes, key=lambda c: c.occurred_at_ms, reverse=True):
-        if declared := change.custom_types.get(key):
-            return declared
-    return guessed_type(value)
+def _joined(keys: Sequence[str]) -> str:
+    return ",".join(dict.fromkeys(keys))
 
 
 class Deliverer:
@@ -232,7 +230,8 @@ class Deliverer:
         await self.wake()
 
     async def _recover_inflight(self, lease: Lease, records: list[EventRecord]) -> list[EventRecord]:
-        """A previous worker died with a PATCH in flight: if it landed, record it as applied."""
+        """A previous worker died with writes in flight: if they all landed, record them as applied
+        (workers/recovery.py says what "landed" means for each kind of call)."""
         inflight = await self.deliveries.inflight(lease.customer)
         if inflight is None:
             return records
@@ -241,26 +240,31 @@ class Deliverer:
         except Rejected:
             await self.deliveries.clear_inflight(lease.customer)
             return records
-        if not body_is_applied(inflight.body, current):
+        plan = WritePlan.from_json(inflight.body, inflight.idempotency_key)
+        landed = landed_calls(plan, current)
+        if landed != set(plan.calls()):
+            lease.landed = (inflight.idempotency_key, landed)
             await self.deliveries.clear_inflight(lease.customer)
             return records
-        landed = set(inflight.event_ids)
+        landed_events = set(inflight.event_ids)
         key = inflight.idempotency_key
-        patch = orjson.dumps(inflight.body).decode()
+        sent = orjson.dumps(inflight.body).decode()
         lease.settlement.outcomes += [
             Outcome(
                 r.event_id,
                 EventStatus.APPLIED,
-                fields={"applied_by": key, "patch": patch},
+                fields={"applied_by": key, "patch": sent, "applied_fields": _joined(record_keys(r))},
                 history={"idempotency_key": key, "recovered": True},
             )
             for r in records
-            if r.event_id in landed
+            if r.event_id in landed_events
         ]
         lease.settlement.applied_fields.update(inflight.field_times)
         lease.settlement.clear_inflight = True
-        log.info("inflight_recovered", customer_uuid=lease.customer, events=len(landed), idempotency_key=key)
-        return [r for r in records if r.event_id not in landed]
+        log.info(
+            "inflight_recovered", customer_uuid=lease.customer, events=len(landed_events), idempotency_key=key
+        )
+        return [r for r in records if r.event_id not in landed_events]
 
     async def _apply(self, lease: Lease, records: Sequence[EventRecord]) -> None:
         customer = lease.customer
@@ -282,43 +286,34 @@ class Deliverer:
                 decision = decide(exc, Call.GET)
                 self._dead_letter(lease, live, decision.reason, exc.message, status=exc.status)
                 return
-        plan = plan_patch(coalesced, current)
+        plan = plan_writes(coalesced, current)
         if plan.violations:
             message = "; ".join(plan.violations)
-            await self._reject(lease, live, DeadLetterReason.INVALID_CHANGE, message, None, plan.body)
+            await self._reject(lease, live, DeadLetterReason.INVALID_CHANGE, message, None, plan)
             return
-        await self._send(lease, live, coalesced, plan, current)
+        await self._send(lease, live, coalesced, plan)
 
     async def _send(
-        self,
-        lease: Lease,
-        live: list[EventRecord],
-        coalesced: CoalescedChange,
-        plan: PatchPlan,
-        current: dict[str, Any] | None,
+        self, lease: Lease, live: list[EventRecord], coalesced: CoalescedChange, plan: WritePlan
     ) -> None:
-        customer, body, key = lease.customer, plan.body, plan.idempotency_key
+        customer, key = lease.customer, plan.idempotency_key
+        if lease.landed is not None and lease.landed[0] == key:
+            plan = plan.without(lease.landed[1])  # a dead worker's calls that landed: not again
         await self._flush(lease)  # never send what another worker may be sending too
         await self.deliveries.begin_inflight(
-            customer, Inflight(key, body, list(coalesced.event_ids), dict(coalesced.field_times))
+            customer, Inflight(key, plan.to_json(), list(coalesced.event_ids), dict(coalesced.field_times))
         )
+        progress = Progress()
+        changes = [r.change for r in live if r.change is not None]
         try:
-            try:
-                await self.client.update_customer(customer, body, idempotency_key=key)
-            except Rejected as exc:
-                new = new_custom_attributes(body, current)
-                if decide(exc, Call.PATCH, new_custom_attributes=bool(new)).action is not (
-                    Action.CREATE_CUSTOM_ATTRIBUTES
-                ):
-                    raise
-                await self._create_custom_attributes(customer, live, new)
-                await self.client.update_customer(customer, body, idempotency_key=key)
+            missed = await send_plan(self.client, customer, plan, changes, progress)
         except DeliveryError as exc:
             metrics.record_delivery(
                 exc.status or ("rejected" if isinstance(exc, Rejected) else "no_answer"), events=len(live)
             )
-            decision = decide(exc, Call.PATCH)
-            if decision.clear_inflight:
+            decision = decide(exc, progress.call)
+            # Once a call of the plan has landed, recovery must see the plan to leave it out.
+            if decision.clear_inflight and not progress.done:
                 await self.deliveries.clear_inflight(customer)
             if decision.action is not Action.DEAD_LETTER:
                 raise
@@ -331,51 +326,65 @@ class Deliverer:
                 live = [r for r in live if r not in relinked]
                 if not live:
                     return
-            await self._reject(lease, live, decision.reason, exc.message, exc.status, body)
+            await self._reject(lease, live, decision.reason, exc.message, exc.status, plan)
             return
+        self._settle_sent(lease, live, coalesced, plan, missed)
+
+    def _settle_sent(
+        self,
+        lease: Lease,
+        live: list[EventRecord],
+        coalesced: CoalescedChange,
+        plan: WritePlan,
+        missed: list[NotApplied],
+    ) -> None:
+        """Every call answered: the events are applied, except those whose value for a field
+        ChartMogul did not keep was the one sent (dead letters `not_applied`)."""
+        key = plan.idempotency_key
         applied_ms = now_ms()
         metrics.record_delivery(
             200, events=len(live), latency_s=[(applied_ms - r.received_at_ms) / 1000 for r in live]
         )
-        patch_json = orjson.dumps(body).decode()
-        lease.settlement.outcomes += [
-            Outcome(
-                r.event_id,
-                EventStatus.APPLIED,
-                fields={"applied_by": key, "http_status": 200, "patch": patch_json},
-                history={"idempotency_key": key, "coalesced_with": len(live) - 1},
-            )
-            for r in live
-        ]
-        lease.settlement.applied_fields.update(coalesced.field_times)
-        lease.settlement.clear_inflight = True
+        for miss in missed:
+            metrics.record_not_applied(miss.label)
+        not_kept = {miss.field for miss in missed}
+        by_event = not_kept_by_event(live, missed)
+        sent = orjson.dumps(plan.to_json()["calls"]).decode()
         for record in live:
+            mine = by_event.get(record.event_id, [])
+            took = _joined([k for k in record_keys(record) if k not in not_kept])
+            if mine:
+                message = "ChartMogul answered 200 but did not keep " + "; ".join(map(str, mine))
+                extra = {"applied_fields": took, "not_applied": "; ".join(map(str, mine))}
+                reason = DeadLetterReason.NOT_APPLIED
+                self._dead_letter(lease, [record], reason, message, status=200, plan=plan, extra=extra)
+                continue
+            lease.settlement.outcomes.append(
+                Outcome(
+                    record.event_id,
+                    EventStatus.APPLIED,
+                    fields={"applied_by": key, "http_status": 200, "patch": sent, "applied_fields": took},
+                    history={"idempotency_key": key, "coalesced_with": len(live) - 1},
+                )
+            )
             log.info(
                 "event_applied",
                 event_id=record.event_id,
                 source=record.source,
-                customer_uuid=customer,
+                customer_uuid=lease.customer,
                 attempt=record.attempts + 1,
                 coalesced=len(live),
             )
+        # A value not kept is not applied: an older change to that field may still set it.
+        lease.settlement.applied_fields.update(
+            {k: at for k, at in coalesced.field_times.items() if k not in not_kept}
+        )
+        lease.settlement.clear_inflight = True
 
     @staticmethod
     def _may_re_resolve(record: EventRecord, uuid: str) -> bool:
         ref = record.change.customer if record.change else None
         return bool(ref and ref.key != uuid and record.details.get("re_resolved") != "1")
-
-    async def _create_custom_attributes(
-        self, customer: str, live: Sequence[EventRecord], new: dict[str, Any]
-    ) -> None:
-        """ChartMogul refuses custom attributes the account does not define: create the ones this
-        PATCH introduces, with the type the source's mapping declared."""
-        changes = [r.change for r in live if r.change is not None]
-        attributes = [
-            {"key": key, "value": value, "type": declared_type(changes, key, value)}
-            for key, value in new.items()
-        ]
-        await self.client.add_custom_attributes(customer, attributes)
-        log.info("custom_attributes_created", customer_uuid=customer, keys=sorted(new))
 
     async def _reject(
         self,
@@ -384,7 +393,7 @@ class Deliverer:
         reason: DeadLetterReason,
         message: str,
         status: int | None,
-        body: dict[str, Any],
+        plan: WritePlan,
     ) -> None:
         """A change ChartMogul will not take. In a coalesced batch, find which: one bad change
         must not take the others down with it, so deliver them one by one."""
@@ -395,7 +404,7 @@ class Deliverer:
             for record in live:
                 await self._apply(lease, [record])
             return
-        self._dead_letter(lease, live, reason, message, status=status, body=body)
+        self._dead_letter(lease, live, reason, message, status=status, plan=plan)
 
     async def _schedule_retry(
         self, lease: Lease, records: Sequence[EventRecord], exc: Transient
@@ -439,14 +448,16 @@ class Deliverer:
         message: str,
         *,
         status: int | None = None,
-        body: dict[str, Any] | None = None,
+        plan: WritePlan | None = None,
+        extra: dict[str, str] | None = None,
     ) -> None:
         reason = reason or DeadLetterReason.REJECTED
         fields: dict[str, str | int] = {"reason": reason.value, "error": message}
         if status is not None:
             fields["http_status"] = status
-        if body is not None:
-            fields["patch"] = orjson.dumps(body).decode()
+        if plan is not None:
+            fields["patch"] = orjson.dumps(plan.to_json()["calls"]).decode()
+        fields.update(extra or {})
         lease.settlement.outcomes += [
             Outcome(
                 r.event_id,

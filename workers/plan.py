@@ -1,40 +1,133 @@
-"""Planning a delivery, with no I/O: a customer's waiting changes and what ChartMogul holds
-→ the PATCH to send, or why none can be sent.
+"""Planning a delivery, with no I/O: a customer's waiting changes → the write calls to send, or
+why none can be sent.
 
     coalesce(changes, applied_at)    which events are stale; the merged fields and operations
     needs_customer(coalesced)        whether the customer must be read first (GET)
-    plan_patch(coalesced, current)   the body, checked against ChartMogul's contract
+    plan_writes(coalesced, current)  the calls, checked against ChartMogul's contract
+
+A burst of changes to one customer costs at most one call of each kind, sent in this order:
+
+    patch          PATCH  /v1/customers/{uuid}                   plain fields, never `attributes`
+    tags_add       POST   /v1/customers/{uuid}/attributes/tags   {"tags": [...]}
+    tags_remove    DELETE /v1/customers/{uuid}/attributes/tags   {"tags": [...]}
+    custom_set     PUT    /v1/customers/{uuid}/attributes/custom {"custom": {key: value}}
+    custom_remove  DELETE /v1/customers/{uuid}/attributes/custom {"custom": [key, ...]}
+
+Tags and custom attributes go to the attribute endpoints, which change only what they name, so
+a tag someone else adds in ChartMogul meanwhile is never erased, and no GET is needed first.
+Each tag or key appears in one call only: the last operation on it wins.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
-from relay.coalesce import CoalescedChange, patch_body
+from relay.changes import CustomerChange
+from relay.coalesce import CoalescedChange
 from relay.contract import normalize_update, validate_update
 
 
+class WriteKind(StrEnum):
+    PATCH = "patch"
+    TAGS_ADD = "tags_add"
+    TAGS_REMOVE = "tags_remove"
+    CUSTOM_SET = "custom_set"
+    CUSTOM_REMOVE = "custom_remove"
+
+
 @dataclass(frozen=True, slots=True)
-class PatchPlan:
-    body: dict[str, Any]
-    violations: list[str]  # contract rules the body breaks; empty when it may be sent
-    idempotency_key: str
+class WritePlan:
+    patch: dict[str, Any] = field(default_factory=dict)
+    tags_add: list[str] = field(default_factory=list)
+    tags_remove: list[str] = field(default_factory=list)
+    custom_set: dict[str, Any] = field(default_factory=dict)
+    custom_remove: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)  # contract rules broken; empty: may be sent
+    idempotency_key: str = ""
+
+    def calls(self) -> dict[WriteKind, Any]:
+        """The calls to send, in order, each with its payload (only the kinds with something to do)."""
+        payloads: dict[WriteKind, Any] = {
+            WriteKind.PATCH: self.patch,
+            WriteKind.TAGS_ADD: self.tags_add,
+            WriteKind.TAGS_REMOVE: self.tags_remove,
+            WriteKind.CUSTOM_SET: self.custom_set,
+            WriteKind.CUSTOM_REMOVE: self.custom_remove,
+        }
+        return {kind: payload for kind, payload in payloads.items() if payload}
+
+    def without(self, kinds: set[WriteKind]) -> WritePlan:
+        """The plan less the calls of these kinds (they landed already)."""
+        empty: dict[str, Any] = {str(kind): type(getattr(self, str(kind)))() for kind in kinds}
+        return replace(self, **empty)
+
+    def to_json(self) -> dict[str, Any]:
+        """What is written ahead of sending (crash recovery reads it back with `from_json`)."""
+        return {"calls": {str(kind): payload for kind, payload in self.calls().items()}}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any], idempotency_key: str = "") -> WritePlan:
+        """A plan written ahead; a bare PATCH body (written before the attribute endpoints) too."""
+        calls = doc.get("calls")
+        if not isinstance(calls, Mapping):  # a whole PATCH body, tags and custom as full sets
+            attributes = doc.get("attributes") or {}
+            patch = {name: value for name, value in doc.items() if name != "attributes"}
+            calls = {
+                "patch": patch,
+                "tags_add": attributes.get("tags"),
+                "custom_set": attributes.get("custom"),
+            }
+        return cls(
+            patch=dict(calls.get("patch") or {}),
+            tags_add=list(calls.get("tags_add") or []),
+            tags_remove=list(calls.get("tags_remove") or []),
+            custom_set=dict(calls.get("custom_set") or {}),
+            custom_remove=list(calls.get("custom_remove") or []),
+            idempotency_key=idempotency_key,
+        )
 
 
 def needs_customer(coalesced: CoalescedChange) -> bool:
-    """Tags/custom need the current sets (a PATCH replaces them); one changed date needs the
-    other's current value for "trial not before lead"."""
-    one_date = ("lead_created_at" in coalesced.fields) != ("free_trial_started_at" in coalesced.fields)
-    return coalesced.touches_attributes or one_date
+    """One changed date needs the other's current value for "trial not before lead"."""
+    return ("lead_created_at" in coalesced.fields) != ("free_trial_started_at" in coalesced.fields)
 
 
-def plan_patch(coalesced: CoalescedChange, current: Mapping[str, Any] | None) -> PatchPlan:
-    body = normalize_update(patch_body(coalesced, current))
-    violations = [str(v) for v in validate_update(body, current=current)]
-    return PatchPlan(body, violations, idempotency_key(coalesced.event_ids))
+def plan_writes(coalesced: CoalescedChange, current: Mapping[str, Any] | None = None) -> WritePlan:
+    patch = normalize_update(dict(coalesced.fields))
+    last_tag_op = {tag: op for op, tag in coalesced.tag_ops}
+    last_custom_op = {key: (op, value) for op, key, value in coalesced.custom_ops}
+    custom_set = {key: value for key, (op, value) in last_custom_op.items() if op == "set"}
+    plan = WritePlan(
+        patch=patch,
+        tags_add=[tag for tag, op in last_tag_op.items() if op == "add"],
+        tags_remove=[tag for tag, op in last_tag_op.items() if op == "remove"],
+        custom_set=custom_set,
+        custom_remove=[key for key, (op, _) in last_custom_op.items() if op == "remove"],
+        idempotency_key=idempotency_key(coalesced.event_ids),
+    )
+    # The contract's checks of tags and custom values apply to what the attribute calls send.
+    checked = dict(patch)
+    if coalesced.touches_attributes:
+        checked["attributes"] = {"tags": [*plan.tags_add, *plan.tags_remove], "custom": custom_set}
+    violations = [str(v) for v in validate_update(checked, current=current)]
+    return replace(plan, violations=violations)
+
+
+def field_keys(change: CustomerChange) -> list[str]:
+    """The field keys a change writes, as coalescing and verification name them."""
+    keys: list[str] = []
+    for name, value in change.fields.items():
+        if name == "primary_contact" and isinstance(value, Mapping):
+            keys += [f"primary_contact.{sub}" for sub in value]
+        else:
+            keys.append(name)
+    keys += [f"tag:{tag}" for tag in (*change.tags_add, *change.tags_remove)]
+    keys += [f"custom:{key}" for key in (*change.custom_set, *change.custom_remove)]
+    return keys
 
 
 def idempotency_key(event_ids: Sequence[str]) -> str:
@@ -43,15 +136,6 @@ def idempotency_key(event_ids: Sequence[str]) -> str:
         return event_ids[0]
     digest = hashlib.sha256("\n".join(sorted(event_ids)).encode()).hexdigest()[:32]
     return f"coalesced-{digest}"
-
-
-def new_custom_attributes(body: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The custom attributes a body sets that the customer (and maybe the account) lacks."""
-    if current is None:
-        return {}
-    known = (current.get("attributes") or {}).get("custom") or {}
-    sent = (body.get("attributes") or {}).get("custom") or {}
-    return {key: value for key, value in sent.items() if key not in known}
 
 
 def guessed_type(value: Any) -> str:

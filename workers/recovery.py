@@ -1,69 +1,62 @@
-"""Did a PATCH land? Deciding it from the customer as ChartMogul now shows it.
+"""Did the writes of a delivery land? Deciding it from the customer as ChartMogul now shows it.
 
-Used when a worker died between sending a PATCH and recording the outcome: the next worker
-reads the customer, and if every field of the in-flight body is already there, it records
-the events as applied instead of sending them a second time.
+Before a delivery's first call, its whole plan (workers/plan.py: the PATCH of plain fields, tags
+to add and remove, custom attributes to set and remove) is written ahead. A worker that dies
+before recording the outcome leaves it behind; the next worker reads the customer once
+(`GET /v1/customers/{uuid}`, which shows the plain fields, `attributes.tags` and
+`attributes.custom`) and, when every call of the plan shows as landed, records the events as
+applied instead of sending them a second time. "Landed" for each kind of call:
 
-"Already there" can only be judged from what `GET /v1/customers/{uuid}` shows, and the real API
-never shows `primary_contact` in a customer (recorded by ChartMogul's own clients; contacts are
-a separate API). So a body carrying `primary_contact` never counts as applied: the next worker
-sends the same PATCH again. That is harmless: a PATCH sets plain fields to the values given
-(name, city, the contact's title, ...), so applying it twice leaves the customer exactly as
-applying it once would; tags and custom attributes travel as the whole merged set, not as
-increments. The cost is one extra call, only after a crash, only for such bodies.
+    patch          every plain field shows the value sent (through ChartMogul's normalisation,
+                   workers/verify.py); a body with `primary_contact` never counts as landed
+    tags_add       every tag is present
+    tags_remove    no such tag is present
+    custom_set     every key shows the value sent
+    custom_remove  no such key is present
+
+When some calls show as not landed, the events are delivered again, and the calls that did
+land are left out when the new plan is the same one (the same events, so the same idempotency
+key: `landed_calls`); otherwise the whole new plan is sent. Sending a call again is harmless,
+every call sets state rather than changing it by an increment: a PATCH sets fields to the
+values given, adding a present tag or removing an absent one changes nothing, a PUT sets a key
+to its value, a DELETE of an absent key is a no-op. So applying a plan twice leaves the customer
+as applying it once would (a value someone else changed in between is set back, as any write
+of the same change would). The real API never shows `primary_contact` in a customer (contacts
+are a separate API), so bodies carrying one are always sent again: one extra call, only after a
+crash.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T", 1))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _plain(value: Any) -> Any:
-    """Custom attribute values may be sent as {"value": …, "source": …}; ChartMogul shows the value."""
-    if isinstance(value, Mapping) and "value" in value:
-        return value["value"]
-    return value
+from workers.plan import WriteKind, WritePlan
+from workers.verify import (
+    custom_not_removed,
+    custom_not_set,
+    patch_not_applied,
+    tags_not_added,
+    tags_not_removed,
+)
 
 
-def _same(name: str, sent: Any, shown: Any) -> bool:
-    if name in ("lead_created_at", "free_trial_started_at"):
-        return _instant(sent) == _instant(shown) if sent else not shown
-    if name == "state" and isinstance(sent, str):
-        return bool(sent.removeprefix("US-") == str(shown or "").removeprefix("US-"))
-    if name == "website_url" and isinstance(sent, str) and sent and "://" not in sent:
-        return bool(f"https://{sent}" == shown)
-    return bool(sent == shown or (sent in ("", None) and shown in ("", None)))
+def landed_calls(plan: WritePlan, customer: Mapping[str, Any]) -> set[WriteKind]:
+    """The calls of `plan` that `customer` (GET /v1/customers/{uuid}) already shows."""
+    attributes = customer.get("attributes") or {}
+    tags = [t for t in attributes.get("tags") or [] if isinstance(t, str)]
+    custom = dict(attributes.get("custom") or {})
+    missed = {
+        # never shown by the real API: cannot tell, so send again (harmless)
+        WriteKind.PATCH: "primary_contact" in plan.patch or bool(patch_not_applied(plan.patch, customer)),
+        WriteKind.TAGS_ADD: bool(tags_not_added(plan.tags_add, tags)),
+        WriteKind.TAGS_REMOVE: bool(tags_not_removed(plan.tags_remove, tags)),
+        WriteKind.CUSTOM_SET: bool(custom_not_set(plan.custom_set, custom)),
+        WriteKind.CUSTOM_REMOVE: bool(custom_not_removed(plan.custom_remove, custom)),
+    }
+    return {kind for kind in plan.calls() if not missed[kind]}
 
 
-def body_is_applied(body: Mapping[str, Any], customer: Mapping[str, Any]) -> bool:
-    """True when `customer` (GET /v1/customers/{uuid}) already shows every field of `body`."""
-    for name, sent in body.items():
-        if name == "attributes":
-            shown = customer.get("attributes") or {}
-            if "tags" in sent and sorted(sent["tags"]) != sorted(shown.get("tags") or []):
-                return False
-            if "custom" in sent:
-                sent_custom = {k: _plain(v) for k, v in sent["custom"].items()}
-                if sent_custom != dict(shown.get("custom") or {}):
-                    return False
-        elif name == "primary_contact":
-            contact = customer.get("primary_contact")
-            if not isinstance(contact, Mapping):
-                return False  # never shown by the real API: cannot tell, so send again (harmless)
-            if any(not _same(k, v, contact.get(k)) for k, v in sent.items()):
-                return False
-        elif not _same(name, sent, customer.get(name)):
-            return False
-    return True
+def plan_is_applied(plan: WritePlan, customer: Mapping[str, Any]) -> bool:
+    """True when `customer` (GET /v1/customers/{uuid}) already shows every call of `plan`."""
+    return landed_calls(plan, customer) == set(plan.calls())

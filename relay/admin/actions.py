@@ -74,8 +74,8 @@ class ReplayResult:
 
 
 def patch_preview(change: CustomerChange) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The PATCH body the change makes, without the tag/custom merge (which needs the customer's
-    current attributes, read at delivery), and the attribute operations that merge applies."""
+    """The PATCH body the change makes (plain fields), and the tag and custom attribute operations
+    that delivery sends to the attribute endpoints."""
     coalesced = coalesce([change])
     body = dict(coalesced.fields)
     if not coalesced.touches_attributes:

@@ -91,12 +91,14 @@ def event_text(detail: dict[str, Any]) -> list[str]:
         ("http status", "http_status"),
         ("error", "error"),
         ("applied by", "applied_by"),
+        ("applied", "applied_fields"),
+        ("not applied", "not_applied"),
     ):
         if event.get(name) not in (None, ""):
             lines.append(f"  {label + ':':<13}{event[name]}")
     lines.append(f"  {'change:':<13}{compact_json(event.get('change'))}")
     if event.get("patch") is not None:
-        lines.append(f"  {'patch sent:':<13}{compact_json(event['patch'])}")
+        lines.append(f"  {'calls sent:':<13}{compact_json(event['patch'])}")
     lines.append(f"  {'payload:':<13}{compact_json(event.get('raw'))[:2000]}")
     lines.append("History")
     for entry in detail["history"]:
@@ -129,9 +131,7 @@ def replay_text(result: dict[str, Any]) -> list[str]:
         merged = result.get("merged_at_delivery")
         if merged:
             ops = {k: v for k, v in merged.items() if v}
-            lines.append(
-                f"  + merged into the customer's current attributes at delivery: {compact_json(ops)}"
-            )
+            lines.append(f"  + tag and custom attribute calls at delivery: {compact_json(ops)}")
     return lines
 
 

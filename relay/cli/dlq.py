@@ -1,4 +1,4 @@
-"""`relay dlq`: the dead-letter queue — events ChartMogul rejected or that ran out of retries.
+"""`relay dlq`: the dead-letter queue — events ChartMogul rejected or did not keep, or out of retries.
 
 relay dlq list --reason rejected --since 1h
 relay dlq show EVENT_ID
@@ -102,7 +102,7 @@ def wake(settings: Settings) -> None:
 
 @click.group()
 def dlq() -> None:
-    """The dead-letter queue: events ChartMogul rejected or that ran out of retries."""
+    """The dead-letter queue: events ChartMogul rejected or did not keep, or that ran out of retries."""
 
 
 @dlq.command("list")

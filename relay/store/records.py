@@ -39,6 +39,7 @@ class DeadLetterReason(StrEnum):
     INVALID_CHANGE = "invalid_change"  # it breaks ChartMogul's contract; never sent
     CUSTOMER_NOT_FOUND = "customer_not_found"  # no (single) ChartMogul customer matches
     RETRIES_EXHAUSTED = "retries_exhausted"  # transient failures past the retry deadline
+    NOT_APPLIED = "not_applied"  # answered 200, but ChartMogul did not keep a value sent
 
 
 # The reasons workers may write, which /metrics exports from the first scrape (a 0 for each).

@@ -93,7 +93,7 @@ def test_dry_run_prints_what_would_be_sent_and_changes_nothing(
     assert 'change: {"event_id":"evt_fix0"' in out and '"owner":"sales@acme.test"' in out
     assert 'PATCH body: {"owner":"sales@acme.test"}' in out
     assert "evt_gone: would replay" in out and "change (same as stored)" in out
-    assert 'merged into the customer\'s current attributes at delivery: {"tags_add":["vip"]}' in out
+    assert 'tag and custom attribute calls at delivery: {"tags_add":["vip"]}' in out
     assert "Dry run: 2 would be replayed; nothing was changed." in out
     assert len(lines(after.stdout)) == 4
 

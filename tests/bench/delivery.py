@@ -3,6 +3,8 @@
 The simulator answers every call after 150 ms (ChartMogul's real latency) and enforces 40
 requests/s and 20 connections. Measured in the same run:
     relay      2 `relay worker` processes (concurrent deliveries, shared rate limiter, coalescing)
+    tag-only   the same, each change only adding a tag: API calls per change (goal: 1, the tag
+               POST; the read-merge-write PATCH cost 2, a GET and a PATCH)
     baseline   2 plain `rq worker` processes, one RQ job per event doing one blocking PATCH
 
     python -m tests.bench.delivery [--smoke]
@@ -33,6 +35,7 @@ from tests.servers import WorkerProcess, own_redis, wait_for
 API_KEY = "sim_bench_key"
 LATENCY_MS = 150
 LIMIT_PER_S = 40
+TAG_ONLY = "relay: tag-only change"
 
 
 @dataclass
@@ -94,7 +97,13 @@ def _customers(sim: SimulatorHandle, n: int) -> list[str]:
 
 
 def bench_relay(
-    name: str, n_customers: int, events_per_customer: int, *, tags: bool, log_dir: Path
+    name: str,
+    n_customers: int,
+    events_per_customer: int,
+    *,
+    tags: bool,
+    log_dir: Path,
+    city: bool = True,
 ) -> DeliveryResult:
     with own_redis() as (redis_url, _restart), running_simulator(api_key=API_KEY) as sim:
         customers = _customers(sim, n_customers)
@@ -110,7 +119,7 @@ def bench_relay(
                         (start + timedelta(milliseconds=i * n_customers + j)).timestamp() * 1000
                     ),
                     customer=CustomerRef(uuid=uuid),
-                    fields={"city": f"City {i}"},
+                    fields={"city": f"City {i}"} if city else {},
                     tags_add=[f"t{i}"] if tags else [],
                 )
                 events.append(ParsedEvent(change=change, raw="{}"))
@@ -193,11 +202,13 @@ def run(smoke: bool, log_dir: Path) -> list[DeliveryResult]:
     if smoke:
         return [
             bench_relay("relay: distinct customers", 60, 1, tags=False, log_dir=log_dir),
+            bench_relay(TAG_ONLY, 20, 1, tags=True, city=False, log_dir=log_dir),
             bench_plain_rq("baseline: 1 RQ job per event", 12, log_dir=log_dir),
         ]
     return [
         bench_relay("relay: distinct customers", 600, 1, tags=False, log_dir=log_dir),
         bench_relay("relay: 10 changes/customer, tags", 40, 10, tags=True, log_dir=log_dir),
+        bench_relay(TAG_ONLY, 200, 1, tags=True, city=False, log_dir=log_dir),
         bench_plain_rq("baseline: 1 RQ job per event", 120, log_dir=log_dir),
     ]
 
@@ -209,6 +220,9 @@ def markdown(results: list[DeliveryResult]) -> str:
     ratio = relay.requests_per_s / baseline.requests_per_s if baseline.requests_per_s else float("nan")
     lines.append("")
     lines.append(f"relay / baseline requests/s: **{ratio:.1f}x** (simulator latency {LATENCY_MS} ms)")
+    for result in results:
+        if result.name == TAG_ONLY:
+            lines.append(f"tag-only change: **{result.calls_per_change:.2f}** API calls/change (goal: 1)")
     return "\n".join(lines)
 
 

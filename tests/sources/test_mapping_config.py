@@ -22,7 +22,7 @@ from relay.mapping.config import (
     mapping_path,
 )
 from relay.sources.generic import GenericEvent, to_change
-from workers.delivery import declared_type
+from workers.writes import declared_type
 
 
 @pytest.mark.parametrize("source", MAPPED_SOURCES)

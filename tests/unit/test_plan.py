@@ -1,4 +1,4 @@
-"""Planning (workers/plan.py): waiting changes and what ChartMogul holds → the PATCH to send.
+"""Planning (workers/plan.py): waiting changes and what ChartMogul holds → the calls to send.
 
 Pure functions, so the tables are the examples: no Redis, no HTTP.
 """
@@ -11,17 +11,15 @@ from typing import Any
 import pytest
 
 from relay.coalesce import CoalescedChange
-from workers.plan import guessed_type, idempotency_key, needs_customer, new_custom_attributes, plan_patch
+from workers.plan import WriteKind, guessed_type, idempotency_key, needs_customer, plan_writes
 
 
 @pytest.mark.parametrize(
     ("merged", "needed"),
     [
         pytest.param(CoalescedChange(fields={"city": "Porto"}), False, id="plain fields: no"),
-        pytest.param(CoalescedChange(tag_ops=[("add", "vip")]), True, id="a tag: the current tags"),
-        pytest.param(
-            CoalescedChange(custom_ops=[("set", "CAC", 1)]), True, id="a custom attribute: the current set"
-        ),
+        pytest.param(CoalescedChange(tag_ops=[("add", "vip")]), False, id="a tag: no (attribute endpoints)"),
+        pytest.param(CoalescedChange(custom_ops=[("set", "CAC", 1)]), False, id="a custom attribute: no"),
         pytest.param(
             CoalescedChange(fields={"lead_created_at": "2024-01-01"}),
             True,
@@ -62,13 +60,6 @@ def test_needs_customer(merged: CoalescedChange, needed: bool) -> None:
             id="a bare domain normalised as ChartMogul would",
         ),
         pytest.param(
-            CoalescedChange(event_ids=["e1"], tag_ops=[("add", "vip")]),
-            {"attributes": {"tags": ["trial"], "custom": {"CAC": 1}}},
-            {"attributes": {"tags": ["trial", "vip"], "custom": {"CAC": 1}}},
-            [],
-            id="attributes merged into the current set",
-        ),
-        pytest.param(
             CoalescedChange(event_ids=["e1"], fields={"status": "Active"}),
             None,
             {"status": "Active"},
@@ -98,21 +89,45 @@ def test_needs_customer(merged: CoalescedChange, needed: bool) -> None:
         ),
     ],
 )
-def test_plan_patch(
+def test_plan_writes(
     merged: CoalescedChange, current: dict[str, Any] | None, body: dict[str, Any], violations: list[str]
 ) -> None:
-    plan = plan_patch(merged, current)
+    plan = plan_writes(merged, current)
 
-    assert plan.body == body
+    assert plan.patch == body
     assert len(plan.violations) == len(violations)
     for found, expected in zip(plan.violations, violations, strict=True):
         assert found.startswith(expected), found
     assert plan.idempotency_key == "e1"
 
 
-def test_plan_patch_refuses_attribute_changes_without_the_customer() -> None:
-    with pytest.raises(ValueError, match="current attributes"):
-        plan_patch(CoalescedChange(event_ids=["e1"], tag_ops=[("add", "vip")]), None)
+def test_tags_and_custom_become_one_call_of_each_kind_the_last_operation_winning() -> None:
+    merged = CoalescedChange(
+        event_ids=["e1", "e2"],
+        fields={"city": "Porto"},
+        tag_ops=[("add", "vip"), ("add", "trial"), ("remove", "trial"), ("remove", "old")],
+        custom_ops=[("set", "CAC", 1), ("remove", "Seats", None), ("set", "CAC", 2), ("set", "Seats", 3)],
+    )
+
+    plan = plan_writes(merged)
+
+    assert plan.calls() == {
+        WriteKind.PATCH: {"city": "Porto"},
+        WriteKind.TAGS_ADD: ["vip"],
+        WriteKind.TAGS_REMOVE: ["trial", "old"],
+        WriteKind.CUSTOM_SET: {"CAC": 2, "Seats": 3},
+    }
+    assert plan.violations == []
+    assert plan.without({WriteKind.PATCH, WriteKind.TAGS_ADD}).calls() == {
+        WriteKind.TAGS_REMOVE: ["trial", "old"],
+        WriteKind.CUSTOM_SET: {"CAC": 2, "Seats": 3},
+    }
+
+
+def test_tags_and_custom_values_are_checked_against_the_contract() -> None:
+    plan = plan_writes(CoalescedChange(event_ids=["e1"], tag_ops=[("add", "")]))
+
+    assert [v.split(":")[0] for v in plan.violations] == ["attributes.tags[0]"]
 
 
 def digest(*event_ids: str) -> str:
@@ -136,37 +151,6 @@ def test_idempotency_keys_of_different_sets_differ() -> None:
 
     assert len(keys) == 4
     assert all(len(k) == len("coalesced-") + 32 for k in keys if k != "ab")
-
-
-@pytest.mark.parametrize(
-    ("body", "current", "new"),
-    [
-        pytest.param({"attributes": {"custom": {"CAC": 1}}}, None, {}, id="no customer read: none known new"),
-        pytest.param(
-            {"attributes": {"tags": [], "custom": {"CAC": 1, "Seats": 3}}},
-            {"attributes": {"custom": {"CAC": 0}}},
-            {"Seats": 3},
-            id="only the keys the customer lacks",
-        ),
-        pytest.param(
-            {"attributes": {"tags": [], "custom": {"CAC": 1}}},
-            {"attributes": {"custom": {"CAC": 0}}},
-            {},
-            id="all known",
-        ),
-        pytest.param({"city": "Porto"}, {"attributes": {"custom": {}}}, {}, id="no attributes in the body"),
-        pytest.param(
-            {"attributes": {"custom": {"Plan": {"value": "Pro", "source": "crm"}}}},
-            {},
-            {"Plan": {"value": "Pro", "source": "crm"}},
-            id="a customer without attributes",
-        ),
-    ],
-)
-def test_new_custom_attributes(
-    body: dict[str, Any], current: dict[str, Any] | None, new: dict[str, Any]
-) -> None:
-    assert new_custom_attributes(body, current) == new
 
 
 @pytest.mark.parametrize(
