@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import orjson
 import redis
@@ -31,13 +31,13 @@ from relay.store.deliveries import Inflight
 from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
 from workers.decide import Action, Call, decide
-from workers.plan import WriteKind, WritePlan, needs_customer, plan_writes
+from workers.outcomes import Lease, Settlement, dead_letter, joined_keys, settle_sent
+from workers.plan import WritePlan, needs_customer, plan_writes
 from workers.policy import RetrySchedule
 from workers.ratelimit import RateLimiter
 from workers.recovery import landed_calls
 from workers.resolve import CustomerResolver
-from workers.verify import NotApplied
-from workers.writes import Progress, not_kept_by_event, record_keys, send_plan
+from workers.writes import Progress, record_keys, send_plan
 
 log = get_logger("relay.delivery")
 
@@ -51,31 +51,6 @@ class DeliveryConfig:
     concurrency: int = 8
     lease_ms: int = 30_000
     max_events_per_patch: int = 500
-
-
-@dataclass(slots=True)
-class Settlement:
-    """Outcomes decided but not yet written."""
-
-    outcomes: list[Outcome] = field(default_factory=list)
-    applied_fields: dict[str, int] = field(default_factory=dict)
-    clear_inflight: bool = False
-
-    def __bool__(self) -> bool:
-        return bool(self.outcomes or self.applied_fields or self.clear_inflight)
-
-
-@dataclass(slots=True)
-class Lease:
-    customer: str
-    token: str
-    settlement: Settlement = field(default_factory=Settlement)
-    # The calls a dead worker's plan (by its idempotency key) landed, when not all of them did.
-    landed: tuple[str, set[WriteKind]] | None = None
-
-
-def _joined(keys: Sequence[str]) -> str:
-    return ",".join(dict.fromkeys(keys))
 
 
 class Deliverer:
@@ -222,7 +197,7 @@ class Deliverer:
         assert records[0].change is not None
         resolution = await self.resolver.resolve(records[0].change.customer)
         if resolution.uuid is None:
-            self._dead_letter(lease, records, DeadLetterReason.CUSTOMER_NOT_FOUND, resolution.why_not)
+            dead_letter(lease, records, DeadLetterReason.CUSTOMER_NOT_FOUND, resolution.why_not)
             return
         await self._flush(lease)
         moved = await self.deliveries.rekey(lease.customer, resolution.uuid, link=resolution.link)
@@ -253,7 +228,7 @@ class Deliverer:
             Outcome(
                 r.event_id,
                 EventStatus.APPLIED,
-                fields={"applied_by": key, "patch": sent, "applied_fields": _joined(record_keys(r))},
+                fields={"applied_by": key, "patch": sent, "applied_fields": joined_keys(record_keys(r))},
                 history={"idempotency_key": key, "recovered": True},
             )
             for r in records
@@ -284,7 +259,7 @@ class Deliverer:
                 current = await self.client.get_customer(customer)
             except Rejected as exc:
                 decision = decide(exc, Call.GET)
-                self._dead_letter(lease, live, decision.reason, exc.message, status=exc.status)
+                dead_letter(lease, live, decision.reason, exc.message, status=exc.status)
                 return
         plan = plan_writes(coalesced, current)
         if plan.violations:
@@ -328,58 +303,7 @@ class Deliverer:
                     return
             await self._reject(lease, live, decision.reason, exc.message, exc.status, plan)
             return
-        self._settle_sent(lease, live, coalesced, plan, missed)
-
-    def _settle_sent(
-        self,
-        lease: Lease,
-        live: list[EventRecord],
-        coalesced: CoalescedChange,
-        plan: WritePlan,
-        missed: list[NotApplied],
-    ) -> None:
-        """Every call answered: the events are applied, except those whose value for a field
-        ChartMogul did not keep was the one sent (dead letters `not_applied`)."""
-        key = plan.idempotency_key
-        applied_ms = now_ms()
-        metrics.record_delivery(
-            200, events=len(live), latency_s=[(applied_ms - r.received_at_ms) / 1000 for r in live]
-        )
-        for miss in missed:
-            metrics.record_not_applied(miss.label)
-        not_kept = {miss.field for miss in missed}
-        by_event = not_kept_by_event(live, missed)
-        sent = orjson.dumps(plan.to_json()["calls"]).decode()
-        for record in live:
-            mine = by_event.get(record.event_id, [])
-            took = _joined([k for k in record_keys(record) if k not in not_kept])
-            if mine:
-                message = "ChartMogul answered 200 but did not keep " + "; ".join(map(str, mine))
-                extra = {"applied_fields": took, "not_applied": "; ".join(map(str, mine))}
-                reason = DeadLetterReason.NOT_APPLIED
-                self._dead_letter(lease, [record], reason, message, status=200, plan=plan, extra=extra)
-                continue
-            lease.settlement.outcomes.append(
-                Outcome(
-                    record.event_id,
-                    EventStatus.APPLIED,
-                    fields={"applied_by": key, "http_status": 200, "patch": sent, "applied_fields": took},
-                    history={"idempotency_key": key, "coalesced_with": len(live) - 1},
-                )
-            )
-            log.info(
-                "event_applied",
-                event_id=record.event_id,
-                source=record.source,
-                customer_uuid=lease.customer,
-                attempt=record.attempts + 1,
-                coalesced=len(live),
-            )
-        # A value not kept is not applied: an older change to that field may still set it.
-        lease.settlement.applied_fields.update(
-            {k: at for k, at in coalesced.field_times.items() if k not in not_kept}
-        )
-        lease.settlement.clear_inflight = True
+        settle_sent(lease, live, coalesced, plan, missed)
 
     @staticmethod
     def _may_re_resolve(record: EventRecord, uuid: str) -> bool:
@@ -404,7 +328,7 @@ class Deliverer:
             for record in live:
                 await self._apply(lease, [record])
             return
-        self._dead_letter(lease, live, reason, message, status=status, plan=plan)
+        dead_letter(lease, live, reason, message, status=status, plan=plan)
 
     async def _schedule_retry(
         self, lease: Lease, records: Sequence[EventRecord], exc: Transient
@@ -425,9 +349,7 @@ class Deliverer:
         )
         if due_ms is None:
             lease.settlement.clear_inflight = True
-            self._dead_letter(
-                lease, records, DeadLetterReason.RETRIES_EXHAUSTED, exc.message, status=exc.status
-            )
+            dead_letter(lease, records, DeadLetterReason.RETRIES_EXHAUSTED, exc.message, status=exc.status)
             return None
         log.warning(
             "delivery_retry",
@@ -439,41 +361,3 @@ class Deliverer:
             events=len(records),
         )
         return due_ms
-
-    def _dead_letter(
-        self,
-        lease: Lease,
-        records: Sequence[EventRecord],
-        reason: DeadLetterReason | None,
-        message: str,
-        *,
-        status: int | None = None,
-        plan: WritePlan | None = None,
-        extra: dict[str, str] | None = None,
-    ) -> None:
-        reason = reason or DeadLetterReason.REJECTED
-        fields: dict[str, str | int] = {"reason": reason.value, "error": message}
-        if status is not None:
-            fields["http_status"] = status
-        if plan is not None:
-            fields["patch"] = orjson.dumps(plan.to_json()["calls"]).decode()
-        fields.update(extra or {})
-        lease.settlement.outcomes += [
-            Outcome(
-                r.event_id,
-                EventStatus.DEAD,
-                fields=fields,
-                history={"reason": reason.value, "error": message},
-            )
-            for r in records
-        ]
-        for record in records:
-            log.warning(
-                "event_dead_lettered",
-                event_id=record.event_id,
-                source=record.source,
-                customer_uuid=lease.customer,
-                attempt=record.attempts + 1,
-                reason=reason.value,
-                error=message,
-            )
