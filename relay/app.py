@@ -86,13 +86,13 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
         raise QueueUnavailable("the queue is unavailable; retry later") from None
     if Accepted.READY in results:
         state.waker.wake()
-    duplicates = sum(r is Accepted.DUPLICATE for r in results)
+    duplicates = sum(r.is_duplicate for r in results)
     # One line per event is affordable for single events; a 100-event HubSpot batch logs one
     # line per request at INFO (the event log in Redis has every event), the rest at DEBUG.
     per_event = log.info if len(events) == 1 else log.debug
     for event, result in zip(events, results, strict=True):
         per_event(
-            "event_duplicate" if result is Accepted.DUPLICATE else "event_accepted",
+            "event_duplicate" if result.is_duplicate else "event_accepted",
             event_id=event.change.event_id,
             source=source.name,
             customer_uuid=event.change.customer.key,

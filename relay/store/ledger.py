@@ -19,11 +19,17 @@ from relay.exceptions import NotReplicated
 from relay.queue import DeadLetterMirror, mirror_job_id
 from relay.store import keys
 from relay.store.records import (
+    CHANGE_CHUNK,
+    FIRST_HISTORY,
+    RAW_CHUNK,
     Accepted,
     Edited,
     EventRecord,
     Purged,
     Replayed,
+    change_digest,
+    chunk_fields,
+    compact_change,
     history_entry,
     now_ms,
 )
@@ -80,6 +86,8 @@ class Ledger:
                 keys.EVENTS,
                 keys.customer_events(customer),
             ]
+            compact = compact_change(change)
+            payload = chunk_fields(CHANGE_CHUNK, compact) + chunk_fields(RAW_CHUNK, event.raw)
             args += [
                 change.event_id,
                 customer,
@@ -87,10 +95,12 @@ class Ledger:
                 received_ms,
                 self.event_ttl_s,
                 change.source,
-                change.to_json(),
-                event.raw,
-                history_entry("accepted", source=change.source),
+                # The first history entry, kept in the record (at_ms: when it was received).
+                orjson.dumps({"at_ms": received_ms, "what": "accepted", "source": change.source}),
                 event.ignored_reason or "",
+                history_entry("conflicting_duplicate", source=change.source, digest=change_digest(compact)),
+                len(payload) // 2,
+                *payload,
             ]
         if self.replica_acks:
             results = await self._accept_replicated(script_keys, args)
@@ -216,6 +226,8 @@ class Ledger:
             for event_id in event_ids:
                 pipe.hincrby(keys.event(event_id), "attempts", 1)
                 pipe.rpush(keys.event_history(event_id), entry)
+                # The list is created by the record's second entry: it expires with the record.
+                pipe.expire(keys.event_history(event_id), self.event_ttl_s, nx=True)
             await pipe.execute()
 
     # --- reading ------------------------------------------------------------------------------
@@ -233,5 +245,10 @@ class Ledger:
         return [EventRecord.from_hash(h) if h else None for h in hashes]
 
     async def history(self, event_id: str) -> list[dict[str, Any]]:
-        entries = await self.redis.lrange(keys.event_history(event_id), 0, -1)  # type: ignore[misc]
-        return [orjson.loads(e) for e in entries]
+        """Every entry in order: the first one kept in the record (records of the first layout
+        have none there: their list starts with it), then the history list."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(keys.event(event_id), FIRST_HISTORY)
+            pipe.lrange(keys.event_history(event_id), 0, -1)
+            first, entries = await pipe.execute()
+        return [orjson.loads(e) for e in ([first] if first else []) + entries]

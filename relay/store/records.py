@@ -6,6 +6,8 @@ read back compares equal to the enum and to its plain word alike.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
@@ -50,6 +52,13 @@ class Accepted(Enum):
     QUEUED = 1  # its customer was already waiting or being delivered
     READY = 2  # its customer just became ready: a worker should be woken
     IGNORED = 3  # recorded in the event log only (e.g. an unmapped deletion)
+    # Its id was seen before with another change: answered as a duplicate, the conflict is
+    # recorded in the first event's history.
+    CONFLICTING_DUPLICATE = 4
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self in (Accepted.DUPLICATE, Accepted.CONFLICTING_DUPLICATE)
 
 
 class Replayed(StrEnum):
@@ -79,6 +88,86 @@ class Released(Enum):
     RETRYING = 2
 
 
+# --- the record's compact layout -----------------------------------------------------------------
+#
+# Redis keeps a hash "listpack"-encoded (a few bytes per field) only while every value is at most
+# hash-max-listpack-value (64 bytes by default); one longer value turns the whole hash into a
+# hashtable, ~60 bytes per field more. So the accept path stores the change and the raw payload
+# in chunks of at most CHUNK_BYTES ("c:0", "c:1", … and "r:0", …), the change without the fields
+# the record already holds and without empty defaults, and the first history entry in field "h"
+# (the history list is created by the second entry). Records of the first layout ("change",
+# "raw" and a history list from the start) and fields an operator's edit or a replay writes
+# ("change" wins over the chunks) are read alike.
+
+CHUNK_BYTES = 64
+CHANGE_CHUNK = "c:"
+RAW_CHUNK = "r:"
+FIRST_HISTORY = "h"
+_CHUNK_FIELD = re.compile(r"[cr]:\d+")
+
+
+def chunk_fields(prefix: str, text: str) -> list[str]:
+    """[field, value, …] storing `text` in pieces of at most CHUNK_BYTES UTF-8 bytes, never
+    splitting a character (records are read back as str)."""
+    parts: list[str] = []
+    if text.isascii():
+        parts = [text[at : at + CHUNK_BYTES] for at in range(0, len(text), CHUNK_BYTES)]
+    else:
+        at = 0
+        while at < len(text):
+            end = min(len(text), at + CHUNK_BYTES)
+            while len(text[at:end].encode()) > CHUNK_BYTES:
+                end -= 1
+            parts.append(text[at:end])
+            at = end
+    out: list[str] = []
+    for i, part in enumerate(parts or [""]):
+        out += [f"{prefix}{i}", part]
+    return out
+
+
+def joined_chunks(fields: dict[str, str], prefix: str) -> str | None:
+    if f"{prefix}0" not in fields:
+        return None
+    parts, i = [], 0
+    while (part := fields.get(f"{prefix}{i}")) is not None:
+        parts.append(part)
+        i += 1
+    return "".join(parts)
+
+
+def compact_change(change: CustomerChange) -> str:
+    """The change as stored at accept: without event_id, source and occurred_at_ms (the record
+    holds them) and without empty defaults; decode_change puts them back."""
+    ref = change.customer
+    names = ("uuid", "external_id", "data_source_uuid", "email", "crm_record")
+    doc: dict[str, Any] = {"customer": {k: getattr(ref, k) for k in names if getattr(ref, k) is not None}}
+    for name in ("fields", "tags_add", "tags_remove", "custom_set", "custom_remove", "custom_types", "notes"):
+        value = getattr(change, name)
+        if value:
+            doc[name] = value
+    return orjson.dumps(doc).decode()
+
+
+def change_digest(compact: str) -> str:
+    """A short fingerprint of a change, for the history (not a secret: sha256, 16 hex digits)."""
+    return hashlib.sha256(compact.encode()).hexdigest()[:16]
+
+
+def decode_change(fields: dict[str, str]) -> CustomerChange | None:
+    whole = fields.get("change")
+    if whole:
+        return CustomerChange.from_json(whole)
+    compact = joined_chunks(fields, CHANGE_CHUNK)
+    if not compact:
+        return None
+    doc = orjson.loads(compact)
+    doc.setdefault("event_id", fields.get("event_id", ""))
+    doc.setdefault("source", fields.get("source", ""))
+    doc.setdefault("occurred_at_ms", _int(fields.get("occurred_at_ms")))
+    return CustomerChange.from_json(orjson.dumps(doc))
+
+
 @dataclass(slots=True)
 class EventRecord:
     event_id: str
@@ -95,8 +184,7 @@ class EventRecord:
     @classmethod
     def from_hash(cls, fields: dict[str, str]) -> EventRecord:
         known = {"event_id", "source", "customer", "status", "occurred_at_ms", "received_at_ms"}
-        known |= {"attempts", "change", "raw"}
-        change_json = fields.get("change")
+        known |= {"attempts", "change", "raw", FIRST_HISTORY}
         return cls(
             event_id=fields["event_id"],
             source=fields.get("source", ""),
@@ -105,9 +193,9 @@ class EventRecord:
             occurred_at_ms=_int(fields.get("occurred_at_ms")),
             received_at_ms=_int(fields.get("received_at_ms")),
             attempts=_int(fields.get("attempts")),
-            change=CustomerChange.from_json(change_json) if change_json else None,
-            raw=fields.get("raw", ""),
-            details={k: v for k, v in fields.items() if k not in known},
+            change=decode_change(fields),
+            raw=fields.get("raw") or joined_chunks(fields, RAW_CHUNK) or "",
+            details={k: v for k, v in fields.items() if k not in known and not _CHUNK_FIELD.fullmatch(k)},
         )
 
     def to_public(self) -> dict[str, Any]:
