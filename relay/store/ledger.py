@@ -20,7 +20,6 @@ from relay.queue import DeadLetterMirror, mirror_job_id
 from relay.store import keys
 from relay.store.records import (
     CHANGE_CHUNK,
-    FIRST_HISTORY,
     RAW_CHUNK,
     Accepted,
     Edited,
@@ -30,6 +29,7 @@ from relay.store.records import (
     change_digest,
     chunk_fields,
     compact_change,
+    first_history_entry,
     history_entry,
     now_ms,
 )
@@ -95,8 +95,6 @@ class Ledger:
                 received_ms,
                 self.event_ttl_s,
                 change.source,
-                # The first history entry, kept in the record (at_ms: when it was received).
-                orjson.dumps({"at_ms": received_ms, "what": "accepted", "source": change.source}),
                 event.ignored_reason or "",
                 history_entry("conflicting_duplicate", source=change.source, digest=change_digest(compact)),
                 len(payload) // 2,
@@ -211,6 +209,7 @@ class Ledger:
                 change.customer.key,
                 history_entry("edited", changed=changed),
                 self.event_ttl_s,
+                record.event_id,
             ],
         )
         return _EDITED[int(result)]
@@ -234,7 +233,7 @@ class Ledger:
 
     async def event(self, event_id: str) -> EventRecord | None:
         fields: dict[str, str] = await self.redis.hgetall(keys.event(event_id))  # type: ignore[assignment]
-        return EventRecord.from_hash(fields) if fields else None
+        return EventRecord.from_hash(fields, event_id) if fields else None
 
     async def events(self, event_ids: Sequence[str]) -> list[EventRecord | None]:
         """Records in one round trip; None where a record has expired."""
@@ -242,13 +241,15 @@ class Ledger:
             for event_id in event_ids:
                 pipe.hgetall(keys.event(event_id))
             hashes: list[dict[str, str]] = await pipe.execute()
-        return [EventRecord.from_hash(h) if h else None for h in hashes]
+        return [EventRecord.from_hash(h, e) if h else None for h, e in zip(hashes, event_ids, strict=True)]
 
     async def history(self, event_id: str) -> list[dict[str, Any]]:
-        """Every entry in order: the first one kept in the record (records of the first layout
-        have none there: their list starts with it), then the history list."""
+        """Every entry in order: the first one ("accepted"), which the record itself stands for,
+        then the history list. Records of the first layout have no chunks: their list holds the
+        first entry too."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hget(keys.event(event_id), FIRST_HISTORY)
+            pipe.hmget(keys.event(event_id), [f"{RAW_CHUNK}0", "received_at_ms", "source"])
             pipe.lrange(keys.event_history(event_id), 0, -1)
-            first, entries = await pipe.execute()
-        return [orjson.loads(e) for e in ([first] if first else []) + entries]
+            (compact, received, source), entries = await pipe.execute()
+        first = [first_history_entry(int(received or 0), source or "")] if compact is not None else []
+        return first + [orjson.loads(e) for e in entries]

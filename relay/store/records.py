@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from relay.changes import CustomerChange
+from relay.changes import CustomerChange, CustomerRef
 
 
 def now_ms() -> int:
@@ -24,6 +24,11 @@ def now_ms() -> int:
 
 def history_entry(what: str, **details: Any) -> bytes:
     return orjson.dumps({"at_ms": now_ms(), "what": what, **details})
+
+
+def first_history_entry(received_at_ms: int, source: str) -> dict[str, Any]:
+    """The entry every event's history starts with; records of the compact layout are it."""
+    return {"at_ms": received_at_ms, "what": "accepted", "source": source}
 
 
 class EventStatus(StrEnum):
@@ -94,15 +99,16 @@ class Released(Enum):
 # hash-max-listpack-value (64 bytes by default); one longer value turns the whole hash into a
 # hashtable, ~60 bytes per field more. So the accept path stores the change and the raw payload
 # in chunks of at most CHUNK_BYTES ("c:0", "c:1", … and "r:0", …), the change without the fields
-# the record already holds and without empty defaults, and the first history entry in field "h"
-# (the history list is created by the second entry). Records of the first layout ("change",
-# "raw" and a history list from the start) and fields an operator's edit or a replay writes
-# ("change" wins over the chunks) are read alike.
+# the record already holds (its id, source, time, and a customer named by uuid alone) and without
+# empty defaults; the record holds no event_id (its key names it) and no attempts until the
+# first (absent: 0). The first history entry ("accepted", at
+# received_at_ms) is the record itself: the history list is created by the second entry. Records
+# of the first layout ("change", "raw" and a history list from the start) and fields an
+# operator's edit or a replay writes ("change" wins over the chunks) are read alike.
 
 CHUNK_BYTES = 64
 CHANGE_CHUNK = "c:"
 RAW_CHUNK = "r:"
-FIRST_HISTORY = "h"
 _CHUNK_FIELD = re.compile(r"[cr]:\d+")
 
 
@@ -140,8 +146,10 @@ def compact_change(change: CustomerChange) -> str:
     """The change as stored at accept: without event_id, source and occurred_at_ms (the record
     holds them) and without empty defaults; decode_change puts them back."""
     ref = change.customer
-    names = ("uuid", "external_id", "data_source_uuid", "email", "crm_record")
-    doc: dict[str, Any] = {"customer": {k: getattr(ref, k) for k in names if getattr(ref, k) is not None}}
+    doc: dict[str, Any] = {}
+    if ref != CustomerRef(uuid=ref.uuid) or ref.key != ref.uuid:  # else: the record's customer
+        names = ("uuid", "external_id", "data_source_uuid", "email", "crm_record")
+        doc["customer"] = {k: getattr(ref, k) for k in names if getattr(ref, k) is not None}
     for name in ("fields", "tags_add", "tags_remove", "custom_set", "custom_remove", "custom_types", "notes"):
         value = getattr(change, name)
         if value:
@@ -154,7 +162,7 @@ def change_digest(compact: str) -> str:
     return hashlib.sha256(compact.encode()).hexdigest()[:16]
 
 
-def decode_change(fields: dict[str, str]) -> CustomerChange | None:
+def decode_change(fields: dict[str, str], event_id: str) -> CustomerChange | None:
     whole = fields.get("change")
     if whole:
         return CustomerChange.from_json(whole)
@@ -162,7 +170,8 @@ def decode_change(fields: dict[str, str]) -> CustomerChange | None:
     if not compact:
         return None
     doc = orjson.loads(compact)
-    doc.setdefault("event_id", fields.get("event_id", ""))
+    doc.setdefault("customer", {"uuid": fields.get("customer", "")})
+    doc.setdefault("event_id", event_id)
     doc.setdefault("source", fields.get("source", ""))
     doc.setdefault("occurred_at_ms", _int(fields.get("occurred_at_ms")))
     return CustomerChange.from_json(orjson.dumps(doc))
@@ -182,18 +191,19 @@ class EventRecord:
     details: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_hash(cls, fields: dict[str, str]) -> EventRecord:
+    def from_hash(cls, fields: dict[str, str], event_id: str = "") -> EventRecord:
+        """`event_id`: the id the record was read by (compact records do not repeat it)."""
         known = {"event_id", "source", "customer", "status", "occurred_at_ms", "received_at_ms"}
-        known |= {"attempts", "change", "raw", FIRST_HISTORY}
+        known |= {"attempts", "change", "raw"}
         return cls(
-            event_id=fields["event_id"],
+            event_id=fields.get("event_id") or event_id,
             source=fields.get("source", ""),
             customer=fields.get("customer", ""),
             status=fields.get("status", ""),
             occurred_at_ms=_int(fields.get("occurred_at_ms")),
             received_at_ms=_int(fields.get("received_at_ms")),
             attempts=_int(fields.get("attempts")),
-            change=decode_change(fields),
+            change=decode_change(fields, fields.get("event_id") or event_id),
             raw=fields.get("raw") or joined_chunks(fields, RAW_CHUNK) or "",
             details={k: v for k, v in fields.items() if k not in known and not _CHUNK_FIELD.fullmatch(k)},
         )

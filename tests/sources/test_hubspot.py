@@ -55,7 +55,7 @@ def test_batch_is_accepted_in_one_answer_with_counts(web: str, redis_client: red
     assert "company.creation" in creation["reason"]
     city = redis_client.hgetall("relay:event:hubspot:1804719371")
     assert city["customer"] == "crm:hubspot:company:1246965"
-    assert orjson.loads(EventRecord.from_hash(city).raw)["propertyName"] == "city"
+    assert orjson.loads(EventRecord.from_hash(city, "hubspot:1804719371").raw)["propertyName"] == "city"
 
 
 def test_one_invalid_event_refuses_the_whole_batch(web: str, redis_client: redis.Redis) -> None:

@@ -1,12 +1,14 @@
 -- Accept one event durably: dedupe, record, queue for its customer, make the customer ready.
 -- accept_many.lua calls check() for every event of a webhook before accept() writes anything.
 -- KEYS: event, history, pending, ready, leases, retry, events index, customer's events index
--- ARGV: event_id, customer_key, occurred_ms, now_ms, ttl_s, source, first history entry,
---       ignored_reason ('' unless the event is only recorded), history entry of a conflicting
---       duplicate, n, then n payload fields and values (the change "c:0".., the raw body "r:0"..)
+-- ARGV: event_id, customer_key, occurred_ms, now_ms, ttl_s, source, ignored_reason ('' unless
+--       the event is only recorded), history entry of a conflicting duplicate, n, then n payload
+--       fields and values (the change "c:0".., the raw body "r:0"..)
+-- The first history entry ("accepted" at now_ms) is not written: readers derive it from the
+-- record (Ledger.history); the history list is created by the second entry.
 -- accept() returns 0 duplicate, 1 accepted (customer already waiting or busy), 2 accepted and
 -- newly ready, 3 recorded as ignored, 4 duplicate with another change (recorded in its history).
-local ACCEPT_ARGS = 10
+local ACCEPT_ARGS = 9
 local KEY_TYPES = {'hash', 'list', 'zset', 'zset', 'zset', 'zset', 'zset', 'zset'}
 
 -- An error reply naming the first key that holds something other than what accept() writes:
@@ -35,7 +37,7 @@ local function stored_change(key)
 end
 
 local function accept(KEYS, ARGV)
-  local n = tonumber(ARGV[10])
+  local n = tonumber(ARGV[ACCEPT_ARGS])
   if redis.call('EXISTS', KEYS[1]) == 1 then
     local change = {}
     for k = 1, 2 * n, 2 do
@@ -43,19 +45,18 @@ local function accept(KEYS, ARGV)
     end
     local stored = stored_change(KEYS[1])
     if stored == nil or stored == table.concat(change) then return 0 end
-    if redis.call('RPUSH', KEYS[2], ARGV[9]) == 1 then
+    if redis.call('RPUSH', KEYS[2], ARGV[8]) == 1 then
       local ttl = redis.call('PTTL', KEYS[1])
       if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
     end
     return 4
   end
-  local ignored = ARGV[8] ~= ''
+  local ignored = ARGV[7] ~= ''
+  -- No event_id (the key names it) and no attempts (absent: 0): see relay/store/records.py.
   redis.call('HSET', KEYS[1],
-    'event_id', ARGV[1], 'source', ARGV[6], 'customer', ARGV[2],
-    'occurred_at_ms', ARGV[3], 'received_at_ms', ARGV[4],
-    'status', ignored and 'ignored' or 'queued', 'attempts', 0, 'h', ARGV[7],
-    unpack(ARGV, ACCEPT_ARGS + 1, ACCEPT_ARGS + 2 * n))
-  if ignored then redis.call('HSET', KEYS[1], 'reason', ARGV[8]) end
+    'source', ARGV[6], 'customer', ARGV[2], 'occurred_at_ms', ARGV[3], 'received_at_ms', ARGV[4],
+    'status', ignored and 'ignored' or 'queued', unpack(ARGV, ACCEPT_ARGS + 1, ACCEPT_ARGS + 2 * n))
+  if ignored then redis.call('HSET', KEYS[1], 'reason', ARGV[7]) end
   redis.call('EXPIRE', KEYS[1], ARGV[5])
   redis.call('ZADD', KEYS[7], ARGV[4], ARGV[1])
   redis.call('ZADD', KEYS[8], ARGV[4], ARGV[1])

@@ -15,7 +15,7 @@ end
 local calls = {}
 local a = 2 + 2 * links
 for k = 2, #KEYS, 8 do
-  local n = tonumber(ARGV[a + 9])
+  local n = tonumber(ARGV[a + ACCEPT_ARGS - 1])
   local stop = a + ACCEPT_ARGS - 1 + 2 * n
   local event_keys, event_args = {unpack(KEYS, k, k + 7)}, {unpack(ARGV, a, stop)}
   local problem = check(event_keys, event_args)
