@@ -119,3 +119,22 @@ def test_the_compact_record_round_trips_and_keeps_history_in_order(redis_url: st
     assert history == ["accepted", "accepted", "attempt"]
     assert ttl > 0  # the list created by the second entry expires with the record
     assert encoding == "listpack"  # every value <= hash-max-listpack-value (Redis's default 64)
+
+
+def test_a_large_event_is_stored_whole_and_read_back(redis_url: str) -> None:
+    """A body near RELAY_MAX_BODY_BYTES (1 MiB) is not cut into thousands of fields (Lua's unpack()
+    would overflow) and reads back exactly."""
+    change = change_for("cus_large", "evt_large", city="Big")
+    change.custom_set = {f"k{i}": "x" * 9000 for i in range(100)}
+    raw = orjson.dumps({"id": "evt_large", "custom": {"set": change.custom_set}}).decode()
+
+    async def work() -> EventRecord | None:
+        store = Store.from_url(redis_url)
+        try:
+            await store.ledger.accept_many([ParsedEvent(change=change, raw=raw)] * 2)
+            return await store.ledger.event("evt_large")
+        finally:
+            await store.aclose()
+
+    record = asyncio.run(work())
+    assert record is not None and record.change == change and record.raw == raw

@@ -107,6 +107,9 @@ class Released(Enum):
 # operator's edit or a replay writes ("change" wins over the chunks) are read alike.
 
 CHUNK_BYTES = 64
+# Beyond this many chunks a payload is one field: the hash would pass hash-max-listpack-entries
+# (128) anyway, and a script's arguments must stay few (Lua's unpack() has a stack limit).
+MAX_CHUNKS = 32
 CHANGE_CHUNK = "c:"
 RAW_CHUNK = "r:"
 _CHUNK_FIELD = re.compile(r"[cr]:\d+")
@@ -114,9 +117,11 @@ _CHUNK_FIELD = re.compile(r"[cr]:\d+")
 
 def chunk_fields(prefix: str, text: str) -> list[str]:
     """[field, value, …] storing `text` in pieces of at most CHUNK_BYTES UTF-8 bytes, never
-    splitting a character (records are read back as str)."""
+    splitting a character (records are read back as str); one piece when it is long."""
     parts: list[str] = []
-    if text.isascii():
+    if len(text) > CHUNK_BYTES * MAX_CHUNKS:
+        parts = [text]
+    elif text.isascii():
         parts = [text[at : at + CHUNK_BYTES] for at in range(0, len(text), CHUNK_BYTES)]
     else:
         at = 0
