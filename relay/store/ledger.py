@@ -26,7 +26,6 @@ from relay.store.records import (
     EventRecord,
     Purged,
     Replayed,
-    change_digest,
     chunk_fields,
     compact_change,
     first_history_entry,
@@ -86,8 +85,7 @@ class Ledger:
                 keys.EVENTS,
                 keys.customer_events(customer),
             ]
-            compact = compact_change(change)
-            payload = chunk_fields(CHANGE_CHUNK, compact) + chunk_fields(RAW_CHUNK, event.raw)
+            payload = chunk_fields(CHANGE_CHUNK, compact_change(change)) + chunk_fields(RAW_CHUNK, event.raw)
             args += [
                 change.event_id,
                 customer,
@@ -96,7 +94,6 @@ class Ledger:
                 self.event_ttl_s,
                 change.source,
                 event.ignored_reason or "",
-                history_entry("conflicting_duplicate", source=change.source, digest=change_digest(compact)),
                 len(payload) // 2,
                 *payload,
             ]
@@ -250,6 +247,6 @@ class Ledger:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hmget(keys.event(event_id), [f"{RAW_CHUNK}0", "received_at_ms", "source"])
             pipe.lrange(keys.event_history(event_id), 0, -1)
-            (compact, received, source), entries = await pipe.execute()
-        first = [first_history_entry(int(received or 0), source or "")] if compact is not None else []
+            (chunked, received, source), entries = await pipe.execute()
+        first = [first_history_entry(int(received or 0), source or "")] if chunked is not None else []
         return first + [orjson.loads(e) for e in entries]

@@ -2,13 +2,13 @@
 -- accept_many.lua calls check() for every event of a webhook before accept() writes anything.
 -- KEYS: event, history, pending, ready, leases, retry, events index, customer's events index
 -- ARGV: event_id, customer_key, occurred_ms, now_ms, ttl_s, source, ignored_reason ('' unless
---       the event is only recorded), history entry of a conflicting duplicate, n, then n payload
---       fields and values (the change "c:0".., the raw body "r:0"..)
+--       the event is only recorded), n, then n payload fields and values (the change "c:0"..,
+--       the raw body "r:0"..)
 -- The first history entry ("accepted" at now_ms) is not written: readers derive it from the
 -- record (Ledger.history); the history list is created by the second entry.
 -- accept() returns 0 duplicate, 1 accepted (customer already waiting or busy), 2 accepted and
 -- newly ready, 3 recorded as ignored, 4 duplicate with another change (recorded in its history).
-local ACCEPT_ARGS = 9
+local ACCEPT_ARGS = 8
 local KEY_TYPES = {'hash', 'list', 'zset', 'zset', 'zset', 'zset', 'zset', 'zset'}
 
 -- An error reply naming the first key that holds something other than what accept() writes:
@@ -44,8 +44,12 @@ local function accept(KEYS, ARGV)
       if string.sub(ARGV[ACCEPT_ARGS + k], 1, 2) == 'c:' then change[#change + 1] = ARGV[ACCEPT_ARGS + k + 1] end
     end
     local stored = stored_change(KEYS[1])
-    if stored == nil or stored == table.concat(change) then return 0 end
-    if redis.call('RPUSH', KEYS[2], ARGV[8]) == 1 then
+    local new = table.concat(change)
+    if stored == nil or stored == new then return 0 end
+    -- Built here, not by the caller: the entry is rare, its arguments would be on every accept.
+    local entry = '{"at_ms":' .. ARGV[4] .. ',"what":"conflicting_duplicate","source":' .. cjson.encode(ARGV[6])
+      .. ',"digest":"' .. string.sub(redis.sha1hex(new), 1, 16) .. '"}'
+    if redis.call('RPUSH', KEYS[2], entry) == 1 then
       local ttl = redis.call('PTTL', KEYS[1])
       if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
     end
