@@ -106,25 +106,27 @@ def test_customer_keys_are_injective(many: list[CustomerRef]) -> None:
         assert by_key.setdefault(ref.key, meaning(ref)) == meaning(ref), (ref, by_key)
 
 
+@pytest.mark.parametrize("bad_key", [keys.pending("crm:hubspot:company:7777"), keys.EVENTS])
 def test_a_script_error_stores_none_of_the_batch_and_says_what_it_is(
-    web: str, redis_client: redis.Redis, capfd: pytest.CaptureFixture[str]
+    web: str, redis_client: redis.Redis, capfd: pytest.CaptureFixture[str], bad_key: str
 ) -> None:
     batch = [hubspot_event(9101, 1246965, "city", "A"), hubspot_event(9102, 1246965, "city", "N")]
     batch.append(hubspot_event(9103, 7777, "city", "C"))
-    # A key of the wrong type where the third event's pending set goes: the script must fail
-    # before it writes the first two.
-    redis_client.set(keys.pending("crm:hubspot:company:7777"), "not a sorted set")
+    # A key of the wrong type where the third event's pending set (or every event's index) goes:
+    # the script must fail before it writes the first two.
+    redis_client.set(bad_key, "not a sorted set")
 
     failed = send_hubspot(web, batch)
 
     assert failed.status == 500, failed.text
     assert "accept script failed" in failed.body["error"] and "nothing was stored" in failed.body["error"]
-    assert stored_event_ids(redis_client) == []
-    assert not redis_client.exists(keys.LINKS, keys.READY)
+    assert not redis_client.exists(
+        keys.event("hubspot:9101"), keys.event("hubspot:9102"), keys.LINKS, keys.READY
+    )
     logged = capfd.readouterr().out
     assert "accept_script_failed" in logged and "redis_unavailable" not in logged
 
-    redis_client.delete(keys.pending("crm:hubspot:company:7777"))
+    redis_client.delete(bad_key)
     again = send_hubspot(web, batch)
     assert again.status == 202 and again.body["accepted"] == 3, again.text
 

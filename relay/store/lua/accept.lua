@@ -10,14 +10,19 @@
 -- newly ready, 3 recorded as ignored, 4 duplicate with another change (recorded in its history).
 local ACCEPT_ARGS = 8
 local KEY_TYPES = {'hash', 'list', 'zset', 'zset', 'zset', 'zset', 'zset', 'zset'}
+-- Keys 4-7 (ready, leases, retry, events index) are the same for every event: checked once.
+local SHARED = {[4] = true, [5] = true, [6] = true, [7] = true}
 
--- An error reply naming the first key that holds something other than what accept() writes:
--- returned before any write, so a webhook is stored whole or not at all.
-local function check(KEYS, ARGV)
+-- An error message naming the first key that holds something other than what accept() writes
+-- (nil when all are fine), for the caller to return before any write: a webhook is stored whole
+-- or not at all. `shared`: check the keys every event shares too.
+local function check(KEYS, shared)
   for i, wanted in ipairs(KEY_TYPES) do
-    local found = redis.call('TYPE', KEYS[i])['ok']
-    if found ~= 'none' and found ~= wanted then
-      return 'accept: key ' .. KEYS[i] .. ' holds a ' .. found .. ', not a ' .. wanted
+    if shared or not SHARED[i] then
+      local found = redis.call('TYPE', KEYS[i])['ok']
+      if found ~= 'none' and found ~= wanted then
+        return 'accept: key ' .. KEYS[i] .. ' holds a ' .. found .. ', not a ' .. wanted
+      end
     end
   end
   return nil

@@ -18,7 +18,7 @@ for k = 2, #KEYS, 8 do
   local n = tonumber(ARGV[a + ACCEPT_ARGS - 1])
   local stop = a + ACCEPT_ARGS - 1 + 2 * n
   local event_keys, event_args = {unpack(KEYS, k, k + 7)}, {unpack(ARGV, a, stop)}
-  local problem = check(event_keys, event_args)
+  local problem = check(event_keys, k == 2)
   if problem then return redis.error_reply(problem) end
   calls[#calls + 1] = {event_keys, event_args}
   a = stop + 1
