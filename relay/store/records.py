@@ -99,11 +99,11 @@ class Released(Enum):
 # hashtable, ~60 bytes per field more. So the accept path stores the change and the raw payload
 # in chunks of at most CHUNK_BYTES ("c:0", "c:1", … and "r:0", …), the change without the fields
 # the record already holds (its id, source, time, and a customer named by uuid alone) and without
-# empty defaults; the record holds no event_id (its key names it) and no attempts until the
-# first (absent: 0). The first history entry ("accepted", at
-# received_at_ms) is the record itself: the history list is created by the second entry. Records
-# of the first layout ("change", "raw" and a history list from the start) and fields an
-# operator's edit or a replay writes ("change" wins over the chunks) are read alike.
+# empty defaults. The record holds no event_id (its key names it) and no attempts until the first
+# one (absent: 0). The first history entry ("accepted", at received_at_ms) is the record itself:
+# the history list is created by the second entry. Records of the first layout ("change", "raw",
+# "event_id" and a history list from the start) and the "change" an operator's edit or a replay
+# writes (it wins over the chunks) are read alike.
 
 CHUNK_BYTES = 64
 # Beyond this many chunks a payload is one field: the hash would pass hash-max-listpack-entries
