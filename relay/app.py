@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 import redis
+from redis.exceptions import MasterDownError, OutOfMemoryError, ReadOnlyError, ResponseError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -25,7 +26,7 @@ from relay.admin.redaction import Redactor
 from relay.appstate import AppState, app_state
 from relay.body import read_body
 from relay.events import IncomingWebhook
-from relay.exceptions import NotReplicated, QueueUnavailable, SourceDisabled, WebhookError
+from relay.exceptions import NotReplicated, QueueUnavailable, SourceDisabled, StoreFailed, WebhookError
 from relay.logs import get_logger, mark_logged
 from relay.queue import Waker, read_workers, relay_queue, rq_connection
 from relay.settings import Settings, get_settings
@@ -98,25 +99,38 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
         # duplicate, answered 2xx once the replicas confirm it.
         log.error("write_not_replicated", replicas=exc.acked, wanted=exc.wanted, source=source.name)
         raise QueueUnavailable("the write is not yet on enough Redis replicas; retry later") from None
+    except ResponseError as exc:
+        if redis_is_unavailable(exc):
+            log.error("redis_unavailable", error=type(exc).__name__, source=source.name)
+            raise QueueUnavailable("the queue is unavailable; retry later") from None
+        # Redis is up but the accept script failed (e.g. a key of another type): our bug or a
+        # damaged database, not an outage. The script checks before it writes: nothing is stored.
+        log.error("accept_script_failed", error=str(exc), source=source.name, events=len(events))
+        raise StoreFailed(
+            "the relay could not store the events (its accept script failed); nothing was stored"
+        ) from None
     except (redis.RedisError, OSError) as exc:
         log.error("redis_unavailable", error=type(exc).__name__, source=source.name)
         raise QueueUnavailable("the queue is unavailable; retry later") from None
     if Accepted.READY in results:
         state.waker.wake()
-    duplicates = sum(r is Accepted.DUPLICATE for r in results)
+    duplicates = sum(r.is_duplicate for r in results)
     # One line per event is affordable for single events; a 100-event HubSpot batch logs one
     # line per request at INFO (the event log in Redis has every event), the rest at DEBUG.
     per_event = log.info if len(events) == 1 else log.debug
     for event, result in zip(events, results, strict=True):
         per_event(
-            "event_duplicate" if result is Accepted.DUPLICATE else "event_accepted",
+            "event_duplicate" if result.is_duplicate else "event_accepted",
             event_id=event.change.event_id,
             source=source.name,
             customer_uuid=event.change.customer.key,
         )
     if len(events) > 1:
         log.info("batch_accepted", source=source.name, events=len(events), duplicates=duplicates)
-    metrics.record_accepted(source.name, accepted=len(results) - duplicates, duplicates=duplicates)
+    conflicting = sum(r is Accepted.CONFLICTING_DUPLICATE for r in results)
+    metrics.record_accepted(
+        source.name, accepted=len(results) - duplicates, duplicates=duplicates, conflicting=conflicting
+    )
     custom = source.accepted_response(events, duplicates)
     if custom is not None:
         return custom
@@ -129,6 +143,14 @@ async def accept_webhook(request: Request, state: AppState, source: WebhookSourc
         {"status": "accepted", "accepted": len(results) - duplicates, "duplicates": duplicates},
         status_code=202,
     )
+
+
+def redis_is_unavailable(exc: ResponseError) -> bool:
+    """Error replies that mean "not now" (a replica after failover, out of memory, busy, no
+    primary): the CRM's retry will succeed. Every other error reply is the script's own."""
+    if isinstance(exc, ReadOnlyError | OutOfMemoryError | MasterDownError):
+        return True
+    return str(exc).startswith(("BUSY", "NOREPLICAS", "MASTERDOWN", "TRYAGAIN", "LOADING"))
 
 
 async def healthz(request: Request) -> Response:

@@ -62,13 +62,20 @@ class CustomerRef:
 
     @property
     def key(self) -> str:
-        """One string per customer reference; the unit of ordering and coalescing."""
+        """One string per customer reference; the unit of ordering and coalescing, and part of
+        Redis keys (pending, look-ups, links). Injective: no two references share a key. The
+        usual forms (a cus_ uuid, "crm:…", "ext:ds_…:…", "email:…") are kept as they were, so
+        queued events keep their keys across an upgrade; only values that could be read two
+        ways (a uuid with ':', a data source uuid with ':' or equal to '*') are length-prefixed."""
         if self.uuid:
-            return self.uuid
+            return self.uuid if ":" not in self.uuid else f"uuid:{self.uuid}"
         if self.crm_record:
             return f"crm:{self.crm_record}"
         if self.external_id:
-            return f"ext:{self.data_source_uuid or '*'}:{self.external_id}"
+            source = self.data_source_uuid
+            if source is None or (":" not in source and source != "*"):
+                return f"ext:{source or '*'}:{self.external_id}"
+            return f"extn:{len(source)}:{source}:{self.external_id}"
         if self.email:
             return f"email:{self.email.lower()}"
         raise ValueError("a customer reference needs a uuid, an external_id or an email")

@@ -8,7 +8,8 @@ RelayError
  │    ├── BodyTimeout          408: the body did not arrive within RELAY_BODY_TIMEOUT_S (closed too)
  │    ├── MalformedPayload     400: not JSON / not XML
  │    ├── InvalidEvent         422: parses, but breaks the source's schema
- │    └── QueueUnavailable     503: Redis cannot take the events now; the CRM retries
+ │    ├── QueueUnavailable     503: Redis cannot take the events now; the CRM retries
+ │    └── StoreFailed          500: Redis answered, but refused the accept script (nothing stored)
  ├── NotReplicated            fewer Redis replicas confirmed a write than RELAY_REDIS_REPLICA_ACKS
  └── DeliveryError             a call to ChartMogul failed (raised in workers/chartmogul.py)
       ├── Rejected             400/402/404/422: the change is wrong; dead-letter it
@@ -61,6 +62,10 @@ class InvalidEvent(WebhookError):
 
 class QueueUnavailable(WebhookError):
     status_code = 503
+
+
+class StoreFailed(WebhookError):
+    status_code = 500
 
 
 class NotReplicated(RelayError):

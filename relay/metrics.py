@@ -19,6 +19,7 @@ go to that directory and `exposition()` merges every process's files.
     relay_events_received_total{source}              events in accepted webhooks (new + duplicate)
     relay_events_accepted_total{source}              new events recorded
     relay_events_duplicate_total{source}             events already recorded (not queued again)
+    relay_events_conflicting_duplicates_total{source}  of those, with another change (in its history)
     relay_deliveries_total{status}                   PATCH calls by ChartMogul's answer
     relay_delivery_retries_total                     deliveries scheduled for another attempt
     relay_rate_limit_wait_seconds                    time spent waiting for the shared rate
@@ -100,6 +101,12 @@ EVENTS_DUPLICATE = Counter(
     ["source"],
     registry=REGISTRY,
 )
+EVENTS_CONFLICTING_DUPLICATES = Counter(
+    "relay_events_conflicting_duplicates",
+    "Duplicates (counted there too) whose change differs from the recorded event's, by source.",
+    ["source"],
+    registry=REGISTRY,
+)
 DELIVERIES = Counter(
     "relay_deliveries",
     "Deliveries (a customer's PATCH, tag and custom calls) by ChartMogul's answer (status or no_answer).",
@@ -176,7 +183,13 @@ VERIFIED_FIELDS: tuple[str, ...] = (*CUSTOMER_FIELDS, "tags", "custom")
 def zero_web_series() -> None:
     """The web app's labelled counters at 0 for every known label value (called at start-up)."""
     for source in SOURCE_LABELS:
-        for counter in (WEBHOOKS_RECEIVED, EVENTS_RECEIVED, EVENTS_ACCEPTED, EVENTS_DUPLICATE):
+        for counter in (
+            WEBHOOKS_RECEIVED,
+            EVENTS_RECEIVED,
+            EVENTS_ACCEPTED,
+            EVENTS_DUPLICATE,
+            EVENTS_CONFLICTING_DUPLICATES,
+        ):
             counter.labels(source)
         # An unknown source is only ever refused as such.
         for reason in ("source_disabled",) if source == "unknown" else REJECTION_REASONS:
@@ -202,13 +215,16 @@ def record_rejected(source: str, reason: Exception | str) -> None:
     WEBHOOKS_REJECTED.labels(source_label(source), reason_label(reason)).inc()
 
 
-def record_accepted(source: str, *, accepted: int, duplicates: int) -> None:
+def record_accepted(source: str, *, accepted: int, duplicates: int, conflicting: int = 0) -> None:
+    """`conflicting`: how many of the `duplicates` carried another change than the recorded event."""
     label = source_label(source)
     EVENTS_RECEIVED.labels(label).inc(accepted + duplicates)
     if accepted:
         EVENTS_ACCEPTED.labels(label).inc(accepted)
     if duplicates:
         EVENTS_DUPLICATE.labels(label).inc(duplicates)
+    if conflicting:
+        EVENTS_CONFLICTING_DUPLICATES.labels(label).inc(conflicting)
 
 
 def record_delivery(status: int | str, events: int, latency_s: Sequence[float] = ()) -> None:

@@ -48,8 +48,11 @@ def redis_dump(client: redis.Redis) -> Iterator[tuple[str, bytes]]:
         if kind == "string":
             values.append(cast(bytes | None, client.get(key)) or b"")
         elif kind == "hash":
-            for field, value in cast(dict[bytes, bytes], client.hgetall(key)).items():
+            fields = cast(dict[bytes, bytes], client.hgetall(key))
+            for field, value in fields.items():
                 values += [field, value]
+            # Event records store payloads in 64-byte chunks: a secret could straddle two.
+            values.append(b"".join(fields.values()))
         elif kind == "list":
             values += cast(list[bytes], client.lrange(key, 0, -1))
         elif kind == "set":

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints,
 from standardwebhooks.webhooks import hmac_data
 
 from relay.changes import CustomerChange, CustomerRef
+from relay.crms import KNOWN_SOURCES
 from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature
 from relay.sources.base import WebhookSource, decode_utf8, parse_json_object
@@ -101,7 +102,17 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+# A CRM event's id is "<source>:<its id>" ("close:ev_1"): a generic id that reads like one would
+# name that event, and make the real one a duplicate.
+_OTHER_SOURCES = tuple(f"{name}:" for name in KNOWN_SOURCES if name != "generic")
+
+
 def to_change(event: GenericEvent, source: str = "generic") -> CustomerChange:
+    if event.id.startswith(_OTHER_SOURCES):
+        prefix = event.id.split(":", 1)[0]
+        raise InvalidEvent(
+            f"id: {event.id!r} reads as a {prefix} event's id; a generic id may not start with {prefix!r}:"
+        )
     ref = CustomerRef(**event.customer.model_dump(exclude_none=True))
     if not (ref.uuid or ref.external_id or ref.email):
         raise InvalidEvent("customer: give uuid, external_id (+ data_source_uuid) or email")

@@ -225,6 +225,8 @@ class Deliveries:
                     keys.event_history(record.event_id),
                     history_entry("unlinked", customer_uuid=uuid, why="ChartMogul answered 404"),
                 )
+                # Created by the record's second entry at the earliest: it expires with the record.
+                pipe.expire(keys.event_history(record.event_id), self.event_ttl_s, nx=True)
                 if ref.crm_record:
                     pipe.hdel(keys.LINKS, ref.crm_record)
                 pipe.hdel(keys.LINKS, original)

@@ -5,6 +5,16 @@ State of one customer's delivery (a customer key is in at most one of these at a
     ready     member of READY: waiting for a worker
     leased    member of LEASES: a worker is delivering it (score: lease expiry, ms)
     retrying  member of RETRY: waiting for its next attempt (score: due time, ms)
+
+Keys built from outside input (event ids, customer references) never meet another's: each family
+is a fixed prefix that no other key or family starts with (`relay:event:`, `relay:history:`,
+`relay:pending:`…; `relay:events` is not under `relay:event:`), followed by the input itself,
+so within a family the key is as unique as the input, and the inputs are made unique:
+    event ids     a CRM's are "<source>:<its id>" (ids without ':'); a generic id that starts
+                  with another source's name and ':' is refused (422)
+    customer keys CustomerRef.key: injective (tests/sources/test_key_namespaces.py)
+    links fields  CRM records ("<source>:<object>:<id>") and customer keys ("crm:", "ext:",
+                  "email:", …): no source is named like a customer key's prefix
 """
 
 from __future__ import annotations
@@ -38,8 +48,6 @@ CONNECTIONS_CAP = f"{PREFIX}:connections:cap"
 LINKS = f"{PREFIX}:links"
 # Sorted set of every retained event id by received time (ms): the event log's time index.
 EVENTS = f"{PREFIX}:events"
-# Counter bumped by each accept when replicas must confirm it (RELAY_REDIS_REPLICA_ACKS).
-REPLICA_ACK = f"{PREFIX}:replica_ack"
 # Counter bumped by each accept when replicas must confirm it (RELAY_REDIS_REPLICA_ACKS).
 REPLICA_ACK = f"{PREFIX}:replica_ack"
 

@@ -19,11 +19,16 @@ from relay.exceptions import NotReplicated
 from relay.queue import DeadLetterMirror, mirror_job_id
 from relay.store import keys
 from relay.store.records import (
+    CHANGE_CHUNK,
+    RAW_CHUNK,
     Accepted,
     Edited,
     EventRecord,
     Purged,
     Replayed,
+    chunk_fields,
+    compact_change,
+    first_history_entry,
     history_entry,
     now_ms,
 )
@@ -80,6 +85,7 @@ class Ledger:
                 keys.EVENTS,
                 keys.customer_events(customer),
             ]
+            payload = chunk_fields(CHANGE_CHUNK, compact_change(change)) + chunk_fields(RAW_CHUNK, event.raw)
             args += [
                 change.event_id,
                 customer,
@@ -87,10 +93,9 @@ class Ledger:
                 received_ms,
                 self.event_ttl_s,
                 change.source,
-                change.to_json(),
-                event.raw,
-                history_entry("accepted", source=change.source),
                 event.ignored_reason or "",
+                len(payload) // 2,
+                *payload,
             ]
         if self.replica_acks:
             results = await self._accept_replicated(script_keys, args)
@@ -201,6 +206,7 @@ class Ledger:
                 change.customer.key,
                 history_entry("edited", changed=changed),
                 self.event_ttl_s,
+                record.event_id,
             ],
         )
         return _EDITED[int(result)]
@@ -216,13 +222,15 @@ class Ledger:
             for event_id in event_ids:
                 pipe.hincrby(keys.event(event_id), "attempts", 1)
                 pipe.rpush(keys.event_history(event_id), entry)
+                # The list is created by the record's second entry: it expires with the record.
+                pipe.expire(keys.event_history(event_id), self.event_ttl_s, nx=True)
             await pipe.execute()
 
     # --- reading ------------------------------------------------------------------------------
 
     async def event(self, event_id: str) -> EventRecord | None:
         fields: dict[str, str] = await self.redis.hgetall(keys.event(event_id))  # type: ignore[assignment]
-        return EventRecord.from_hash(fields) if fields else None
+        return EventRecord.from_hash(fields, event_id) if fields else None
 
     async def events(self, event_ids: Sequence[str]) -> list[EventRecord | None]:
         """Records in one round trip; None where a record has expired."""
@@ -230,8 +238,15 @@ class Ledger:
             for event_id in event_ids:
                 pipe.hgetall(keys.event(event_id))
             hashes: list[dict[str, str]] = await pipe.execute()
-        return [EventRecord.from_hash(h) if h else None for h in hashes]
+        return [EventRecord.from_hash(h, e) if h else None for h, e in zip(hashes, event_ids, strict=True)]
 
     async def history(self, event_id: str) -> list[dict[str, Any]]:
-        entries = await self.redis.lrange(keys.event_history(event_id), 0, -1)  # type: ignore[misc]
-        return [orjson.loads(e) for e in entries]
+        """Every entry in order: the first one ("accepted"), which the record itself stands for,
+        then the history list. Records of the first layout have no chunks: their list holds the
+        first entry too."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.event(event_id), [f"{RAW_CHUNK}0", "received_at_ms", "source"])
+            pipe.lrange(keys.event_history(event_id), 0, -1)
+            (chunked, received, source), entries = await pipe.execute()
+        first = [first_history_entry(int(received or 0), source or "")] if chunked is not None else []
+        return first + [orjson.loads(e) for e in entries]

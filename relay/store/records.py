@@ -6,6 +6,7 @@ read back compares equal to the enum and to its plain word alike.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
@@ -22,6 +23,11 @@ def now_ms() -> int:
 
 def history_entry(what: str, **details: Any) -> bytes:
     return orjson.dumps({"at_ms": now_ms(), "what": what, **details})
+
+
+def first_history_entry(received_at_ms: int, source: str) -> dict[str, Any]:
+    """The entry every event's history starts with; records of the compact layout are it."""
+    return {"at_ms": received_at_ms, "what": "accepted", "source": source}
 
 
 class EventStatus(StrEnum):
@@ -51,6 +57,13 @@ class Accepted(Enum):
     QUEUED = 1  # its customer was already waiting or being delivered
     READY = 2  # its customer just became ready: a worker should be woken
     IGNORED = 3  # recorded in the event log only (e.g. an unmapped deletion)
+    # Its id was seen before with another change: answered as a duplicate, the conflict is
+    # recorded in the first event's history.
+    CONFLICTING_DUPLICATE = 4
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self in (Accepted.DUPLICATE, Accepted.CONFLICTING_DUPLICATE)
 
 
 class Replayed(StrEnum):
@@ -80,6 +93,114 @@ class Released(Enum):
     RETRYING = 2
 
 
+# --- the record's compact layout -----------------------------------------------------------------
+#
+# Redis keeps a hash "listpack"-encoded (a few bytes per field) only while every value is at most
+# hash-max-listpack-value (64 bytes by default); one longer value turns the whole hash into a
+# hashtable, ~60 bytes per field more. So the accept path stores the change and the raw payload
+# in chunks of at most CHUNK_BYTES ("c:0", "c:1", … and "r:0", …), the change without the fields
+# the record already holds (its id, source, time, and a customer named by uuid alone) and without
+# empty defaults. The record holds no event_id (its key names it) and no attempts until the first
+# one (absent: 0). The first history entry ("accepted", at received_at_ms) is the record itself:
+# the history list is created by the second entry. Records of the first layout ("change", "raw",
+# "event_id" and a history list from the start) and the "change" an operator's edit or a replay
+# writes (it wins over the chunks) are read alike.
+
+CHUNK_BYTES = 64
+# Beyond this many chunks a payload is one field: the hash would pass hash-max-listpack-entries
+# (128) anyway, and a script's arguments must stay few (Lua's unpack() has a stack limit).
+MAX_CHUNKS = 32
+CHANGE_CHUNK = "c:"
+RAW_CHUNK = "r:"
+_CHUNK_FIELD = re.compile(r"[cr]:\d+")
+
+
+_NAMES = {prefix: [f"{prefix}{i}" for i in range(MAX_CHUNKS)] for prefix in (CHANGE_CHUNK, RAW_CHUNK)}
+
+
+def chunk_fields(prefix: str, text: str) -> list[str]:
+    """[field, value, …] storing `text` in pieces of at most CHUNK_BYTES UTF-8 bytes, never
+    splitting a character (records are read back as str); one piece when it is long.
+    On every accept's path: kept cheap for the usual short ASCII payload."""
+    if len(text) > CHUNK_BYTES * MAX_CHUNKS:
+        return [f"{prefix}0", text]
+    if text.isascii():
+        parts = [text[at : at + CHUNK_BYTES] for at in range(0, len(text), CHUNK_BYTES)] or [""]
+    else:
+        parts = []
+        at = 0
+        while at < len(text):
+            end = min(len(text), at + CHUNK_BYTES)
+            while len(text[at:end].encode()) > CHUNK_BYTES:
+                end -= 1
+            parts.append(text[at:end])
+            at = end
+        if len(parts) > MAX_CHUNKS:
+            return [f"{prefix}0", text]
+    out = parts * 2  # then interleaved by slice assignment: the cheapest way in CPython
+    out[0::2] = _NAMES[prefix][: len(parts)]
+    out[1::2] = parts
+    return out
+
+
+def joined_chunks(fields: dict[str, str], prefix: str) -> str | None:
+    if f"{prefix}0" not in fields:
+        return None
+    parts, i = [], 0
+    while (part := fields.get(f"{prefix}{i}")) is not None:
+        parts.append(part)
+        i += 1
+    return "".join(parts)
+
+
+def compact_change(change: CustomerChange) -> str:
+    """The change as stored at accept: without event_id, source and occurred_at_ms (the record
+    holds them), without a customer named by uuid alone (the record's customer) and without
+    empty defaults; decode_change puts them back. On every accept's path: plain attribute reads."""
+    doc: dict[str, Any] = {}
+    ref = change.customer
+    alone = ref.external_id is None and ref.email is None and ref.crm_record is None
+    if not (alone and ref.data_source_uuid is None and ref.uuid and ":" not in ref.uuid):
+        named = (
+            ("uuid", ref.uuid),
+            ("external_id", ref.external_id),
+            ("data_source_uuid", ref.data_source_uuid),
+            ("email", ref.email),
+            ("crm_record", ref.crm_record),
+        )
+        doc["customer"] = {k: v for k, v in named if v is not None}
+    if change.fields:
+        doc["fields"] = change.fields
+    if change.tags_add:
+        doc["tags_add"] = change.tags_add
+    if change.tags_remove:
+        doc["tags_remove"] = change.tags_remove
+    if change.custom_set:
+        doc["custom_set"] = change.custom_set
+    if change.custom_remove:
+        doc["custom_remove"] = change.custom_remove
+    if change.custom_types:
+        doc["custom_types"] = change.custom_types
+    if change.notes:
+        doc["notes"] = change.notes
+    return orjson.dumps(doc).decode()
+
+
+def decode_change(fields: dict[str, str], event_id: str) -> CustomerChange | None:
+    whole = fields.get("change")
+    if whole:
+        return CustomerChange.from_json(whole)
+    compact = joined_chunks(fields, CHANGE_CHUNK)
+    if not compact:
+        return None
+    doc = orjson.loads(compact)
+    doc.setdefault("customer", {"uuid": fields.get("customer", "")})
+    doc.setdefault("event_id", event_id)
+    doc.setdefault("source", fields.get("source", ""))
+    doc.setdefault("occurred_at_ms", _int(fields.get("occurred_at_ms")))
+    return CustomerChange.from_json(orjson.dumps(doc))
+
+
 @dataclass(slots=True)
 class EventRecord:
     event_id: str
@@ -94,21 +215,21 @@ class EventRecord:
     details: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_hash(cls, fields: dict[str, str]) -> EventRecord:
+    def from_hash(cls, fields: dict[str, str], event_id: str = "") -> EventRecord:
+        """`event_id`: the id the record was read by (compact records do not repeat it)."""
         known = {"event_id", "source", "customer", "status", "occurred_at_ms", "received_at_ms"}
         known |= {"attempts", "change", "raw"}
-        change_json = fields.get("change")
         return cls(
-            event_id=fields["event_id"],
+            event_id=fields.get("event_id") or event_id,
             source=fields.get("source", ""),
             customer=fields.get("customer", ""),
             status=fields.get("status", ""),
             occurred_at_ms=_int(fields.get("occurred_at_ms")),
             received_at_ms=_int(fields.get("received_at_ms")),
             attempts=_int(fields.get("attempts")),
-            change=CustomerChange.from_json(change_json) if change_json else None,
-            raw=fields.get("raw", ""),
-            details={k: v for k, v in fields.items() if k not in known},
+            change=decode_change(fields, fields.get("event_id") or event_id),
+            raw=fields.get("raw") or joined_chunks(fields, RAW_CHUNK) or "",
+            details={k: v for k, v in fields.items() if k not in known and not _CHUNK_FIELD.fullmatch(k)},
         )
 
     def to_public(self) -> dict[str, Any]:

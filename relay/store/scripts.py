@@ -18,9 +18,8 @@ def source(name: str) -> str:
 
 class Scripts:
     def __init__(self, redis: aioredis.Redis) -> None:
-        # accept_many calls accept.lua's body as a function, so the two cannot drift apart.
-        accept = "local function accept(KEYS, ARGV)\n" + source("accept") + "\nend\n"
-        self.accept_many: AsyncScript = redis.register_script(accept + source("accept_many"))
+        # accept_many calls accept.lua's functions, so the two cannot drift apart.
+        self.accept_many: AsyncScript = redis.register_script(source("accept") + "\n" + source("accept_many"))
         self.claim = redis.register_script(source("claim"))
         self.extend = redis.register_script(source("extend"))
         self.finish = redis.register_script(source("finish"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -14,6 +14,7 @@ from relay.events import IncomingWebhook
 from relay.exceptions import InvalidEvent, InvalidSignature
 from relay.mapping.config import load_mapping
 from relay.sources.hubspot import HubSpotSource
+from relay.store.records import EventRecord
 from tests.sources.conftest import stored_event_ids
 from tests.sources.senders import (
     HUBSPOT_SECRET,
@@ -54,7 +55,12 @@ def test_batch_is_accepted_in_one_answer_with_counts(web: str, redis_client: red
     assert "company.creation" in creation["reason"]
     city = redis_client.hgetall("relay:event:hubspot:1804719371")
     assert city["customer"] == "crm:hubspot:company:1246965"
-    assert orjson.loads(city["raw"])["propertyName"] == "city"
+    assert (
+        orjson.loads(EventRecord.from_hash(cast(dict[str, str], city), "hubspot:1804719371").raw)[
+            "propertyName"
+        ]
+        == "city"
+    )
 
 
 def test_one_invalid_event_refuses_the_whole_batch(web: str, redis_client: redis.Redis) -> None:

@@ -9,12 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-import orjson
 import pytest
 import redis as redis_sync
 
 from relay.simulator.testing import SimulatorHandle
-from relay.store import keys
+from relay.store import EventRecord, keys
 from tests.cli import relay_cli
 from tests.conftest import GENERIC_SECRET
 from tests.servers import WorkerProcess, wait_for
@@ -145,11 +144,11 @@ def test_real_run_enqueues_once_and_the_worker_delivers(
     assert "Enqueued 0 changes (1 were already enqueued" in second.stdout
     [event_id] = cast(list[str], client.zrange(keys.EVENTS, 0, -1))
     assert event_id.startswith("sync:") and event_id.endswith(":hubspot:101")
-    record = client.hgetall(keys.event(event_id))
-    assert record["source"] == "sync"
-    change = orjson.loads(record["change"])
-    assert change["fields"] == {"city": "Boston", "state": "US-MA", "status": "Qualified Lead"}
-    assert change["tags_add"] == ["industry:SaaS"] and change["tags_remove"] == []
+    record = EventRecord.from_hash(cast(dict[str, str], client.hgetall(keys.event(event_id))), event_id)
+    assert record.source == "sync" and record.change is not None
+    change = record.change
+    assert change.fields == {"city": "Boston", "state": "US-MA", "status": "Qualified Lead"}
+    assert change.tags_add == ["industry:SaaS"] and change.tags_remove == []
 
     start_worker()
     wait_for(lambda: client.hget(keys.event(event_id), "status") == "applied")

@@ -8,6 +8,8 @@
 --       mirror job id, n, then the mirror job's n fields and values (raw bytes: rq compresses)
 -- Returns -1 when the lease was not the caller's; else, when releasing, 0 idle, 1 ready again
 -- (events still wait), 2 retrying; 0 when only settling.
+-- A history list is created by an event's second entry (the first is in its record): it
+-- expires with the record.
 local customer, token, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if redis.call('HGET', KEYS[3], customer) ~= token then return -1 end
 local t = redis.call('TIME')
@@ -24,7 +26,10 @@ for i = 1, n do
   -- An expired record is never written again: a partial hash would outlive its TTL.
   if status ~= 'expired' and redis.call('EXISTS', KEYS[k + 1]) == 1 then
     redis.call('HSET', KEYS[k + 1], 'status', status, unpack(cjson.decode(ARGV[a + 3])))
-    redis.call('RPUSH', KEYS[k + 2], ARGV[a + 4])
+    if redis.call('RPUSH', KEYS[k + 2], ARGV[a + 4]) == 1 then
+      local left = redis.call('PTTL', KEYS[k + 1])
+      if left > 0 then redis.call('PEXPIRE', KEYS[k + 2], left) end
+    end
     if status == 'dead' then
       -- Microseconds, one apart within a call: dead letters list newest first, ties included.
       redis.call('ZADD', KEYS[7], now_us + i, event_id)

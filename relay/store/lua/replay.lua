@@ -5,6 +5,8 @@
 --       force ('1': also an event already applied or stale, which is sent again), mirror job id
 --       ('' keeps the mirror job: the dashboard's requeue runs it, and rq finishes it itself)
 -- Returns 1 replayed, 0 not in the DLQ (and not forced), -1 its record has expired.
+-- A history list is created by an event's second entry (the first is in its record): it
+-- expires with the record.
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   local status = redis.call('HGET', KEYS[2], 'status')
   if ARGV[6] ~= '1' or (status ~= 'applied' and status ~= 'stale') then return 0 end
@@ -20,7 +22,7 @@ end
 redis.call('HSET', KEYS[2], 'status', 'queued', 'attempts', 0)
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], 'change', ARGV[5]) end
 redis.call('HDEL', KEYS[2], 'reason', 'error', 'http_status', 'dead_at_ms')
-redis.call('RPUSH', KEYS[3], ARGV[4])
+if redis.call('RPUSH', KEYS[3], ARGV[4]) == 1 then local t = redis.call('PTTL', KEYS[2]) if t > 0 then redis.call('PEXPIRE', KEYS[3], t) end end
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
 redis.call('ZREM', KEYS[1], ARGV[1])
 if redis.call('ZSCORE', KEYS[6], ARGV[2]) or redis.call('ZSCORE', KEYS[7], ARGV[2]) then return 1 end
