@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 dev: $(STAMP)
 	$(BIN)/relay dev
 
-## The whole test suite (needs Redis on RELAY_TEST_REDIS_URL, default redis://127.0.0.1:6379/13).
+## The whole test suite (needs Redis on RELAY_TEST_REDIS_URL, default redis://127.0.0.1:6379/13),
+## on two processes (pytest-xdist): the second takes the next db up (14).
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 ## Lint and types.
 lint: $(STAMP)

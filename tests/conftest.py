@@ -15,8 +15,20 @@ from relay.settings import Settings
 from relay.simulator.testing import SimulatorHandle, running_simulator
 from tests.servers import WorkerProcess, running_web_app
 
+
 # Tests own one Redis database and flush it around each test.
-TEST_REDIS_URL = os.environ.get("RELAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+def _test_redis_url() -> str:
+    """The test db; under `pytest -n N` each worker (gw0, gw1, …) takes the next db up, so no two
+    flush each other's state."""
+    url = os.environ.get("RELAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    base, _, db = url.rpartition("/")
+    return f"{base}/{int(db or 0) + int(worker[2:])}"
+
+
+TEST_REDIS_URL = _test_redis_url()
 GENERIC_SECRET = "whsec_" + base64.b64encode(b"relay-test-generic-secret-0123456789").decode()
 SIM_API_KEY = "sim_test_key_7f3a9c"
 
