@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import redis
@@ -13,6 +15,7 @@ import redis
 from relay.app import create_app
 from relay.settings import Settings
 from relay.simulator.testing import SimulatorHandle, running_simulator
+from relay.store import Store
 from tests.servers import WorkerProcess, running_web_app
 
 
@@ -40,6 +43,26 @@ def redis_url() -> Iterator[str]:
     yield TEST_REDIS_URL
     client.flushdb()
     client.close()
+
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def with_store(redis_url: str) -> Callable[[Callable[[Store], Awaitable[T]]], T]:
+    """Run `work(store)` on a fresh event loop with a Store on the (flushed) test Redis."""
+
+    def run(work: Callable[[Store], Awaitable[Any]]) -> Any:
+        async def main() -> Any:
+            store = Store.from_url(redis_url)
+            try:
+                return await work(store)
+            finally:
+                await store.aclose()
+
+        return asyncio.run(main())
+
+    return run
 
 
 @pytest.fixture

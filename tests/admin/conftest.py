@@ -1,17 +1,15 @@
 """Fixtures for the operator surface: a web app with the admin token, an HTTP client for it,
-a store on the test Redis, and dead letters seeded through the store's own API."""
+and dead letters seeded through the store's own API (`with_store` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
 from relay.app import create_app
 from relay.settings import Settings
-from relay.store import Store
 from tests.admin.helpers import ADMIN_TOKEN, AdminClient
 from tests.servers import running_web_app
 
@@ -38,20 +36,3 @@ def admin_web(admin_settings: Settings) -> Iterator[str]:
 @pytest.fixture
 def admin(admin_web: str) -> AdminClient:
     return AdminClient(admin_web)
-
-
-@pytest.fixture
-def with_store(redis_url: str) -> Callable[[Callable[[Store], Awaitable[T]]], T]:
-    """Run `work(store)` on a fresh event loop with a Store on the test Redis."""
-
-    def run(work: Callable[[Store], Awaitable[Any]]) -> Any:
-        async def main() -> Any:
-            store = Store.from_url(redis_url)
-            try:
-                return await work(store)
-            finally:
-                await store.aclose()
-
-        return asyncio.run(main())
-
-    return run
