@@ -251,6 +251,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            commits = store.ledger.commit.stats
+            log.info(
+                "web_stopped",
+                accept_requests=commits.requests,
+                accept_round_trips=commits.round_trips,
+                accept_largest_round_trip=commits.largest,
+            )
             await state.waker.aclose()
             await store.aclose()
             rq_redis.close()
