@@ -180,8 +180,19 @@ def zero_worker_series() -> None:
 # --- what the code calls ----------------------------------------------------------------
 
 
+def _children(counter: Counter) -> dict[str, Counter]:
+    """The counter's child for each source label, bound once: no label look-up per request."""
+    return {label: counter.labels(label) for label in SOURCE_LABELS}
+
+
+_RECEIVED = _children(WEBHOOKS_RECEIVED)
+_EVENTS_RECEIVED = _children(EVENTS_RECEIVED)
+_EVENTS_ACCEPTED = _children(EVENTS_ACCEPTED)
+_EVENTS_DUPLICATE = _children(EVENTS_DUPLICATE)
+
+
 def record_webhook(source: str) -> None:
-    WEBHOOKS_RECEIVED.labels(source_label(source)).inc()
+    _RECEIVED.get(source, _RECEIVED["unknown"]).inc()
 
 
 def record_rejected(source: str, reason: Exception | str) -> None:
@@ -190,11 +201,11 @@ def record_rejected(source: str, reason: Exception | str) -> None:
 
 def record_accepted(source: str, *, accepted: int, duplicates: int) -> None:
     label = source_label(source)
-    EVENTS_RECEIVED.labels(label).inc(accepted + duplicates)
+    _EVENTS_RECEIVED[label].inc(accepted + duplicates)
     if accepted:
-        EVENTS_ACCEPTED.labels(label).inc(accepted)
+        _EVENTS_ACCEPTED[label].inc(accepted)
     if duplicates:
-        EVENTS_DUPLICATE.labels(label).inc(duplicates)
+        _EVENTS_DUPLICATE[label].inc(duplicates)
 
 
 def record_delivery(status: int | str, events: int, latency_s: Sequence[float] = ()) -> None:

@@ -123,6 +123,7 @@ def to_change(event: GenericEvent, source: str = "generic") -> CustomerChange:
 
 class GenericSource(WebhookSource):
     name = "generic"
+    header_names = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature"})
 
     def __init__(self, secret: SecretStr | None = None, *, tolerance_s: int = 300) -> None:
         super().__init__(secret, tolerance_s=tolerance_s)

@@ -75,6 +75,15 @@ class HubSpotEvent(BaseModel):
 
 class HubSpotSource(CrmSource):
     name = "hubspot"
+    header_names = frozenset(
+        {
+            "x-hubspot-signature-v3",
+            "x-hubspot-request-timestamp",
+            "x-hubspot-signature",
+            "x-hubspot-signature-version",
+        }
+    )
+    signs_url = True  # v2 and v3 sign the URL
 
     # --- verify -----------------------------------------------------------------------------
 

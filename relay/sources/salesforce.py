@@ -132,6 +132,7 @@ def _sf_id(value: str | None, what: str) -> str:
 
 class SalesforceSource(CrmSource):
     name = "salesforce"
+    header_names = frozenset()
 
     def verify(self, webhook: IncomingWebhook) -> None:
         expected = self.secret_value(strip=True)
