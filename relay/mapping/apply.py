@@ -97,12 +97,12 @@ def map_record(
         if value is MISSING:
             continue
         before = MISSING if previous is None else lookup(previous, rule.property)
-        _apply_rule(mapping, rule, value, before, mapped)
+        apply_rule(mapping, rule, value, before, mapped)
 
     if mapping.link_property and (changed is None or touched(mapping.link_property, changed)):
         value = lookup(record, mapping.link_property)
         if value is not MISSING:
-            _apply_link(mapping, value, mapped)
+            apply_link(mapping, value, mapped)
 
     names = [name for name in (record if changed is None else changed) if name not in not_properties]
     claimed = [rule.property for rule in rules]
@@ -125,7 +125,7 @@ def _transform(mapping: SourceMapping, rule: Rule, value: object) -> TransformRe
     return apply_transform(rule.transform, value, **mapping.transform_options(rule))
 
 
-def _apply_rule(mapping: SourceMapping, rule: Rule, value: object, before: object, mapped: Mapped) -> None:
+def apply_rule(mapping: SourceMapping, rule: Rule, value: object, before: object, mapped: Mapped) -> None:
     result = _transform(mapping, rule, value)
     if result.outcome is Outcome.DROP:
         mapped.notes.append(f"{rule.property}: {result.note}")
@@ -170,7 +170,7 @@ def _set_field(fields: dict[str, Any], target: str, value: Any) -> None:
         fields[target] = value
 
 
-def _apply_link(mapping: SourceMapping, value: object, mapped: Mapped) -> None:
+def apply_link(mapping: SourceMapping, value: object, mapped: Mapped) -> None:
     name = mapping.link_property
     if mapping.link_holds == "email":
         result = apply_transform("email", value)

@@ -41,6 +41,8 @@ from pydantic import Field as PydanticField
 
 from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature
+from relay.mapping.apply import mapped_event
+from relay.mapping.plan import PropertyPlans
 from relay.sources.base import CrmSource, parse_json
 from relay.sources.generic import describe_validation_error
 
@@ -126,6 +128,13 @@ class HubSpotSource(CrmSource):
 
     # --- parse ------------------------------------------------------------------------------
 
+    def _plans(self) -> PropertyPlans:
+        """The per-property plans of the current mapping (compiled again if it was replaced)."""
+        plans: PropertyPlans | None = getattr(self, "_property_plans", None)
+        if plans is None or plans.mapping is not self.mapping:
+            plans = self._property_plans = PropertyPlans(self.mapping)
+        return plans
+
     def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
         batch = parse_json(webhook.body)
         if not isinstance(batch, list):
@@ -169,9 +178,10 @@ class HubSpotSource(CrmSource):
         elif action != "propertyChange":
             reason = f"{kind} is recorded but not mapped (only property changes are)"
         else:
-            return self.mapped(
-                object_name,
-                {prop or "": event.propertyValue},
+            # One property per event: its compiled plan, not every rule of the object type.
+            return mapped_event(
+                self.mapping,
+                self._plans().map_property(object_name, prop or "", event.propertyValue),
                 event_id=event_id,
                 occurred_at_ms=event.occurredAt,
                 crm_record=crm_record,
