@@ -108,3 +108,23 @@ def test_with_replica_acks_and_no_replica_every_accept_of_the_pipeline_is_not_re
     answers, round_trips = asyncio.run(main())
     assert all(isinstance(a, NotReplicated) for a in answers), answers
     assert round_trips == 1  # one WAIT for the whole pipeline
+
+
+def test_the_store_client_packs_commands_byte_for_byte_as_redis_py_does() -> None:
+    from redis.asyncio import Connection
+
+    from relay.store.store import HiredisPackingConnection, connect
+
+    ours, theirs = HiredisPackingConnection(), Connection()
+    for args in [
+        ("EVALSHA", "a" * 40, 2, "relay:k1", "relay:k2", "évt_1", 1732100000000, b"\x00raw", ""),
+        ("SET", "k", 1.5),
+        ("CONFIG GET", "maxmemory"),
+        ("SET", "big", "x" * 10_000),
+    ]:
+        assert b"".join(ours.pack_command(*args)) == b"".join(theirs.pack_command(*args)), args
+    client = connect("redis://127.0.0.1:6379/0")
+    assert client.connection_pool.connection_class is HiredisPackingConnection
+    assert (
+        connect("rediss://127.0.0.1:6379/0").connection_pool.connection_class is not HiredisPackingConnection
+    )
