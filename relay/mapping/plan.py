@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from relay.mapping.apply import Mapped, apply_link, apply_rule
+from relay.mapping.apply import BoundTransform, Mapped, apply_link, apply_rule, bind_transform
 from relay.mapping.rules import Rule, SourceMapping
 from relay.mapping.values import MISSING, covers, lookup
 
@@ -23,6 +23,7 @@ MAX_PLANS = 10_000
 @dataclass(frozen=True, slots=True)
 class PropertyPlan:
     rules: tuple[Rule, ...]  # the object type's rules that read this property, in file order
+    transforms: tuple[BoundTransform, ...]  # each rule's transform, its options bound once
     link: bool  # the mapping's link_property reads it
     unmapped: bool  # no rule and no link claims it: the change gets a "not mapped" note
 
@@ -37,8 +38,10 @@ def compile_plan(mapping: SourceMapping, object_type: str, name: str) -> Propert
     claimed = [rule.property for rule in rules]
     if mapping.link_property:
         claimed.append(mapping.link_property)
+    reading = tuple(rule for rule in rules if _reads(rule.property, name))
     return PropertyPlan(
-        rules=tuple(rule for rule in rules if _reads(rule.property, name)),
+        rules=reading,
+        transforms=tuple(bind_transform(mapping, rule) for rule in reading),
         link=bool(mapping.link_property) and _reads(mapping.link_property or "", name),
         unmapped=not any(covers(name, path) for path in claimed),
     )
@@ -65,10 +68,10 @@ class PropertyPlans:
         plan = self.plan(object_type, name)
         record = {name: value}
         mapped = Mapped()
-        for rule in plan.rules:
+        for rule, transform in zip(plan.rules, plan.transforms, strict=True):
             found = lookup(record, rule.property)
             if found is not MISSING:
-                apply_rule(self.mapping, rule, found, MISSING, mapped)
+                apply_rule(self.mapping, rule, found, MISSING, mapped, transform)
         if plan.link:
             found = lookup(record, self.mapping.link_property or "")
             if found is not MISSING:
