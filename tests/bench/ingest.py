@@ -391,6 +391,12 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
 
+def _cpu_ratio(base: IngestResult, relay: IngestResult, events: int = 1) -> str:
+    """How many times `base`'s CPU per request `relay`'s CPU per event is (a throughput ratio)."""
+    a, b = base.server_cpu_us_per_request, relay.server_cpu_us_per_request
+    return f"{a / (b / events):.2f}x" if a and b else "n/a"
+
+
 def markdown(results: list[IngestResult]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(r.row()) + " |" for r in results]
@@ -408,6 +414,9 @@ def markdown(results: list[IngestResult]) -> str:
         f"- HubSpot: **{hubspot.events_per_s:,.0f} events/s = "
         f"{_ratio(hubspot.events_per_s, hub_ceiling.requests_per_s)} the requests/s bare Starlette answers** "
         "for the same batches (goal >= 0.9x, aim 1.5x)",
+        f"- by server CPU per request (what a server alone on a quiet core would reach): generic "
+        f"{_cpu_ratio(ceiling, generic)} the ceiling, {_cpu_ratio(floor, generic)} the floor; HubSpot "
+        f"{_cpu_ratio(hub_ceiling, hubspot, HUBSPOT_BATCH)} the ceiling's requests/s in events/s",
     ]
     for r in results:
         if r.stored_events is not None and r.stored_events < r.load.requests * r.events_per_request:
