@@ -123,8 +123,14 @@ def serve(kind: str, port: int) -> None:
     profile_to = os.environ.get("BENCH_PROFILE")  # a path: the server's cProfile stats go there
     if profile_to:
         profile_until_shutdown(app, profile_to)
-    uvicorn.run(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, timeout_graceful_shutdown=10
+    uvicorn.run(  # as `relay serve` runs it (no proxy headers by default)
+        app,
+        host="127.0.0.1",
+        port=port,
+        proxy_headers=False,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
     )
 
 
