@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test check lint bench bench-smoke chaos clean
+.PHONY: dev test check lint bench bench-ingest bench-smoke chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,14 @@ lint: $(STAMP)
 
 check: lint test
 
-## Benchmarks (a few minutes; writes bench-results/latest.md).
+## Benchmarks (a few minutes; writes bench-results/latest.md). The ingest part drives the
+## servers with wrk (installed with apt-get when missing).
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+## The ingest benchmark alone (~1.5 minutes): bare, naive and relay servers in one run.
+bench-ingest: $(STAMP)
+	$(BIN)/python -m tests.bench.ingest
 
 ## The 5-second versions of each benchmark, so they cannot rot (run by .ci/run).
 bench-smoke: $(STAMP)

@@ -51,6 +51,19 @@ def public_url(request: Request, settings: Settings) -> str:
     return str(request.url)
 
 
+def webhook_headers(request: Request, names: frozenset[str] | None) -> dict[str, str]:
+    """The headers the source reads (all of them if it does not say), names lower-case as ASGI
+    delivers them: no per-request copy of every header."""
+    if names is None:
+        return dict(request.headers.items())
+    found: dict[str, str] = {}
+    for raw, value in request.scope["headers"]:
+        name = raw.decode("latin-1")
+        if name in names and name not in found:  # the first of repeated headers, as Headers.get
+            found[name] = value.decode("latin-1")
+    return found
+
+
 async def receive_webhook(request: Request) -> Response:
     state = app_state(request)
     name = request.path_params["source"]
@@ -79,8 +92,8 @@ async def receive_webhook(request: Request) -> Response:
 async def accept_webhook(request: Request, state: AppState, source: WebhookSource) -> Response:
     webhook = IncomingWebhook(
         method=request.method,
-        url=public_url(request, state.settings),
-        headers={k.lower(): v for k, v in request.headers.items()},
+        url=public_url(request, state.settings) if source.signs_url else "",
+        headers=webhook_headers(request, source.header_names),
         body=await read_body(
             request, limit=state.settings.max_body_bytes, timeout_s=state.settings.body_timeout_s
         ),
@@ -297,6 +310,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            commits = store.ledger.commit.stats
+            log.info(
+                "web_stopped",
+                accept_requests=commits.requests,
+                accept_round_trips=commits.round_trips,
+                accept_largest_round_trip=commits.largest,
+            )
             await state.waker.aclose()
             await store.aclose()
             rq_redis.close()

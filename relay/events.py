@@ -15,7 +15,7 @@ from relay.changes import CustomerChange
 @dataclass(frozen=True, slots=True)
 class IncomingWebhook:
     method: str
-    url: str  # as the CRM addressed it (public base URL applied behind a proxy)
+    url: str  # as the CRM addressed it (public base URL applied); "" unless the source signs_url
     headers: Mapping[str, str]  # lower-cased names
     body: bytes
 

@@ -207,8 +207,19 @@ def zero_worker_series() -> None:
 # --- what the code calls ----------------------------------------------------------------
 
 
+def _children(counter: Counter) -> dict[str, Counter]:
+    """The counter's child for each source label, bound once: no label look-up per request."""
+    return {label: counter.labels(label) for label in SOURCE_LABELS}
+
+
+_RECEIVED = _children(WEBHOOKS_RECEIVED)
+_EVENTS_RECEIVED = _children(EVENTS_RECEIVED)
+_EVENTS_ACCEPTED = _children(EVENTS_ACCEPTED)
+_EVENTS_DUPLICATE = _children(EVENTS_DUPLICATE)
+
+
 def record_webhook(source: str) -> None:
-    WEBHOOKS_RECEIVED.labels(source_label(source)).inc()
+    _RECEIVED.get(source, _RECEIVED["unknown"]).inc()
 
 
 def record_rejected(source: str, reason: Exception | str) -> None:
@@ -218,11 +229,11 @@ def record_rejected(source: str, reason: Exception | str) -> None:
 def record_accepted(source: str, *, accepted: int, duplicates: int, conflicting: int = 0) -> None:
     """`conflicting`: how many of the `duplicates` carried another change than the recorded event."""
     label = source_label(source)
-    EVENTS_RECEIVED.labels(label).inc(accepted + duplicates)
+    _EVENTS_RECEIVED[label].inc(accepted + duplicates)
     if accepted:
-        EVENTS_ACCEPTED.labels(label).inc(accepted)
+        _EVENTS_ACCEPTED[label].inc(accepted)
     if duplicates:
-        EVENTS_DUPLICATE.labels(label).inc(duplicates)
+        _EVENTS_DUPLICATE[label].inc(duplicates)
     if conflicting:
         EVENTS_CONFLICTING_DUPLICATES.labels(label).inc(conflicting)
 

@@ -10,14 +10,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from relay.changes import CustomerChange, CustomerRef
 from relay.events import ParsedEvent
 from relay.mapping.rules import Rule, SourceMapping
-from relay.mapping.transforms import Outcome, TransformResult, apply_transform
+from relay.mapping.transforms import TRANSFORMS, Outcome, TransformOptions, TransformResult, apply_transform
 from relay.mapping.values import MISSING, covers, lookup, touched
 
 _CUSTOMER_UUID = re.compile(r"cus_[A-Za-z0-9\-]{1,64}", re.ASCII)
@@ -97,12 +97,12 @@ def map_record(
         if value is MISSING:
             continue
         before = MISSING if previous is None else lookup(previous, rule.property)
-        _apply_rule(mapping, rule, value, before, mapped)
+        apply_rule(mapping, rule, value, before, mapped)
 
     if mapping.link_property and (changed is None or touched(mapping.link_property, changed)):
         value = lookup(record, mapping.link_property)
         if value is not MISSING:
-            _apply_link(mapping, value, mapped)
+            apply_link(mapping, value, mapped)
 
     names = [name for name in (record if changed is None else changed) if name not in not_properties]
     claimed = [rule.property for rule in rules]
@@ -117,21 +117,45 @@ def map_record(
     return mapped
 
 
-def _transform(mapping: SourceMapping, rule: Rule, value: object) -> TransformResult:
+BoundTransform = Callable[[object], TransformResult]
+
+
+def bind_transform(mapping: SourceMapping, rule: Rule) -> BoundTransform:
+    """The rule's transform with the mapping's options for it bound once (for compiled plans)."""
+    options = TransformOptions(**mapping.transform_options(rule))
+    transform = TRANSFORMS.get(rule.transform)
+    if transform is None:
+        return lambda value: apply_transform(rule.transform, value, **mapping.transform_options(rule))
+    return lambda value: transform(value, options)
+
+
+def _transform(
+    mapping: SourceMapping, rule: Rule, value: object, bound: BoundTransform | None = None
+) -> TransformResult:
     if rule.name_part is not None and isinstance(value, str):
         words = value.split()
         value = words[:1] if rule.name_part == "first" else words[1:]
         value = " ".join(value)
+    if bound is not None:
+        return bound(value)
     return apply_transform(rule.transform, value, **mapping.transform_options(rule))
 
 
-def _apply_rule(mapping: SourceMapping, rule: Rule, value: object, before: object, mapped: Mapped) -> None:
-    result = _transform(mapping, rule, value)
+def apply_rule(
+    mapping: SourceMapping,
+    rule: Rule,
+    value: object,
+    before: object,
+    mapped: Mapped,
+    bound: BoundTransform | None = None,
+) -> None:
+    """`bound`: the rule's transform from bind_transform (else it is looked up by name)."""
+    result = _transform(mapping, rule, value, bound)
     if result.outcome is Outcome.DROP:
         mapped.notes.append(f"{rule.property}: {result.note}")
         return
     if rule.kind == "tag_from_value":
-        _apply_value_tag(mapping, rule, result, before, mapped)
+        _apply_value_tag(mapping, rule, result, before, mapped, bound)
         return
     if result.outcome is Outcome.SKIP:
         return
@@ -149,13 +173,18 @@ def _apply_rule(mapping: SourceMapping, rule: Rule, value: object, before: objec
 
 
 def _apply_value_tag(
-    mapping: SourceMapping, rule: Rule, result: TransformResult, before: object, mapped: Mapped
+    mapping: SourceMapping,
+    rule: Rule,
+    result: TransformResult,
+    before: object,
+    mapped: Mapped,
+    bound: BoundTransform | None = None,
 ) -> None:
     """The value's tag is added; the previous value's tag (when the CRM sent it) is removed,
     also when the value was emptied: that tag no longer says anything true."""
     new_tag = f"{rule.tag_prefix}{result.value}" if result.outcome is Outcome.SET else None
     if before is not MISSING:
-        old = _transform(mapping, rule, before)
+        old = _transform(mapping, rule, before, bound)
         if old.outcome is Outcome.SET and f"{rule.tag_prefix}{old.value}" != new_tag:
             mapped.remove_tag(f"{rule.tag_prefix}{old.value}")
     if new_tag is not None:
@@ -170,7 +199,7 @@ def _set_field(fields: dict[str, Any], target: str, value: Any) -> None:
         fields[target] = value
 
 
-def _apply_link(mapping: SourceMapping, value: object, mapped: Mapped) -> None:
+def apply_link(mapping: SourceMapping, value: object, mapped: Mapped) -> None:
     name = mapping.link_property
     if mapping.link_holds == "email":
         result = apply_transform("email", value)

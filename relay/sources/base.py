@@ -31,6 +31,11 @@ class WebhookSource:
     """Base class; subclasses set `name` (as relay/crms.py declares it), `verify` and `parse`."""
 
     name: ClassVar[str] = ""
+    # The request headers `verify` reads (lower-case names): the web app copies only these into
+    # IncomingWebhook.headers (None: every header).
+    header_names: ClassVar[frozenset[str] | None] = None
+    # Whether the signature covers the URL: only then does the web app build it (else "").
+    signs_url: ClassVar[bool] = False
 
     def __init__(
         self, secret: SecretStr | None = None, *, tolerance_s: int = 300, max_clock_skew_s: int = 300

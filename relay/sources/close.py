@@ -53,6 +53,7 @@ def _id(value: object, what: str) -> str:
 
 class CloseSource(CrmSource):
     name = "close"
+    header_names = frozenset({"close-sig-timestamp", "close-sig-hash"})
 
     def __init__(
         self,

@@ -145,6 +145,7 @@ def signing_key(secret: SecretStr) -> bytes:
 
 class GenericSource(WebhookSource):
     name = "generic"
+    header_names = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature"})
 
     def __init__(
         self, secret: SecretStr | None = None, *, tolerance_s: int = 300, max_clock_skew_s: int = 300

@@ -41,6 +41,8 @@ from pydantic import Field as PydanticField
 
 from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature
+from relay.mapping.apply import mapped_event
+from relay.mapping.plan import PropertyPlans
 from relay.sources.base import CrmSource, parse_json
 from relay.sources.generic import describe_validation_error
 
@@ -75,6 +77,15 @@ class HubSpotEvent(BaseModel):
 
 class HubSpotSource(CrmSource):
     name = "hubspot"
+    header_names = frozenset(
+        {
+            "x-hubspot-signature-v3",
+            "x-hubspot-request-timestamp",
+            "x-hubspot-signature",
+            "x-hubspot-signature-version",
+        }
+    )
+    signs_url = True  # v2 and v3 sign the URL
 
     # --- verify -----------------------------------------------------------------------------
 
@@ -116,6 +127,13 @@ class HubSpotSource(CrmSource):
             raise InvalidSignature("invalid HubSpot signature (v3)")
 
     # --- parse ------------------------------------------------------------------------------
+
+    def _plans(self) -> PropertyPlans:
+        """The per-property plans of the current mapping (compiled again if it was replaced)."""
+        plans: PropertyPlans | None = getattr(self, "_property_plans", None)
+        if plans is None or plans.mapping is not self.mapping:
+            plans = self._property_plans = PropertyPlans(self.mapping)
+        return plans
 
     def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
         batch = parse_json(webhook.body)
@@ -161,9 +179,10 @@ class HubSpotSource(CrmSource):
         elif action != "propertyChange":
             reason = f"{kind} is recorded but not mapped (only property changes are)"
         else:
-            return self.mapped(
-                object_name,
-                {prop or "": event.propertyValue},
+            # One property per event: its compiled plan, not every rule of the object type.
+            return mapped_event(
+                self.mapping,
+                self._plans().map_property(object_name, prop or "", event.propertyValue),
                 event_id=event_id,
                 occurred_at_ms=event.occurredAt,
                 crm_record=crm_record,

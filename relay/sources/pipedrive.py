@@ -74,6 +74,7 @@ def _custom_values(record: Mapping[str, Any]) -> dict[str, Any]:
 
 class PipedriveSource(CrmSource):
     name = "pipedrive"
+    header_names = frozenset({"authorization"})
 
     def verify(self, webhook: IncomingWebhook) -> None:
         expected = self.secret_value().encode()

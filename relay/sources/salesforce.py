@@ -144,6 +144,7 @@ def _sf_id(value: str | None, what: str) -> str:
 
 class SalesforceSource(CrmSource):
     name = "salesforce"
+    header_names = frozenset()
 
     def __init__(
         self,

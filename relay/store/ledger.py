@@ -11,13 +11,12 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
 
 from relay.changes import CustomerChange
 from relay.events import ParsedEvent
-from relay.exceptions import NotReplicated
 from relay.queue import DeadLetterMirror, mirror_job_id
 from relay.store import keys
+from relay.store.commit import GroupCommit
 from relay.store.records import (
     CHANGE_CHUNK,
     RAW_CHUNK,
@@ -57,6 +56,13 @@ class Ledger:
         # accept_many returns only once this many replicas hold the write (0: the primary alone).
         self.replica_acks = replica_acks
         self.replica_ack_timeout_ms = replica_ack_timeout_ms
+        # Accepts of one event-loop tick share one pipelined round trip (relay/store/commit.py).
+        self.commit = GroupCommit(
+            redis,
+            scripts.accept_many,
+            replica_acks=replica_acks,
+            replica_ack_timeout_ms=replica_ack_timeout_ms,
+        )
 
     # --- accepting ------------------------------------------------------------------------
 
@@ -66,8 +72,9 @@ class Ledger:
 
     async def accept_many(self, events: Sequence[ParsedEvent]) -> list[Accepted]:
         """Accept a request's events all-or-nothing in one atomic script call: one durable write,
-        one round trip. With `replica_acks`, raises NotReplicated unless that many replicas
-        confirm the write in time (still one round trip)."""
+        sharing its round trip with the other accepts of this loop tick (group commit). With
+        `replica_acks`, raises NotReplicated unless that many replicas confirm the write in
+        time (still one round trip)."""
         received_ms = now_ms()
         links = [part for event in events for pair in event.links.items() for part in pair]
         script_keys: list[str] = [keys.LINKS]
@@ -97,33 +104,8 @@ class Ledger:
                 len(payload) // 2,
                 *payload,
             ]
-        if self.replica_acks:
-            results = await self._accept_replicated(script_keys, args)
-        else:
-            results = await self.scripts.accept_many(keys=script_keys, args=args)
+        results = await self.commit.call(script_keys, args)
         return [Accepted(int(r)) for r in results]
-
-    async def _accept_replicated(self, script_keys: list[str], args: list[str | int | bytes]) -> Any:
-        """The accept script, then WAIT, on one connection in one round trip: WAIT counts the
-        replicas holding this connection's writes so far. The INCR in between makes that cover
-        every earlier write too, so a retried duplicate is confirmed only once its original is."""
-        script = self.scripts.accept_many
-        for _ in range(2):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.evalsha(script.sha, len(script_keys), *script_keys, *args)
-                pipe.incr(keys.REPLICA_ACK)
-                pipe.wait(self.replica_acks, self.replica_ack_timeout_ms)
-                results, _, acked = await pipe.execute(raise_on_error=False)
-            if not isinstance(results, NoScriptError):
-                break
-            await self.redis.script_load(script.script)  # a new primary (failover) has no scripts
-        if isinstance(results, Exception):
-            raise results
-        if isinstance(acked, Exception):
-            raise acked
-        if int(acked) < self.replica_acks:
-            raise NotReplicated(acked=int(acked), wanted=self.replica_acks)
-        return results
 
     # --- the dead-letter queue --------------------------------------------------------------
 

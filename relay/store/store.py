@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
 import redis.asyncio as aioredis
+from redis.connection import HiredisRespSerializer
+from redis.utils import HIREDIS_AVAILABLE
 
 from relay.queue import DeadLetterMirror
 from relay.store import keys
@@ -17,14 +22,29 @@ from relay.store.scripts import Scripts
 DEFAULT_EVENT_TTL_S = 7 * 24 * 3600
 
 
+class HiredisPackingConnection(aioredis.Connection):
+    """redis-py's asyncio connection packs commands in Python (~19 µs for an accept's EVALSHA);
+    its sync connection uses hiredis's C packer, which makes the same bytes in ~6 µs. This is
+    that packer on the asyncio connection: the client library's own code, no RESP of ours."""
+
+    _packer = HiredisRespSerializer()
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        return self._packer.pack(*args)  # type: ignore[no-any-return]
+
+
 def connect(redis_url: str) -> aioredis.Redis:
     """The relay's async Redis client; strings in and out, reconnecting on its own."""
+    options: dict[str, Any] = {}
+    if HIREDIS_AVAILABLE and urlsplit(redis_url).scheme == "redis":  # not for TLS or unix sockets
+        options["connection_class"] = HiredisPackingConnection
     return aioredis.Redis.from_url(
         redis_url,
         decode_responses=True,
         health_check_interval=15,
         socket_keepalive=True,
         retry_on_timeout=True,
+        **options,
     )
 
 

@@ -1,6 +1,7 @@
 """Every benchmark, one after the other, into bench-results/latest.md.
 
     python -m tests.bench [--smoke]      (make bench / make bench-smoke)
+    python -m tests.bench --only ingest  (one of them: ingest, backlog, delivery, sync)
 
 Ingest (tests/bench/ingest.py), backlog (tests/bench/backlog.py), delivery
 (tests/bench/delivery.py) and sync (tests/bench/sync.py). The report names the machine, the
@@ -91,17 +92,23 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--smoke", action="store_true", help="a few seconds per benchmark, so none can rot")
+    parser.add_argument("--only", choices=["ingest", "backlog", "delivery", "sync"], help="run just this one")
     args = parser.parse_args()
     command = shlex.join(["python", "-m", "tests.bench", *sys.argv[1:]])
     started, load_before, clock = datetime.now(UTC), load_average(), time.monotonic()
     log_dir = RESULTS_DIR / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
+    benchmarks: list[tuple[str, Callable[[], str]]] = [
+        ("Ingest", lambda: ingest.markdown(ingest.run(args.smoke, log_dir))),
+        ("Backlog", lambda: backlog.markdown(backlog.run(args.smoke))),
+        ("Delivery", lambda: delivery.markdown(delivery.run(args.smoke, log_dir))),
+        ("Sync", lambda: sync.markdown(sync.run(args.smoke))),
+    ]
     sections = [
-        section("Ingest", lambda: ingest.markdown(ingest.run(args.smoke, log_dir)), failures),
-        section("Backlog", lambda: backlog.markdown(backlog.run(args.smoke)), failures),
-        section("Delivery", lambda: delivery.markdown(delivery.run(args.smoke, log_dir)), failures),
-        section("Sync", lambda: sync.markdown(sync.run(args.smoke)), failures),
+        section(title, work, failures)
+        for title, work in benchmarks
+        if args.only is None or title.lower() == args.only
     ]
     kind = "smoke run (measurements too short to quote)" if args.smoke else "full run"
     report = "\n".join(

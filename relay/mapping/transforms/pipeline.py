@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 from relay.changes import LEAD_STATUSES
 from relay.contract.fields import SUBSCRIPTION_STATUSES
@@ -41,6 +42,7 @@ SALESFORCE_LEAD_STATUSES: Mapping[str, str] = {
 _STATUS_SEPARATORS = re.compile(r"[\s_\-]+")
 
 
+@lru_cache(maxsize=4096)  # the table's keys are folded on every look-up: fold each once
 def _status_key(name: str) -> str:
     return _STATUS_SEPARATORS.sub(" ", name.casefold()).strip()
 

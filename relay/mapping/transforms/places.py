@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 
 import pycountry
 
@@ -91,6 +91,7 @@ _US_STATE_ALIASES: Mapping[str, str] = {
 }
 
 
+@lru_cache(maxsize=4096)  # a batch names the same few countries and states again and again
 def _fold(text: str) -> str:
     """A name reduced for comparison: no case, accents, dots or apostrophes; "&" = "and"."""
     text = unicodedata.normalize("NFKD", text)
