@@ -1,8 +1,8 @@
-"""Coalescing: a customer's waiting changes become one PATCH body.
+"""Coalescing: a customer's waiting changes become one set of writes.
 
 Changes are applied in occurred_at order: the last writer of a field wins, `primary_contact`
-merges field by field, and tag/custom operations are replayed in order over the customer's
-current tags and custom attributes (which a PATCH would otherwise replace wholesale).
+merges field by field, and the last operation on a tag or custom attribute wins (delivery sends
+them through ChartMogul's attribute endpoints, which add and remove rather than replace).
 
 A change older than what was already applied to the same field is stale and dropped, so an
 out-of-order delivery from the CRM never overwrites a newer value. Field keys are
@@ -34,6 +34,25 @@ class CoalescedChange:
     @property
     def is_empty(self) -> bool:
         return not (self.fields or self.touches_attributes)
+
+    def attribute_calls(self) -> AttributeCalls:
+        """The tag and custom attribute writes, the last operation on each tag or key winning."""
+        last_tag = {tag: op for op, tag in self.tag_ops}
+        last_custom = {key: (op, value) for op, key, value in self.custom_ops}
+        return AttributeCalls(
+            tags_add=[tag for tag, op in last_tag.items() if op == "add"],
+            tags_remove=[tag for tag, op in last_tag.items() if op == "remove"],
+            custom_set={key: value for key, (op, value) in last_custom.items() if op == "set"},
+            custom_remove=[key for key, (op, _) in last_custom.items() if op == "remove"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeCalls:
+    tags_add: list[str]
+    tags_remove: list[str]
+    custom_set: dict[str, Any]
+    custom_remove: list[str]
 
 
 def coalesce(
@@ -75,31 +94,3 @@ def coalesce(
                 live = True
         (merged.event_ids if live else merged.stale_event_ids).append(change.event_id)
     return merged
-
-
-def merged_attributes(current: Mapping[str, Any], coalesced: CoalescedChange) -> dict[str, Any]:
-    """The full `attributes` object to send: current tags/custom with the operations applied."""
-    attributes = current.get("attributes") or {}
-    tags: list[str] = [t for t in attributes.get("tags") or [] if isinstance(t, str)]
-    custom: dict[str, Any] = dict(attributes.get("custom") or {})
-    for op, tag in coalesced.tag_ops:
-        if op == "add" and tag not in tags:
-            tags.append(tag)
-        elif op == "remove" and tag in tags:
-            tags.remove(tag)
-    for op, key, value in coalesced.custom_ops:
-        if op == "set":
-            custom[key] = value
-        else:
-            custom.pop(key, None)
-    return {"tags": tags, "custom": custom}
-
-
-def patch_body(coalesced: CoalescedChange, current: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The PATCH /v1/customers/{uuid} body. `current` is required when attributes change."""
-    body = dict(coalesced.fields)
-    if coalesced.touches_attributes:
-        if current is None:
-            raise ValueError("tag or custom attribute changes need the customer's current attributes")
-        body["attributes"] = merged_attributes(current, coalesced)
-    return body

@@ -98,21 +98,19 @@ def needs_customer(coalesced: CoalescedChange) -> bool:
 
 def plan_writes(coalesced: CoalescedChange, current: Mapping[str, Any] | None = None) -> WritePlan:
     patch = normalize_update(dict(coalesced.fields))
-    last_tag_op = {tag: op for op, tag in coalesced.tag_ops}
-    last_custom_op = {key: (op, value) for op, key, value in coalesced.custom_ops}
-    custom_set = {key: value for key, (op, value) in last_custom_op.items() if op == "set"}
+    calls = coalesced.attribute_calls()
     plan = WritePlan(
         patch=patch,
-        tags_add=[tag for tag, op in last_tag_op.items() if op == "add"],
-        tags_remove=[tag for tag, op in last_tag_op.items() if op == "remove"],
-        custom_set=custom_set,
-        custom_remove=[key for key, (op, _) in last_custom_op.items() if op == "remove"],
+        tags_add=calls.tags_add,
+        tags_remove=calls.tags_remove,
+        custom_set=calls.custom_set,
+        custom_remove=calls.custom_remove,
         idempotency_key=idempotency_key(coalesced.event_ids),
     )
     # The contract's checks of tags and custom values apply to what the attribute calls send.
     checked = dict(patch)
     if coalesced.touches_attributes:
-        checked["attributes"] = {"tags": [*plan.tags_add, *plan.tags_remove], "custom": custom_set}
+        checked["attributes"] = {"tags": [*plan.tags_add, *plan.tags_remove], "custom": calls.custom_set}
     violations = [str(v) for v in validate_update(checked, current=current)]
     return replace(plan, violations=violations)
 

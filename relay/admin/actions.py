@@ -80,12 +80,7 @@ def patch_preview(change: CustomerChange) -> tuple[dict[str, Any], dict[str, Any
     body = dict(coalesced.fields)
     if not coalesced.touches_attributes:
         return body, None
-    return body, {
-        "tags_add": [t for op, t in coalesced.tag_ops if op == "add"],
-        "tags_remove": [t for op, t in coalesced.tag_ops if op == "remove"],
-        "custom_set": {k: v for op, k, v in coalesced.custom_ops if op == "set"},
-        "custom_remove": [k for op, k, _ in coalesced.custom_ops if op == "remove"],
-    }
+    return body, dataclasses.asdict(coalesced.attribute_calls())
 
 
 def plan_change(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from relay.changes import CustomerChange, CustomerRef
-from relay.coalesce import CoalescedChange, coalesce, merged_attributes, patch_body
+from relay.coalesce import CoalescedChange, coalesce
 
 UUID = "cus_00000000-0000-0000-0000-000000000001"
 
@@ -213,61 +213,45 @@ def test_field_times_hold_the_newest_occurred_at_of_each_field_key() -> None:
 
 
 @pytest.mark.parametrize(
-    ("current", "changes", "attributes"),
+    ("changes", "tags_add", "tags_remove", "custom_set", "custom_remove"),
     [
         pytest.param(
-            {"attributes": {"tags": ["trial"], "custom": {"CAC": 5}}},
-            [change("e1", 1, tags_add=["vip"])],
-            {"tags": ["trial", "vip"], "custom": {"CAC": 5}},
-            id="adding a tag keeps the others and every custom attribute",
-        ),
-        pytest.param(
-            {"attributes": {"tags": ["trial", "vip"], "custom": {}}},
-            [change("e1", 1, tags_add=["vip"]), change("e2", 2, tags_remove=["trial"])],
-            {"tags": ["vip"], "custom": {}},
-            id="adding a tag already there changes nothing; removing one takes it out",
-        ),
-        pytest.param(
-            {"attributes": {"tags": [], "custom": {"CAC": 5, "Seats": 3}}},
-            [change("e1", 1, custom_set={"CAC": 7}), change("e2", 2, custom_remove=["Seats", "absent"])],
-            {"tags": [], "custom": {"CAC": 7}},
-            id="custom set overwrites, remove of an absent key is harmless",
-        ),
-        pytest.param(
+            [change("e1", 1, tags_add=["vip"]), change("e2", 2, tags_remove=["vip"])],
+            [],
+            ["vip"],
             {},
-            [change("e1", 1, tags_add=["vip"], custom_set={"CAC": 1})],
-            {"tags": ["vip"], "custom": {"CAC": 1}},
-            id="a customer without attributes",
+            [],
+            id="the last operation on a tag wins",
         ),
         pytest.param(
-            {"attributes": {"tags": ["ok", 7, None], "custom": None}},
-            [change("e1", 1, tags_remove=["gone"])],
-            {"tags": ["ok"], "custom": {}},
-            id="non-string tags shown by ChartMogul are dropped",
+            [change("e1", 1, custom_remove=["CAC"]), change("e2", 2, custom_set={"CAC": 25})],
+            [],
+            [],
+            {"CAC": 25},
+            [],
+            id="the last operation on a custom attribute wins",
+        ),
+        pytest.param(
+            [change("e1", 1, tags_add=["a", "b"], custom_set={"X": 1}, custom_remove=["Y"])],
+            ["a", "b"],
+            [],
+            {"X": 1},
+            ["Y"],
+            id="one call of each kind",
         ),
     ],
 )
-def test_merged_attributes(
-    current: dict[str, Any], changes: list[CustomerChange], attributes: dict[str, Any]
+def test_attribute_calls(
+    changes: list[CustomerChange],
+    tags_add: list[str],
+    tags_remove: list[str],
+    custom_set: dict[str, Any],
+    custom_remove: list[str],
 ) -> None:
-    assert merged_attributes(current, coalesce(changes)) == attributes
+    calls = coalesce(changes).attribute_calls()
 
-
-def test_patch_body_carries_fields_and_the_merged_attributes() -> None:
-    merged = coalesce([change("e1", 1, fields={"city": "Porto"}, tags_add=["vip"])])
-
-    body = patch_body(merged, {"attributes": {"tags": ["a"], "custom": {"CAC": 1}}})
-
-    assert body == {"city": "Porto", "attributes": {"tags": ["a", "vip"], "custom": {"CAC": 1}}}
-
-
-def test_patch_body_without_attribute_changes_needs_no_customer() -> None:
-    assert patch_body(coalesce([change("e1", 1, fields={"city": "Porto"})]), None) == {"city": "Porto"}
-
-
-def test_patch_body_refuses_attribute_changes_without_the_current_customer() -> None:
-    with pytest.raises(ValueError, match="current attributes"):
-        patch_body(coalesce([change("e1", 1, tags_add=["vip"])]), None)
+    assert (calls.tags_add, calls.tags_remove) == (tags_add, tags_remove)
+    assert (calls.custom_set, calls.custom_remove) == (custom_set, custom_remove)
 
 
 @pytest.mark.parametrize(
