@@ -5,30 +5,39 @@ would otherwise hold its connection (and a task) for as long as it likes. Both r
 leave the rest of the body unread, so their answers close the connection
 (`WebhookError.close_connection`). A client that goes away mid-upload raises starlette's
 ClientDisconnect, which the app logs as `client_disconnected`: not an error of ours.
+
+It reads the ASGI messages itself (the webhook path has no Request object; see
+relay/webhooks.py): `content_length` is the request's Content-Length header, if any.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 from relay.exceptions import BodyTimeout, PayloadTooLarge
 
 
-async def read_body(request: Request, *, limit: int, timeout_s: float) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+async def read_body(receive: Receive, content_length: str | None, *, limit: int, timeout_s: float) -> bytes:
+    if content_length is not None and content_length.isdigit() and int(content_length) > limit:
         raise PayloadTooLarge(f"body is larger than {limit} bytes")
     chunks = []
     size = 0
     try:
         async with asyncio.timeout(timeout_s):
-            async for chunk in request.stream():
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                chunk: bytes = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
                     raise PayloadTooLarge(f"body is larger than {limit} bytes")
                 chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
     except TimeoutError:
         raise BodyTimeout(f"the body did not arrive within {timeout_s:g} s") from None
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -122,7 +122,10 @@ def _params(request: Request, allowed: set[str]) -> dict[str, str]:
 
 async def _body(request: Request, model: type[_Body]) -> Any:
     data = await read_body(
-        request, limit=MAX_BODY_BYTES, timeout_s=app_state(request).settings.body_timeout_s
+        request.receive,
+        request.headers.get("content-length"),
+        limit=MAX_BODY_BYTES,
+        timeout_s=app_state(request).settings.body_timeout_s,
     )
     try:
         doc = orjson.loads(data or b"{}")

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
-from standardwebhooks.webhooks import hmac_data
 
 from relay.changes import CustomerChange, CustomerRef
 from relay.crms import KNOWN_SOURCES
@@ -107,19 +106,34 @@ def describe_validation_error(error: ValidationError) -> str:
 _OTHER_SOURCES = tuple(f"{name}:" for name in KNOWN_SOURCES if name != "generic")
 
 
+def given(model: BaseModel) -> dict[str, Any]:
+    """The model's fields that are not None, in declaration order: model_dump(exclude_none=True)
+    of a flat model, without its serializer's cost on every webhook."""
+    return {name: value for name, value in model.__dict__.items() if value is not None}
+
+
 def to_change(event: GenericEvent, source: str = "generic") -> CustomerChange:
     if event.id.startswith(_OTHER_SOURCES):
         prefix = event.id.split(":", 1)[0]
         raise InvalidEvent(
             f"id: {event.id!r} reads as a {prefix} event's id; a generic id may not start with {prefix!r}:"
         )
-    ref = CustomerRef(**event.customer.model_dump(exclude_none=True))
+    customer = event.customer
+    ref = CustomerRef(
+        uuid=customer.uuid,
+        external_id=customer.external_id,
+        data_source_uuid=customer.data_source_uuid,
+        email=customer.email,
+    )
     if not (ref.uuid or ref.external_id or ref.email):
         raise InvalidEvent("customer: give uuid, external_id (+ data_source_uuid) or email")
     occurred = event.occurred_at if event.occurred_at.tzinfo else event.occurred_at.replace(tzinfo=UTC)
-    fields = event.set.model_dump(exclude_none=True)
-    if fields.get("primary_contact") == {}:
-        del fields["primary_contact"]
+    fields = given(event.set)
+    contact = fields.get("primary_contact")
+    if contact is not None:
+        fields["primary_contact"] = given(contact)
+        if not fields["primary_contact"]:
+            del fields["primary_contact"]
     change = CustomerChange(
         event_id=event.id,
         source=source,
@@ -171,7 +185,8 @@ class GenericSource(WebhookSource):
         if not (stamp.isascii() and stamp.isdigit() and len(stamp) < 15):
             raise InvalidSignature("invalid Standard Webhooks signature: webhook-timestamp is not seconds")
         self.check_timestamp(int(stamp), "webhook-timestamp", time.time())
-        expected = hmac_data(self._key, f"{msg_id}.{stamp}.".encode() + webhook.body)
+        # hmac.digest: the one-call C path (hmac.new builds a Python HMAC object per request).
+        expected = hmac.digest(self._key, f"{msg_id}.{stamp}.".encode() + webhook.body, "sha256")
         # The spec: a space-separated list of `v1,<base64>`; any valid entry verifies, so a
         # malformed or unknown entry is skipped, not fatal (it may be a newer scheme).
         for entry in signatures.split(" "):

@@ -121,7 +121,7 @@ class HubSpotSource(CrmSource):
             + webhook.body
             + raw_timestamp.encode()
         )
-        expected = base64.b64encode(hmac.new(secret, message, hashlib.sha256).digest())
+        expected = base64.b64encode(hmac.digest(secret, message, "sha256"))
         given = webhook.headers["x-hubspot-signature-v3"].strip().encode()
         if not hmac.compare_digest(expected, given):
             raise InvalidSignature("invalid HubSpot signature (v3)")

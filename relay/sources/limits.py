@@ -17,7 +17,7 @@ then `check_json` walks the document and stops at the first breach.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from relay.exceptions import InvalidEvent
 
@@ -40,17 +40,46 @@ def check_entries(count: int, where: str, what: str = "entries") -> None:
         raise InvalidEvent(f"{where} holds {count} {what}, more than {MAX_ENTRIES} (the limit)")
 
 
+def within_limits_by_size(text: str | bytes) -> bool:
+    """True when JSON this short cannot meet a limit, so `check_json` need not walk it: fewer
+    than MAX_DEPTH brackets cannot nest MAX_DEPTH deep, and each entry or value takes at least
+    two characters (itself and a separator). Brackets inside strings only count against it."""
+    if len(text) >= 2 * MAX_ENTRIES:
+        return False
+    if isinstance(text, str):
+        return text.count("{") + text.count("[") < MAX_DEPTH
+    return text.count(b"{") + text.count(b"[") < MAX_DEPTH
+
+
 def check_json(doc: Any, *, what: str = "body") -> None:
-    """Raise InvalidEvent at the first limit `doc` breaks; iterative, so depth costs no stack."""
-    values = 0
+    """Raise InvalidEvent at the first limit `doc` breaks; iterative, so depth costs no stack.
+    The walk visits containers only and names nothing (a path string per value cost more than
+    the walk); only a breach walks again to say where it is."""
+    values, next_yield = 1, YIELD_EVERY
+    stack: list[tuple[Any, int]] = [(doc, 1)] if type(doc) in _CONTAINERS else []
+    while stack:
+        value, depth = stack.pop()
+        if (depth >= MAX_DEPTH and value) or len(value) > MAX_ENTRIES:
+            _name_breach(doc, what)
+        values += len(value)
+        if values > MAX_VALUES:
+            raise too_many_values(what)
+        if values >= next_yield:
+            time.sleep(0)  # in the parser thread: let the event loop take the GIL now and then
+            next_yield += YIELD_EVERY
+        for child in value.values() if type(value) is dict else value:
+            if type(child) in _CONTAINERS:  # orjson makes exactly these, never a subclass
+                stack.append((child, depth + 1))
+
+
+_CONTAINERS = (dict, list)
+
+
+def _name_breach(doc: Any, what: str) -> NoReturn:
+    """Raise the breach the fast walk met, naming the value: `body.custom.set: holds 1001 keys`."""
     stack: list[tuple[Any, int, str]] = [(doc, 1, what)]
     while stack:
         value, depth, where = stack.pop()
-        values += 1
-        if values > MAX_VALUES:
-            raise too_many_values(what)
-        if not values % YIELD_EVERY:
-            time.sleep(0)  # in the parser thread: let the event loop take the GIL now and then
         if isinstance(value, dict):
             if depth >= MAX_DEPTH and value:
                 raise too_deep(what)
@@ -61,3 +90,4 @@ def check_json(doc: Any, *, what: str = "body") -> None:
                 raise too_deep(what)
             check_entries(len(value), where, "items")
             stack.extend((child, depth + 1, f"{where}[{i}]") for i, child in enumerate(value))
+    raise AssertionError("the walk that names a breach met none")

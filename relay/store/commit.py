@@ -1,22 +1,23 @@
-"""Group commit: accepts that arrive within one event-loop tick share one pipelined round trip.
+"""Group commit: accepts that arrive within one event-loop tick share one script call.
 
 Under load the web app runs many requests' handlers in one loop iteration; each reaches its
 accept and waits here. The first one schedules a flush for the next iteration (`call_soon`),
-which sends every waiting accept's script call down one connection as one redis-py pipeline
-(not a MULTI: each call stays its own atomic script, as before) and answers each request with
-its own result when the pipeline's replies are back. A request is still answered 2xx only
-after Redis has replied to its own script call.
+which sends every waiting accept as one segment of ONE call of the accept script (the script
+keeps each segment all or nothing and answers one entry per segment), and answers each request
+with its own entry when the reply is back. A request is still answered 2xx only after Redis has
+replied to the call that holds its events. A flush of many events is cut into several calls
+(`max_items` events each, whole segments) sent in one pipeline, so no call holds Redis long.
 
 With replica acks (RELAY_REDIS_REPLICA_ACKS) the pipeline ends with INCR + one WAIT: WAIT
 counts the replicas that hold this connection's writes so far, so one WAIT confirms every
-script before it, and the INCR makes that cover a retried duplicate's original write too.
+call before it, and the INCR makes that cover a retried duplicate's original write too.
 If the replicas do not confirm in time, every request of the pipeline gets NotReplicated.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,32 +33,38 @@ ScriptArgs = Sequence[str | int | bytes]
 
 @dataclass(slots=True)
 class _Call:
-    keys: Sequence[str]
-    args: ScriptArgs
+    segment: ScriptArgs
+    items: int
     answer: asyncio.Future[Any]
 
 
 @dataclass
 class CommitStats:
-    requests: int = 0  # script calls answered
+    requests: int = 0  # segments answered
     round_trips: int = 0  # pipelines sent (NOSCRIPT retries included)
-    largest: int = 0  # most calls in one pipeline
+    largest: int = 0  # most segments in one pipeline
 
 
 @dataclass
 class GroupCommit:
+    """Batches callers' segments into calls of `script` with `script_keys` and, ahead of the
+    segments, the arguments `header()` gives at send time."""
+
     redis: aioredis.Redis
     script: AsyncScript
+    script_keys: Sequence[str]
+    header: Callable[[], ScriptArgs]
+    max_items: int = 500
     replica_acks: int = 0
     replica_ack_timeout_ms: int = 1000
     stats: CommitStats = field(default_factory=CommitStats)
     _waiting: list[_Call] = field(default_factory=list)
     _flushes: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def call(self, script_keys: Sequence[str], args: ScriptArgs) -> Any:
-        """The script's reply for these keys and args, sent with this tick's other calls."""
+    async def call(self, segment: ScriptArgs, items: int) -> Any:
+        """The script's answer for this segment (of `items` events), sent with this tick's others."""
         loop = asyncio.get_running_loop()
-        call = _Call(script_keys, args, loop.create_future())
+        call = _Call(segment, items, loop.create_future())
         self._waiting.append(call)
         if len(self._waiting) == 1:
             loop.call_soon(self._flush)
@@ -70,8 +77,9 @@ class GroupCommit:
         task.add_done_callback(self._flushes.discard)
 
     async def _send(self, calls: list[_Call]) -> None:
+        groups = self._groups(calls)
         try:
-            replies = await self._pipeline(calls)
+            replies = await self._pipeline(groups)
         except BaseException as exc:  # every waiting request learns why (Redis down, cancelled)
             for call in calls:
                 if not call.answer.done():
@@ -79,22 +87,41 @@ class GroupCommit:
             if not isinstance(exc, Exception):
                 raise
             return
-        for call, reply in zip(calls, replies, strict=True):
-            if call.answer.done():  # its request went away (client disconnected): nobody waits
-                continue
-            if isinstance(reply, Exception):
-                call.answer.set_exception(reply)
-            else:
-                call.answer.set_result(reply)
+        for group, reply in zip(groups, replies, strict=True):
+            answers = reply if isinstance(reply, list) else [reply] * len(group)
+            for call, answer in zip(group, answers, strict=True):
+                if call.answer.done():  # its request went away (client disconnected): nobody waits
+                    continue
+                if isinstance(answer, Exception):
+                    call.answer.set_exception(answer)
+                else:
+                    call.answer.set_result(answer)
         self.stats.requests += len(calls)
         self.stats.largest = max(self.stats.largest, len(calls))
 
-    async def _pipeline(self, calls: list[_Call]) -> list[Any]:
-        """One round trip for all calls (two when Redis lost its scripts, e.g. after a failover)."""
+    def _groups(self, calls: list[_Call]) -> list[list[_Call]]:
+        """Whole segments, at most `max_items` events a call (one segment may hold more)."""
+        groups: list[list[_Call]] = [[]]
+        items = 0
+        for call in calls:
+            if groups[-1] and items + call.items > self.max_items:
+                groups.append([])
+                items = 0
+            groups[-1].append(call)
+            items += call.items
+        return groups
+
+    async def _pipeline(self, groups: list[list[_Call]]) -> list[Any]:
+        """One reply per group, in one round trip (two when Redis lost its scripts, e.g. after
+        a failover); an exception where the call failed as a whole."""
+        header = self.header()
         for attempt in range(2):
             async with self.redis.pipeline(transaction=False) as pipe:
-                for call in calls:
-                    pipe.evalsha(self.script.sha, len(call.keys), *call.keys, *call.args)
+                for group in groups:
+                    args = list(header)
+                    for call in group:
+                        args += call.segment
+                    pipe.evalsha(self.script.sha, len(self.script_keys), *self.script_keys, *args)
                 if self.replica_acks:
                     pipe.incr(keys.REPLICA_ACK)
                     pipe.wait(self.replica_acks, self.replica_ack_timeout_ms)

@@ -52,20 +52,29 @@ EVENTS = f"{PREFIX}:events"
 REPLICA_ACK = f"{PREFIX}:replica_ack"
 
 
+# The key families of one accepted event, in the order accept_many.lua takes them: a family's
+# prefix followed by the event id (record, history) or the customer key (pending, events index).
+EVENT_FAMILY = f"{PREFIX}:event:"
+HISTORY_FAMILY = f"{PREFIX}:history:"
+PENDING_FAMILY = f"{PREFIX}:pending:"
+CUSTOMER_EVENTS_FAMILY = f"{PREFIX}:customer_events:"
+ACCEPT_FAMILIES = (EVENT_FAMILY, HISTORY_FAMILY, PENDING_FAMILY, CUSTOMER_EVENTS_FAMILY)
+
+
 def event(event_id: str) -> str:
     """Hash: the event's record (source, customer, change, status, timestamps)."""
-    return f"{PREFIX}:event:{event_id}"
+    return EVENT_FAMILY + event_id
 
 
 def event_history(event_id: str) -> str:
     """List: one JSON entry per thing that happened to the event (attempts, outcomes, replays).
     A prefix of its own: under `event:` an event id ending in ":history" would name this list."""
-    return f"{PREFIX}:history:{event_id}"
+    return HISTORY_FAMILY + event_id
 
 
 def pending(customer_key: str) -> str:
     """Sorted set: the customer's events waiting for delivery, scored by occurred_at (ms)."""
-    return f"{PREFIX}:pending:{customer_key}"
+    return PENDING_FAMILY + customer_key
 
 
 def retry_state(customer_key: str) -> str:
@@ -75,7 +84,7 @@ def retry_state(customer_key: str) -> str:
 
 def customer_events(customer_key: str) -> str:
     """Sorted set: the customer's retained event ids by received time (ms)."""
-    return f"{PREFIX}:customer_events:{customer_key}"
+    return CUSTOMER_EVENTS_FAMILY + customer_key
 
 
 def lookup(reference_key: str) -> str:

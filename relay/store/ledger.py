@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from relay.changes import CustomerChange
 from relay.events import ParsedEvent
@@ -18,14 +19,12 @@ from relay.queue import DeadLetterMirror, mirror_job_id
 from relay.store import keys
 from relay.store.commit import GroupCommit
 from relay.store.records import (
-    CHANGE_CHUNK,
     RAW_CHUNK,
     Accepted,
     Edited,
     EventRecord,
     Purged,
     Replayed,
-    chunk_fields,
     compact_change,
     first_history_entry,
     history_entry,
@@ -56,13 +55,19 @@ class Ledger:
         # accept_many returns only once this many replicas hold the write (0: the primary alone).
         self.replica_acks = replica_acks
         self.replica_ack_timeout_ms = replica_ack_timeout_ms
-        # Accepts of one event-loop tick share one pipelined round trip (relay/store/commit.py).
+        # Accepts of one event-loop tick share one script call (relay/store/commit.py).
         self.commit = GroupCommit(
             redis,
             scripts.accept_many,
+            script_keys=[keys.LINKS, keys.READY, keys.LEASES, keys.RETRY, keys.EVENTS],
+            header=self._accept_header,
             replica_acks=replica_acks,
             replica_ack_timeout_ms=replica_ack_timeout_ms,
         )
+
+    def _accept_header(self) -> list[str | int]:
+        """accept_many.lua's first arguments: the per-event key families, the time, the TTL."""
+        return [*keys.ACCEPT_FAMILIES, now_ms(), self.event_ttl_s]
 
     # --- accepting ------------------------------------------------------------------------
 
@@ -72,40 +77,25 @@ class Ledger:
 
     async def accept_many(self, events: Sequence[ParsedEvent]) -> list[Accepted]:
         """Accept a request's events all-or-nothing in one atomic script call: one durable write,
-        sharing its round trip with the other accepts of this loop tick (group commit). With
-        `replica_acks`, raises NotReplicated unless that many replicas confirm the write in
-        time (still one round trip)."""
-        received_ms = now_ms()
+        shared with the other accepts of this loop tick (group commit). With `replica_acks`,
+        raises NotReplicated unless that many replicas confirm the write in time."""
         links = [part for event in events for pair in event.links.items() for part in pair]
-        script_keys: list[str] = [keys.LINKS]
-        args: list[str | int | bytes] = [len(links) // 2, *links]
+        segment: list[str | int | bytes] = [len(links) // 2, *links, len(events)]
         for event in events:
             change = event.change
-            customer = change.customer.key
-            script_keys += [
-                keys.event(change.event_id),
-                keys.event_history(change.event_id),
-                keys.pending(customer),
-                keys.READY,
-                keys.LEASES,
-                keys.RETRY,
-                keys.EVENTS,
-                keys.customer_events(customer),
-            ]
-            payload = chunk_fields(CHANGE_CHUNK, compact_change(change)) + chunk_fields(RAW_CHUNK, event.raw)
-            args += [
+            segment += [
                 change.event_id,
-                customer,
+                change.customer.key,
                 change.occurred_at_ms,
-                received_ms,
-                self.event_ttl_s,
                 change.source,
                 event.ignored_reason or "",
-                len(payload) // 2,
-                *payload,
+                compact_change(change),
+                event.raw,
             ]
-        results = await self.commit.call(script_keys, args)
-        return [Accepted(int(r)) for r in results]
+        answer = await self.commit.call(segment, len(events))
+        if isinstance(answer, str):  # a key of this request holds another type: nothing stored
+            raise ResponseError(answer)
+        return [Accepted(int(r)) for r in answer]
 
     # --- the dead-letter queue --------------------------------------------------------------
 

@@ -248,7 +248,7 @@ WHOLE_KEY_PY = re.compile(
 
 def hot_path_sources() -> dict[str, str]:
     """What runs per accepted request and per claim: the Lua, and the Python that sends it."""
-    import relay.app
+    import relay.webhooks
     import relay.queue
 
     lua = resources.files("relay.store.lua")
@@ -258,8 +258,8 @@ def hot_path_sources() -> dict[str, str]:
         "relay/store/lua/claim.lua": lua.joinpath("claim.lua").read_text(),
         "Ledger.accept_many": inspect.getsource(Ledger.accept_many),
         "Deliveries.claim": inspect.getsource(Deliveries.claim),
-        "relay.app.accept_webhook": inspect.getsource(relay.app.accept_webhook),
-        "relay.app.receive_webhook": inspect.getsource(relay.app.receive_webhook),
+        "relay.webhooks.accept_webhook": inspect.getsource(relay.webhooks.accept_webhook),
+        "relay.webhooks.receive_webhook": inspect.getsource(relay.webhooks.receive_webhook),
         "relay.queue.Waker": inspect.getsource(relay.queue.Waker),
         "relay.queue.enqueue_wakeup": inspect.getsource(relay.queue.enqueue_wakeup),
     }

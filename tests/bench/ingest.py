@@ -120,6 +120,10 @@ def serve(kind: str, port: int) -> None:
     load_settings()  # logging as `relay serve` configures it
     apps: dict[str, Callable[[], Any]] = {"ceiling": ceiling_app, "naive": naive_app, "relay": relay_app}
     app = apps[kind]()
+    if os.environ.get("BENCH_GC"):
+        import gc
+
+        gc.set_threshold(*[int(x) for x in os.environ["BENCH_GC"].split(",")])
     profile_to = os.environ.get("BENCH_PROFILE")  # a path: the server's cProfile stats go there
     if profile_to:
         profile_until_shutdown(app, profile_to)

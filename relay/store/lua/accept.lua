@@ -1,34 +1,85 @@
 -- Accept one event durably: dedupe, record, queue for its customer, make the customer ready.
 -- accept_many.lua calls check() for every event of a webhook before accept() writes anything.
--- KEYS: event, history, pending, ready, leases, retry, events index, customer's events index
--- ARGV: event_id, customer_key, occurred_ms, now_ms, ttl_s, source, ignored_reason ('' unless
---       the event is only recorded), n, then n payload fields and values (the change "c:0"..,
---       the raw body "r:0"..)
+-- An event's keys are its family prefixes (relay/store/keys.py, passed by accept_many.lua)
+-- followed by its event id or customer key: P.event, P.history, P.pending, P.customer_events.
+-- S: the keys every event shares: S.ready, S.leases, S.retry, S.events.
+-- E: the event: id, customer, occurred_ms, source, ignored ('' unless the event is only
+--    recorded), change (compact JSON), raw (the CRM's payload).
+-- The change and the raw payload are stored in pieces of at most CHUNK_BYTES ("c:0", "c:1", …
+-- and "r:0", …; relay/store/records.py says why), split here rather than by the caller: two
+-- arguments per event instead of one per piece.
 -- The first history entry ("accepted" at now_ms) is not written: readers derive it from the
 -- record (Ledger.history); the history list is created by the second entry.
 -- accept() returns 0 duplicate, 1 accepted (customer already waiting or busy), 2 accepted and
 -- newly ready, 3 recorded as ignored, 4 duplicate with another change (recorded in its history).
-local ACCEPT_ARGS = 8
-local KEY_TYPES = {'hash', 'list', 'zset', 'zset', 'zset', 'zset', 'zset', 'zset'}
--- Keys 4-7 (ready, leases, retry, events index) are the same for every event: checked once.
-local SHARED = {[4] = true, [5] = true, [6] = true, [7] = true}
+local CHUNK_BYTES = 64
+local MAX_CHUNKS = 32
 
--- An error message naming the first key that holds something other than what accept() writes
--- (nil when all are fine), for the caller to return before any write: a webhook is stored whole
--- or not at all. `shared`: check the keys every event shares too.
-local function check(KEYS, shared)
-  for i, wanted in ipairs(KEY_TYPES) do
-    if shared or not SHARED[i] then
-      local found = redis.call('TYPE', KEYS[i])['ok']
-      if found ~= 'none' and found ~= wanted then
-        return 'accept: key ' .. KEYS[i] .. ' holds a ' .. found .. ', not a ' .. wanted
-      end
-    end
+-- An error message when `key` holds something other than `wanted` (nil when it is fine).
+local function wrong_type(key, wanted)
+  local found = redis.call('TYPE', key)['ok']
+  if found ~= 'none' and found ~= wanted then
+    return 'accept: key ' .. key .. ' holds a ' .. found .. ', not a ' .. wanted
   end
   return nil
 end
 
--- The change chunks stored at accept ('c:0', 'c:1', …), joined: nil for records of the first layout.
+local function event_keys(P, E)
+  return {
+    event = P.event .. E.id,
+    history = P.history .. E.id,
+    pending = P.pending .. E.customer,
+    customer_events = P.customer_events .. E.customer,
+  }
+end
+
+-- Before any write of its webhook: an error message naming the first of the event's keys that
+-- holds something other than what accept() writes, or nil. Sets K.exists (the record is there:
+-- a duplicate). M is this call's memory (new_memory()).
+local function check(K, M)
+  local found = redis.call('TYPE', K.event)['ok']
+  K.exists = found ~= 'none'
+  if K.exists and found ~= 'hash' then
+    return 'accept: key ' .. K.event .. ' holds a ' .. found .. ', not a hash'
+  end
+  if K.exists then  -- only a duplicate writes its history (a conflicting one)
+    local problem = wrong_type(K.history, 'list')
+    if problem then return problem end
+  end
+  if not M.checked[K.pending] then
+    local problem = wrong_type(K.pending, 'zset') or wrong_type(K.customer_events, 'zset')
+    if problem then return problem end
+    M.checked[K.pending] = true
+  end
+  return nil
+end
+
+-- `fields` gets prefix .. i, piece, …: pieces of at most CHUNK_BYTES bytes that never split a
+-- UTF-8 character (records are read back as text); one piece when that would take too many.
+local function add_chunks(fields, prefix, text)
+  local pieces, at, size = {}, 1, #text
+  if size <= CHUNK_BYTES * MAX_CHUNKS then
+    while at <= size do
+      local stop = at + CHUNK_BYTES - 1
+      if stop < size then
+        local byte = string.byte(text, stop + 1)
+        while byte >= 128 and byte < 192 and stop > at do  -- it would end inside a character
+          stop = stop - 1
+          byte = string.byte(text, stop + 1)
+        end
+      end
+      pieces[#pieces + 1] = string.sub(text, at, stop)
+      at = stop + 1
+    end
+  end
+  if #pieces == 0 or #pieces > MAX_CHUNKS then pieces = {text} end
+  for i, piece in ipairs(pieces) do
+    fields[#fields + 1] = prefix .. (i - 1)
+    fields[#fields + 1] = piece
+  end
+end
+
+-- The change pieces stored at accept ('c:0', 'c:1', …), joined: nil for records of the first layout.
 local function stored_change(key)
   local parts, i = {}, 0
   while true do
@@ -41,38 +92,77 @@ local function stored_change(key)
   return table.concat(parts)
 end
 
-local function accept(KEYS, ARGV)
-  local n = tonumber(ARGV[ACCEPT_ARGS])
-  if redis.call('EXISTS', KEYS[1]) == 1 then
-    local change = {}
-    for k = 1, 2 * n, 2 do
-      if string.sub(ARGV[ACCEPT_ARGS + k], 1, 2) == 'c:' then change[#change + 1] = ARGV[ACCEPT_ARGS + k + 1] end
+-- What one script call remembers, so that a customer's second event costs fewer commands:
+-- customer keys whose types were checked, records written, whether a customer is known to be
+-- waiting or busy, and the index entries accept() adds, written by write_indexes() with one
+-- ZADD per sorted set (score, member, score, member, …).
+local function new_memory()
+  return {checked = {}, written = {}, customers = {}, indexes = {}, index_keys = {}}
+end
+
+local function add_to_index(M, key, score, member)
+  local entries = M.indexes[key]
+  if not entries then
+    entries = {}
+    M.indexes[key] = entries
+    M.index_keys[#M.index_keys + 1] = key
+  end
+  entries[#entries + 1] = score
+  entries[#entries + 1] = member
+end
+
+-- The index entries accept() gathered, each customer's events index then given the record's
+-- TTL (ZADD keeps a key's TTL, a new key has none).
+local ZADD_PAIRS = 1000  -- per ZADD: unpack() has a stack limit
+local function write_indexes(M, P, ttl_s)
+  for _, key in ipairs(M.index_keys) do
+    local entries = M.indexes[key]
+    for at = 1, #entries, 2 * ZADD_PAIRS do
+      redis.call('ZADD', key, unpack(entries, at, math.min(#entries, at + 2 * ZADD_PAIRS - 1)))
     end
-    local stored = stored_change(KEYS[1])
-    local new = table.concat(change)
-    if stored == nil or stored == new then return 0 end
-    -- Built here, not by the caller: the entry is rare, its arguments would be on every accept.
-    local entry = '{"at_ms":' .. ARGV[4] .. ',"what":"conflicting_duplicate","source":' .. cjson.encode(ARGV[6])
-      .. ',"digest":"' .. string.sub(redis.sha1hex(new), 1, 16) .. '"}'
-    if redis.call('RPUSH', KEYS[2], entry) == 1 then
-      local ttl = redis.call('PTTL', KEYS[1])
-      if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+    if string.sub(key, 1, #P.customer_events) == P.customer_events then
+      redis.call('EXPIRE', key, ttl_s)
+    end
+  end
+  M.indexes, M.index_keys = {}, {}
+end
+
+-- Records the event (its index entries wait in M for write_indexes()); returns its answer.
+local function accept(K, S, E, M, now_ms, ttl_s)
+  if K.exists or M.written[K.event] then  -- a duplicate (perhaps of an event of this call)
+    local stored = stored_change(K.event)
+    if stored == nil or stored == E.change then return 0 end
+    local entry = '{"at_ms":' .. now_ms .. ',"what":"conflicting_duplicate","source":' .. cjson.encode(E.source)
+      .. ',"digest":"' .. string.sub(redis.sha1hex(E.change), 1, 16) .. '"}'
+    if redis.call('RPUSH', K.history, entry) == 1 then
+      local ttl = redis.call('PTTL', K.event)
+      if ttl > 0 then redis.call('PEXPIRE', K.history, ttl) end
     end
     return 4
   end
-  local ignored = ARGV[7] ~= ''
+  local ignored = E.ignored ~= ''
   -- No event_id (the key names it) and no attempts (absent: 0): see relay/store/records.py.
-  redis.call('HSET', KEYS[1],
-    'source', ARGV[6], 'customer', ARGV[2], 'occurred_at_ms', ARGV[3], 'received_at_ms', ARGV[4],
-    'status', ignored and 'ignored' or 'queued', unpack(ARGV, ACCEPT_ARGS + 1, ACCEPT_ARGS + 2 * n))
-  if ignored then redis.call('HSET', KEYS[1], 'reason', ARGV[7]) end
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-  redis.call('ZADD', KEYS[7], ARGV[4], ARGV[1])
-  redis.call('ZADD', KEYS[8], ARGV[4], ARGV[1])
-  redis.call('EXPIRE', KEYS[8], ARGV[5])
+  local fields = {
+    'source', E.source, 'customer', E.customer, 'occurred_at_ms', E.occurred_ms,
+    'received_at_ms', now_ms, 'status', ignored and 'ignored' or 'queued',
+  }
+  if ignored then
+    fields[#fields + 1] = 'reason'
+    fields[#fields + 1] = E.ignored
+  end
+  add_chunks(fields, 'c:', E.change)
+  add_chunks(fields, 'r:', E.raw)
+  redis.call('HSET', K.event, unpack(fields))
+  redis.call('EXPIRE', K.event, ttl_s)
+  M.written[K.event] = true
+  add_to_index(M, S.events, now_ms, E.id)
+  add_to_index(M, K.customer_events, now_ms, E.id)
   if ignored then return 3 end
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-  if redis.call('ZSCORE', KEYS[5], ARGV[2]) or redis.call('ZSCORE', KEYS[6], ARGV[2]) then return 1 end
-  if redis.call('ZADD', KEYS[4], 'NX', ARGV[4], ARGV[2]) == 1 then return 2 end
+  add_to_index(M, K.pending, E.occurred_ms, E.id)
+  local customer = M.customers[E.customer]
+  if customer then return 1 end  -- already found waiting or busy in this call
+  M.customers[E.customer] = true
+  if redis.call('ZSCORE', S.leases, E.customer) or redis.call('ZSCORE', S.retry, E.customer) then return 1 end
+  if redis.call('ZADD', S.ready, 'NX', now_ms, E.customer) == 1 then return 2 end
   return 1
 end

@@ -1,29 +1,52 @@
--- Accept one webhook's events (and the links they prove) in ONE atomic call: all or nothing,
--- one durable write, one round trip. accept.lua (pasted in ahead of this by the loader) checks
--- and accepts each event; every check runs before the first write, because Redis does not roll
--- back a script that fails halfway.
--- KEYS: relay:links, then accept.lua's 8 keys per event
--- ARGV: number of link pairs, the link fields and values, then per event accept.lua's
---       ACCEPT_ARGS arguments followed by its 2n payload fields and values
--- Returns accept.lua's answer for each event, in order; an error reply (nothing written) when a
--- key holds another type than the script writes.
-local links = tonumber(ARGV[1])
-local found = redis.call('TYPE', KEYS[1])['ok']
-if found ~= 'none' and found ~= 'hash' then
-  return redis.error_reply('accept: key ' .. KEYS[1] .. ' holds a ' .. found .. ', not a hash')
-end
-local calls = {}
-local a = 2 + 2 * links
-for k = 2, #KEYS, 8 do
-  local n = tonumber(ARGV[a + ACCEPT_ARGS - 1])
-  local stop = a + ACCEPT_ARGS - 1 + 2 * n
-  local event_keys, event_args = {unpack(KEYS, k, k + 7)}, {unpack(ARGV, a, stop)}
-  local problem = check(event_keys, k == 2)
+-- Accept the webhooks of one group commit (relay/store/commit.py) in ONE script call: each
+-- webhook's events, and the links they prove, all or nothing, in arrival order; one durable
+-- write. accept.lua (pasted in ahead of this by the loader) checks and accepts each event; a
+-- webhook's checks all run before its first write, because Redis does not roll back a script
+-- that fails halfway.
+-- KEYS: relay:links, relay:ready, relay:leases, relay:retry, relay:events
+-- ARGV: the key prefixes of an event's record, history, customer's pending set and customer's
+--       events index; now_ms; ttl_s; then per webhook: its number of link pairs, the link
+--       fields and values, its number of events, and EVENT_ARGS arguments per event (accept.lua's
+--       E, in that order)
+-- Returns per webhook: accept.lua's answer for each of its events, in order; or, nothing of
+-- that webhook written, the message naming a key that holds another type than accept() writes.
+-- An error reply (nothing written) when a key every webhook shares holds another type.
+local EVENT_ARGS = 7
+local SHARED = {{KEYS[1], 'hash'}, {KEYS[2], 'zset'}, {KEYS[3], 'zset'}, {KEYS[4], 'zset'}, {KEYS[5], 'zset'}}
+for _, key in ipairs(SHARED) do
+  local problem = wrong_type(key[1], key[2])
   if problem then return redis.error_reply(problem) end
-  calls[#calls + 1] = {event_keys, event_args}
-  a = stop + 1
 end
-if links > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, 1 + 2 * links)) end
-local results = {}
-for _, call in ipairs(calls) do results[#results + 1] = accept(call[1], call[2]) end
-return results
+local S = {ready = KEYS[2], leases = KEYS[3], retry = KEYS[4], events = KEYS[5]}
+local P = {event = ARGV[1], history = ARGV[2], pending = ARGV[3], customer_events = ARGV[4]}
+local now_ms, ttl_s = ARGV[5], ARGV[6]
+local M = new_memory()
+local answers, a = {}, 7
+while a <= #ARGV do
+  local links = tonumber(ARGV[a])
+  local links_at = a + 1
+  a = links_at + 2 * links
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  local events, problem = {}, nil
+  for i = 1, n do
+    local E = {
+      id = ARGV[a], customer = ARGV[a + 1], occurred_ms = ARGV[a + 2], source = ARGV[a + 3],
+      ignored = ARGV[a + 4], change = ARGV[a + 5], raw = ARGV[a + 6],
+    }
+    a = a + EVENT_ARGS
+    local K = event_keys(P, E)
+    problem = problem or check(K, M)
+    events[i] = {K, E}
+  end
+  if problem then
+    answers[#answers + 1] = problem
+  else
+    if links > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, links_at, links_at + 2 * links - 1)) end
+    local results = {}
+    for i, event in ipairs(events) do results[i] = accept(event[1], S, event[2], M, now_ms, ttl_s) end
+    answers[#answers + 1] = results
+  end
+end
+write_indexes(M, P, ttl_s)  -- once for the whole call: one ZADD per sorted set
+return answers
