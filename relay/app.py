@@ -186,6 +186,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            state.accepted.flush()
             commits = store.ledger.commit.stats
             log.info(
                 "web_stopped",

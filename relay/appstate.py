@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from relay.logs import Tally, get_logger
 from relay.queue import Queue, Waker
 from relay.settings import Settings
 from relay.sources import WebhookSource
@@ -19,6 +20,10 @@ class AppState:
     store: Store
     queue: Queue
     waker: Waker
+    # Accepted webhooks per source, logged once a second ("webhooks_accepted").
+    accepted: Tally = field(
+        default_factory=lambda: Tally(get_logger("relay.web"), "webhooks_accepted", key="source")
+    )
 
 
 def app_state(request: Request) -> AppState:

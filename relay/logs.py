@@ -90,6 +90,36 @@ def configure_logging(
     server_errors.addFilter(_NotLoggedYet())
 
 
+class Tally:
+    """Counts per key, logged as one INFO line per key and interval (`event`, key=…, counts…):
+    what happened thousands of times a second, said once a second. Used on an event loop."""
+
+    def __init__(self, logger: structlog.typing.FilteringBoundLogger, event: str, key: str) -> None:
+        self.log, self.event, self.key = logger, event, key
+        self.interval_s = 1.0
+        self.counts: dict[str, dict[str, int]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._since = 0.0
+
+    def add(self, key: str, **counts: int) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.interval_s, self.flush)
+            self._since = time.monotonic()
+        totals = self.counts.setdefault(key, dict.fromkeys(counts, 0))
+        for name, count in counts.items():
+            totals[name] += count
+
+    def flush(self) -> None:
+        """Log what was counted (also at shutdown, for the last part of an interval)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        counts, self.counts = self.counts, {}
+        seconds = round(time.monotonic() - self._since, 3)
+        for key, totals in sorted(counts.items()):
+            self.log.info(self.event, **{self.key: key}, **totals, seconds=seconds)
+
+
 class TickWriter:
     """structlog's WriteLogger, except that on the event loop's thread the lines of one loop
     iteration are written together, after it (`call_soon`); elsewhere, and for warnings and

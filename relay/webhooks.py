@@ -11,6 +11,7 @@ and answers 500 (relay/app.py `internal_error`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
@@ -18,7 +19,6 @@ import redis
 from redis.exceptions import MasterDownError, OutOfMemoryError, ReadOnlyError, ResponseError
 from starlette.datastructures import URL
 from starlette.requests import ClientDisconnect
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relay import metrics
@@ -77,16 +77,33 @@ def logged_path(path: str, token: str) -> str:
     return path.rpartition("/")[0] + "/<token>" if token else path
 
 
-def _json(content: object, status: int, close: bool = False, allow: str | None = None) -> Response:
-    headers = {"connection": "close"} if close else {"allow": allow} if allow else None
-    response = Response(orjson.dumps(content), status_code=status, headers=headers)
-    response.raw_headers += _JSON_HEADERS
-    return response
+# What a webhook is answered with: a source's own Response, or a JSON answer.
+Answer = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _JSONAnswer:
+    """A JSON answer sent as its two ASGI messages, without a Response object."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, content: object, status: int, extra: list[tuple[bytes, bytes]]) -> None:
+        self.status = status
+        self.body = orjson.dumps(content)
+        self.headers = [*_JSON_HEADERS, (b"content-length", str(len(self.body)).encode()), *extra]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _json(content: object, status: int, close: bool = False, allow: str | None = None) -> Answer:
+    extra = [(b"connection", b"close")] if close else [(b"allow", allow.encode())] if allow else []
+    return _JSONAnswer(content, status, extra)
 
 
 async def receive_webhook(
     scope: Scope, receive: Receive, state: AppState, name: str, token: str | None
-) -> Response:
+) -> Answer:
     source = state.sources.get(name)
     metrics.record_webhook(name)
     try:
@@ -107,13 +124,13 @@ async def receive_webhook(
         return custom
 
 
-async def accept_webhook(scope: Scope, receive: Receive, state: AppState, source: WebhookSource) -> Response:
+async def accept_webhook(scope: Scope, receive: Receive, state: AppState, source: WebhookSource) -> Answer:
     settings = state.settings
     raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
     webhook = IncomingWebhook(
         method="POST",
         url=public_url(scope, settings) if source.signs_url else "",
-        headers=webhook_headers(raw_headers, source.header_names),
+        headers=webhook_headers(raw_headers, source.header_names_raw),
         body=await read_body(
             receive,
             _content_length(raw_headers),
@@ -132,18 +149,16 @@ async def accept_webhook(scope: Scope, receive: Receive, state: AppState, source
     if Accepted.READY in results:
         state.waker.wake()
     duplicates = sum(r.is_duplicate for r in results)
-    # One line per event is affordable for single events; a 100-event HubSpot batch logs one
-    # line per request at INFO (the event log in Redis has every event), the rest at DEBUG.
-    per_event = log.info if len(events) == 1 else log.debug
+    # A line per event cost ~15 µs of a ~130 µs request: at INFO, `webhooks_accepted` says each
+    # second how many per source (the event log in Redis has every event: `relay events`).
     for event, result in zip(events, results, strict=True):
-        per_event(
+        log.debug(
             "event_duplicate" if result.is_duplicate else "event_accepted",
             event_id=event.change.event_id,
             source=source.name,
             customer_uuid=event.change.customer.key,
         )
-    if len(events) > 1:
-        log.info("batch_accepted", source=source.name, events=len(events), duplicates=duplicates)
+    state.accepted.add(source.name, requests=1, events=len(events), duplicates=duplicates)
     conflicting = sum(r is Accepted.CONFLICTING_DUPLICATE for r in results)
     metrics.record_accepted(
         source.name, accepted=len(results) - duplicates, duplicates=duplicates, conflicting=conflicting
@@ -198,14 +213,13 @@ def public_url(scope: Scope, settings: Settings) -> str:
     return str(url)
 
 
-def webhook_headers(raw: list[tuple[bytes, bytes]], names: frozenset[str] | None) -> dict[str, str]:
+def webhook_headers(raw: list[tuple[bytes, bytes]], names: frozenset[bytes] | None) -> dict[str, str]:
     """The headers the source reads (all of them if it does not say), names lower-case as ASGI
     delivers them: no per-request copy of every header. The first of repeated headers wins."""
     found: dict[str, str] = {}
-    for raw_name, value in raw:
-        name = raw_name.decode("latin-1")
-        if (names is None or name in names) and name not in found:
-            found[name] = value.decode("latin-1")
+    for name, value in raw:
+        if names is None or name in names:
+            found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
     return found
 
 

@@ -23,6 +23,7 @@ def event(event_id: str, customer: str) -> ParsedEvent:
 def test_concurrent_accepts_share_a_round_trip_and_each_gets_its_own_answer(redis_url: str) -> None:
     async def main() -> tuple[list[list[Accepted]], int, int]:
         store = Store.from_url(redis_url)
+        store.ledger.commit.eager_items = 100  # all 21 in one trip
         try:
             events = [event(f"evt_gc{i}", UUIDS[i]) for i in range(20)]
             # the same event twice in one tick: the second is a duplicate, as on separate trips
@@ -41,6 +42,26 @@ def test_concurrent_accepts_share_a_round_trip_and_each_gets_its_own_answer(redi
     assert answers[20] == [Accepted.DUPLICATE]
     assert round_trips == 1
     assert stored == 20
+
+
+def test_once_enough_events_wait_they_are_sent_at_once_in_trips_of_their_own(redis_url: str) -> None:
+    """16 waiting events go out from the 16th request's own step, while the loop carries on
+    with the rest of its iteration; what is left goes in the next iteration."""
+
+    async def main() -> tuple[list[list[Accepted]], int, int]:
+        store = Store.from_url(redis_url)
+        try:
+            answers = await asyncio.gather(
+                *(store.ledger.accept_many([event(f"evt_eg{i}", f"cus_eager-{i}")]) for i in range(40))
+            )
+            return answers, store.ledger.commit.stats.round_trips, int(await store.redis.zcard(keys.EVENTS))
+        finally:
+            await store.aclose()
+
+    answers, round_trips, stored = asyncio.run(main())
+    assert answers == [[Accepted.READY]] * 40
+    assert round_trips == 3  # 16 + 16 at once, then the last 8
+    assert stored == 40
 
 
 def test_sequential_accepts_each_take_their_own_round_trip(redis_url: str) -> None:

@@ -40,6 +40,9 @@ class WebhookSource:
     def __init__(
         self, secret: SecretStr | None = None, *, tolerance_s: int = 300, max_clock_skew_s: int = 300
     ) -> None:
+        # `header_names` as ASGI delivers them (latin-1 bytes): matched without decoding each.
+        names = self.header_names
+        self.header_names_raw = None if names is None else frozenset(n.encode("latin-1") for n in names)
         self.secret = secret
         self.tolerance_s = tolerance_s
         # How far ahead of our clock a CRM's time may be (its clock may run fast); further is

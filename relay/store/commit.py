@@ -1,8 +1,8 @@
 """Group commit: accepts that arrive within one event-loop tick share one script call.
 
 Under load the web app runs many requests' handlers in one loop iteration; each reaches its
-accept and waits here. The first one schedules a flush for the next iteration (`call_soon`),
-which sends every waiting accept as one segment of ONE call of the accept script (the script
+accept and waits here. The first one starts a send task, whose first step runs in the next
+iteration and sends every waiting accept as one segment of ONE call of the accept script (the script
 keeps each segment all or nothing and answers one entry per segment), and answers each request
 with its own entry when the reply is back. A request is still answered 2xx only after Redis has
 replied to the call that holds its events. A flush of many events is cut into several calls
@@ -23,7 +23,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from relay.exceptions import NotReplicated
 from relay.store import keys
@@ -55,10 +55,12 @@ class GroupCommit:
     script_keys: Sequence[str]
     header: Callable[[], ScriptArgs]
     max_items: int = 500
+    eager_items: int = 16
     replica_acks: int = 0
     replica_ack_timeout_ms: int = 1000
     stats: CommitStats = field(default_factory=CommitStats)
     _waiting: list[_Call] = field(default_factory=list)
+    _waiting_items: int = 0
     _flushes: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def call(self, segment: ScriptArgs, items: int) -> Any:
@@ -66,17 +68,22 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         call = _Call(segment, items, loop.create_future())
         self._waiting.append(call)
-        if len(self._waiting) == 1:
-            loop.call_soon(self._flush)
+        self._waiting_items += items
+        if self._waiting_items >= self.eager_items:
+            await self._send()
+        elif len(self._waiting) == 1:
+            # The task's first step runs in the loop's next iteration, after every request
+            # handled in this one: it takes all their calls then.
+            task = loop.create_task(self._send())
+            self._flushes.add(task)  # held until done: the loop keeps only weak references
+            task.add_done_callback(self._flushes.discard)
         return await call.answer
 
-    def _flush(self) -> None:
+    async def _send(self) -> None:
         calls, self._waiting = self._waiting, []
-        task = asyncio.ensure_future(self._send(calls))
-        self._flushes.add(task)  # held until done: the loop keeps only weak references
-        task.add_done_callback(self._flushes.discard)
-
-    async def _send(self, calls: list[_Call]) -> None:
+        self._waiting_items = 0
+        if not calls:
+            return
         groups = self._groups(calls)
         try:
             replies = await self._pipeline(groups)
@@ -115,17 +122,27 @@ class GroupCommit:
         """One reply per group, in one round trip (two when Redis lost its scripts, e.g. after
         a failover); an exception where the call failed as a whole."""
         header = self.header()
+        numkeys = len(self.script_keys)
+        calls = []
+        for group in groups:
+            args = [*self.script_keys, *header]
+            for call in group:
+                args += call.segment
+            calls.append(args)
         for attempt in range(2):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for group in groups:
-                    args = list(header)
-                    for call in group:
-                        args += call.segment
-                    pipe.evalsha(self.script.sha, len(self.script_keys), *self.script_keys, *args)
-                if self.replica_acks:
-                    pipe.incr(keys.REPLICA_ACK)
-                    pipe.wait(self.replica_acks, self.replica_ack_timeout_ms)
-                replies: list[Any] = await pipe.execute(raise_on_error=False)
+            if len(calls) == 1 and not self.replica_acks:  # the usual case: one command, no pipeline
+                try:
+                    replies: list[Any] = [await self.redis.evalsha(self.script.sha, numkeys, *calls[0])]
+                except ResponseError as exc:  # as the pipeline would answer it
+                    replies = [exc]
+            else:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for args in calls:
+                        pipe.evalsha(self.script.sha, numkeys, *args)
+                    if self.replica_acks:
+                        pipe.incr(keys.REPLICA_ACK)
+                        pipe.wait(self.replica_acks, self.replica_ack_timeout_ms)
+                    replies = await pipe.execute(raise_on_error=False)
             self.stats.round_trips += 1
             if attempt == 0 and any(isinstance(r, NoScriptError) for r in replies):
                 await self.redis.script_load(self.script.script)
