@@ -248,8 +248,8 @@ WHOLE_KEY_PY = re.compile(
 
 def hot_path_sources() -> dict[str, str]:
     """What runs per accepted request and per claim: the Lua, and the Python that sends it."""
-    import relay.webhooks
     import relay.queue
+    import relay.webhooks
 
     lua = resources.files("relay.store.lua")
     return {
