@@ -11,6 +11,7 @@ and answers 500 (relay/app.py `internal_error`).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -151,7 +152,7 @@ async def accept_webhook(scope: Scope, receive: Receive, state: AppState, source
     duplicates = sum(r.is_duplicate for r in results)
     # A line per event cost ~15 µs of a ~130 µs request: at INFO, `webhooks_accepted` says each
     # second how many per source (the event log in Redis has every event: `relay events`).
-    for event, result in zip(events, results, strict=True):
+    for event, result in zip(events, results, strict=True) if log.is_enabled_for(logging.DEBUG) else ():
         log.debug(
             "event_duplicate" if result.is_duplicate else "event_accepted",
             event_id=event.change.event_id,

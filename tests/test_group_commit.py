@@ -23,7 +23,7 @@ def event(event_id: str, customer: str) -> ParsedEvent:
 def test_concurrent_accepts_share_a_round_trip_and_each_gets_its_own_answer(redis_url: str) -> None:
     async def main() -> tuple[list[list[Accepted]], int, int]:
         store = Store.from_url(redis_url)
-        store.ledger.commit.eager_items = 100  # all 21 in one trip
+        store.ledger.commit.eager_calls = 100  # all 21 in one trip
         try:
             events = [event(f"evt_gc{i}", UUIDS[i]) for i in range(20)]
             # the same event twice in one tick: the second is a duplicate, as on separate trips
@@ -45,7 +45,7 @@ def test_concurrent_accepts_share_a_round_trip_and_each_gets_its_own_answer(redi
 
 
 def test_once_enough_events_wait_they_are_sent_at_once_in_trips_of_their_own(redis_url: str) -> None:
-    """16 waiting events go out from the 16th request's own step, while the loop carries on
+    """16 waiting accepts go out from the 16th request's own step, while the loop carries on
     with the rest of its iteration; what is left goes in the next iteration."""
 
     async def main() -> tuple[list[list[Accepted]], int, int]:

@@ -2,9 +2,10 @@
 
 Under load the web app runs many requests' handlers in one loop iteration; each reaches its
 accept and waits here. The first one starts a send task, whose first step runs in the next
-iteration and sends every waiting accept as one segment of ONE call of the accept script (the script
-keeps each segment all or nothing and answers one entry per segment), and answers each request
-with its own entry when the reply is back. A request is still answered 2xx only after Redis has
+iteration and sends every waiting accept as one segment of ONE call of the accept script (the
+script keeps each segment all or nothing and answers one entry per segment), and answers each
+request with its own entry when the reply is back; once `eager_calls` wait, the last of them
+sends them all at once instead. A request is still answered 2xx only after Redis has
 replied to the call that holds its events. A flush of many events is cut into several calls
 (`max_items` events each, whole segments) sent in one pipeline, so no call holds Redis long.
 
@@ -55,12 +56,14 @@ class GroupCommit:
     script_keys: Sequence[str]
     header: Callable[[], ScriptArgs]
     max_items: int = 500
-    eager_items: int = 16
+    # This many waiting calls go out at once, from the last one's own task step: Redis works
+    # on them while the loop handles the rest of its iteration (measured with wrk: the web
+    # process idled ~20 % of the time waiting for whole-iteration round trips).
+    eager_calls: int = 16
     replica_acks: int = 0
     replica_ack_timeout_ms: int = 1000
     stats: CommitStats = field(default_factory=CommitStats)
     _waiting: list[_Call] = field(default_factory=list)
-    _waiting_items: int = 0
     _flushes: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def call(self, segment: ScriptArgs, items: int) -> Any:
@@ -68,8 +71,7 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         call = _Call(segment, items, loop.create_future())
         self._waiting.append(call)
-        self._waiting_items += items
-        if self._waiting_items >= self.eager_items:
+        if len(self._waiting) >= self.eager_calls:
             await self._send()
         elif len(self._waiting) == 1:
             # The task's first step runs in the loop's next iteration, after every request
@@ -81,7 +83,6 @@ class GroupCommit:
 
     async def _send(self) -> None:
         calls, self._waiting = self._waiting, []
-        self._waiting_items = 0
         if not calls:
             return
         groups = self._groups(calls)

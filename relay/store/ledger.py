@@ -66,8 +66,10 @@ class Ledger:
         )
 
     def _accept_header(self) -> list[str | int]:
-        """accept_many.lua's first arguments: the per-event key families, the time, the TTL."""
-        return [*keys.ACCEPT_FAMILIES, now_ms(), self.event_ttl_s]
+        """accept_many.lua's first arguments: the per-event key families, the time, and when
+        the records expire."""
+        now = now_ms()
+        return [*keys.ACCEPT_FAMILIES, now, now + self.event_ttl_s * 1000]
 
     # --- accepting ------------------------------------------------------------------------
 

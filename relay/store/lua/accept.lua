@@ -14,6 +14,11 @@
 -- newly ready, 3 recorded as ignored, 4 duplicate with another change (recorded in its history).
 local CHUNK_BYTES = 64
 local MAX_CHUNKS = 32
+local CHUNK_NAMES = {}  -- CHUNK_NAMES['c:'][1] == 'c:0', …: built once per call, not per piece
+for _, prefix in ipairs({'c:', 'r:'}) do
+  CHUNK_NAMES[prefix] = {}
+  for i = 1, MAX_CHUNKS do CHUNK_NAMES[prefix][i] = prefix .. (i - 1) end
+end
 
 -- An error message when `key` holds something other than `wanted` (nil when it is fine).
 local function wrong_type(key, wanted)
@@ -73,8 +78,9 @@ local function add_chunks(fields, prefix, text)
     end
   end
   if #pieces == 0 or #pieces > MAX_CHUNKS then pieces = {text} end
+  local names = CHUNK_NAMES[prefix]
   for i, piece in ipairs(pieces) do
-    fields[#fields + 1] = prefix .. (i - 1)
+    fields[#fields + 1] = names[i]
     fields[#fields + 1] = piece
   end
 end
@@ -112,23 +118,23 @@ local function add_to_index(M, key, score, member)
 end
 
 -- The index entries accept() gathered, each customer's events index then given the record's
--- TTL (ZADD keeps a key's TTL, a new key has none).
+-- expiry (ZADD keeps a key's TTL, a new key has none).
 local ZADD_PAIRS = 1000  -- per ZADD: unpack() has a stack limit
-local function write_indexes(M, P, ttl_s)
+local function write_indexes(M, P, expire_at_ms)
   for _, key in ipairs(M.index_keys) do
     local entries = M.indexes[key]
     for at = 1, #entries, 2 * ZADD_PAIRS do
       redis.call('ZADD', key, unpack(entries, at, math.min(#entries, at + 2 * ZADD_PAIRS - 1)))
     end
     if string.sub(key, 1, #P.customer_events) == P.customer_events then
-      redis.call('EXPIRE', key, ttl_s)
+      redis.call('PEXPIREAT', key, expire_at_ms)
     end
   end
   M.indexes, M.index_keys = {}, {}
 end
 
 -- Records the event (its index entries wait in M for write_indexes()); returns its answer.
-local function accept(K, S, E, M, now_ms, ttl_s)
+local function accept(K, S, E, M, now_ms, expire_at_ms)
   if K.exists or M.written[K.event] then  -- a duplicate (perhaps of an event of this call)
     local stored = stored_change(K.event)
     if stored == nil or stored == E.change then return 0 end
@@ -153,7 +159,7 @@ local function accept(K, S, E, M, now_ms, ttl_s)
   add_chunks(fields, 'c:', E.change)
   add_chunks(fields, 'r:', E.raw)
   redis.call('HSET', K.event, unpack(fields))
-  redis.call('EXPIRE', K.event, ttl_s)
+  redis.call('PEXPIREAT', K.event, expire_at_ms)
   M.written[K.event] = true
   add_to_index(M, S.events, now_ms, E.id)
   add_to_index(M, K.customer_events, now_ms, E.id)

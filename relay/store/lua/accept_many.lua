@@ -5,7 +5,8 @@
 -- that fails halfway.
 -- KEYS: relay:links, relay:ready, relay:leases, relay:retry, relay:events
 -- ARGV: the key prefixes of an event's record, history, customer's pending set and customer's
---       events index; now_ms; ttl_s; then per webhook: its number of link pairs, the link
+--       events index; now_ms; expire_at_ms (when the records expire: PEXPIREAT is written to
+--       the AOF as it is, where EXPIRE is rewritten first); then per webhook: its number of link pairs, the link
 --       fields and values, its number of events, and EVENT_ARGS arguments per event (accept.lua's
 --       E, in that order)
 -- Returns per webhook: accept.lua's answer for each of its events, in order; or, nothing of
@@ -19,7 +20,7 @@ for _, key in ipairs(SHARED) do
 end
 local S = {ready = KEYS[2], leases = KEYS[3], retry = KEYS[4], events = KEYS[5]}
 local P = {event = ARGV[1], history = ARGV[2], pending = ARGV[3], customer_events = ARGV[4]}
-local now_ms, ttl_s = ARGV[5], ARGV[6]
+local now_ms, expire_at_ms = ARGV[5], ARGV[6]
 local M = new_memory()
 local answers, a = {}, 7
 while a <= #ARGV do
@@ -44,9 +45,9 @@ while a <= #ARGV do
   else
     if links > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, links_at, links_at + 2 * links - 1)) end
     local results = {}
-    for i, event in ipairs(events) do results[i] = accept(event[1], S, event[2], M, now_ms, ttl_s) end
+    for i, event in ipairs(events) do results[i] = accept(event[1], S, event[2], M, now_ms, expire_at_ms) end
     answers[#answers + 1] = results
   end
 end
-write_indexes(M, P, ttl_s)  -- once for the whole call: one ZADD per sorted set
+write_indexes(M, P, expire_at_ms)  -- once for the whole call: one ZADD per sorted set
 return answers
