@@ -19,10 +19,16 @@ import base64
 import binascii
 import hmac
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import (
+    Annotated,
+    Any,
+    NotRequired,  # pydantic needs this TypedDict before 3.12
+)
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
+from pydantic import ConfigDict, SecretStr, StringConstraints, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict
 
 from relay.changes import CustomerChange, CustomerRef
 from relay.crms import KNOWN_SOURCES
@@ -35,61 +41,71 @@ CustomerUuid = Annotated[str, StringConstraints(pattern=r"^cus_[A-Za-z0-9\-]{1,6
 Text = Annotated[str, StringConstraints(max_length=10_000)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# The schema as TypedDicts validated by one TypeAdapter: the same checks and messages as
+# models, at under half the cost (no model instance per object), and dicts to_change can use.
+_STRICT = ConfigDict(extra="forbid")
 
 
-class GenericCustomer(_Strict):
-    uuid: CustomerUuid | None = None
-    external_id: Text | None = None
-    data_source_uuid: Text | None = None
-    email: Text | None = None
+@with_config(_STRICT)
+class GenericCustomer(TypedDict, total=False):
+    uuid: CustomerUuid | None
+    external_id: Text | None
+    data_source_uuid: Text | None
+    email: Text | None
 
 
-class PrimaryContact(_Strict):
-    first_name: Text | None = None
-    last_name: Text | None = None
-    email: Text | None = None
-    title: Text | None = None
-    phone: Text | None = None
-    linked_in: Text | None = None
-    twitter: Text | None = None
-    notes: Text | None = None
+@with_config(_STRICT)
+class PrimaryContact(TypedDict, total=False):
+    first_name: Text | None
+    last_name: Text | None
+    email: Text | None
+    title: Text | None
+    phone: Text | None
+    linked_in: Text | None
+    twitter: Text | None
+    notes: Text | None
 
 
-class CustomerFields(_Strict):
-    name: Text | None = None
-    email: Text | None = None
-    company: Text | None = None
-    lead_created_at: Text | None = None
-    free_trial_started_at: Text | None = None
-    zip: Text | None = None
-    city: Text | None = None
-    state: Text | None = None
-    country: Text | None = None
-    owner: Text | None = None
-    status: Text | None = None
-    website_url: Text | None = None
-    primary_contact: PrimaryContact | None = None
+@with_config(_STRICT)
+class CustomerFields(TypedDict, total=False):
+    name: Text | None
+    email: Text | None
+    company: Text | None
+    lead_created_at: Text | None
+    free_trial_started_at: Text | None
+    zip: Text | None
+    city: Text | None
+    state: Text | None
+    country: Text | None
+    owner: Text | None
+    status: Text | None
+    website_url: Text | None
+    primary_contact: PrimaryContact | None
 
 
-class TagChanges(_Strict):
-    add: list[Text] = Field(default_factory=list)
-    remove: list[Text] = Field(default_factory=list)
+@with_config(_STRICT)
+class TagChanges(TypedDict, total=False):
+    add: list[Text]
+    remove: list[Text]
 
 
-class CustomChanges(_Strict):
-    set: dict[str, Any] = Field(default_factory=dict)
-    remove: list[Text] = Field(default_factory=list)
+@with_config(_STRICT)
+class CustomChanges(TypedDict, total=False):
+    set: dict[str, Any]
+    remove: list[Text]
 
 
-class GenericEvent(_Strict):
+@with_config(_STRICT)
+class GenericEvent(TypedDict):
     id: EventId
     occurred_at: datetime
     customer: GenericCustomer
-    set: CustomerFields = Field(default_factory=CustomerFields)
-    tags: TagChanges = Field(default_factory=TagChanges)
-    custom: CustomChanges = Field(default_factory=CustomChanges)
+    set: NotRequired[CustomerFields]
+    tags: NotRequired[TagChanges]
+    custom: NotRequired[CustomChanges]
+
+
+GENERIC_EVENT: TypeAdapter[GenericEvent] = TypeAdapter(GenericEvent)
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -106,44 +122,40 @@ def describe_validation_error(error: ValidationError) -> str:
 _OTHER_SOURCES = tuple(f"{name}:" for name in KNOWN_SOURCES if name != "generic")
 
 
-def given(model: BaseModel) -> dict[str, Any]:
-    """The model's fields that are not None, in declaration order: model_dump(exclude_none=True)
-    of a flat model, without its serializer's cost on every webhook."""
-    return {name: value for name, value in model.__dict__.items() if value is not None}
+def given(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values that are not null (a JSON null sets nothing), in the order sent."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def to_change(event: GenericEvent, source: str = "generic") -> CustomerChange:
-    if event.id.startswith(_OTHER_SOURCES):
-        prefix = event.id.split(":", 1)[0]
+    event_id = event["id"]
+    if event_id.startswith(_OTHER_SOURCES):
+        prefix = event_id.split(":", 1)[0]
         raise InvalidEvent(
-            f"id: {event.id!r} reads as a {prefix} event's id; a generic id may not start with {prefix!r}:"
+            f"id: {event_id!r} reads as a {prefix} event's id; a generic id may not start with {prefix!r}:"
         )
-    customer = event.customer
-    ref = CustomerRef(
-        uuid=customer.uuid,
-        external_id=customer.external_id,
-        data_source_uuid=customer.data_source_uuid,
-        email=customer.email,
-    )
+    ref = CustomerRef(**given(event["customer"]))
     if not (ref.uuid or ref.external_id or ref.email):
         raise InvalidEvent("customer: give uuid, external_id (+ data_source_uuid) or email")
-    occurred = event.occurred_at if event.occurred_at.tzinfo else event.occurred_at.replace(tzinfo=UTC)
-    fields = given(event.set)
-    contact = fields.get("primary_contact")
-    if contact is not None:
-        fields["primary_contact"] = given(contact)
-        if not fields["primary_contact"]:
-            del fields["primary_contact"]
+    occurred = event["occurred_at"]
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=UTC)
+    fields = given(event.get("set", {}))
+    contact = given(fields.pop("primary_contact", None) or {})
+    if contact:
+        fields["primary_contact"] = contact
+    tags = event.get("tags", {})
+    custom = event.get("custom", {})
     change = CustomerChange(
-        event_id=event.id,
+        event_id=event_id,
         source=source,
         occurred_at_ms=int(occurred.timestamp() * 1000),
         customer=ref,
         fields=fields,
-        tags_add=event.tags.add,
-        tags_remove=event.tags.remove,
-        custom_set=event.custom.set,
-        custom_remove=event.custom.remove,
+        tags_add=tags.get("add", []),
+        tags_remove=tags.get("remove", []),
+        custom_set=custom.get("set", {}),
+        custom_remove=custom.get("remove", []),
     )
     if change.is_empty:
         raise InvalidEvent("the event changes nothing: give at least one of set, tags, custom")
@@ -205,7 +217,7 @@ class GenericSource(WebhookSource):
     def remap(self, raw: str) -> ParsedEvent:
         doc = parse_json_object(raw)
         try:
-            event = GenericEvent.model_validate(doc)
+            event = GENERIC_EVENT.validate_python(doc)
         except ValidationError as exc:
             raise InvalidEvent(describe_validation_error(exc)) from None
         change = to_change(event)

@@ -21,7 +21,7 @@ from relay.mapping.config import (
     load_mapping,
     mapping_path,
 )
-from relay.sources.generic import GenericEvent, to_change
+from relay.sources.generic import GENERIC_EVENT, to_change
 from workers.writes import declared_type
 
 
@@ -184,7 +184,7 @@ def test_changes_carry_the_custom_attribute_types_of_the_current_file(tmp_path: 
     assert hubspot["employees"] == "Integer"
     assert hubspot["annual_revenue"] == "Decimal"
     assert hubspot.get("unknown") is None
-    generic = GenericEvent.model_validate(
+    generic = GENERIC_EVENT.validate_python(
         {
             "id": "e1",
             "occurred_at": "2026-01-01T00:00:00Z",
