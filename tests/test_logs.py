@@ -133,3 +133,69 @@ def test_a_secret_in_an_exception_message_is_masked_in_the_log(served: ServeProc
 
     assert "time data '[redacted]'" in line["exception"][0]["exc_value"]
     assert ADMIN_TOKEN.encode() not in served.log_path.read_bytes()
+
+
+def test_accepted_webhooks_are_counted_once_a_second_and_each_event_is_a_debug_line(
+    relay_env: dict[str, str], tmp_path: Path
+) -> None:
+    """At INFO a busy relay says how many it accepted, not a line per event; DEBUG names each."""
+    from tests.admin.helpers import generic_payload
+    from tests.conftest import GENERIC_SECRET
+    from tests.webhooks import send_generic
+
+    uuid = "cus_00000000-0000-4000-8000-00000000aaaa"
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for level in ("INFO", "DEBUG"):
+        server = ServeProcess({**relay_env, "RELAY_LOG_LEVEL": level}, tmp_path / f"{level}.log")
+        try:
+            for i in range(3):
+                event = generic_payload(f"evt_tally_{level}_{i}", uuid, set={"city": "Oslo"})
+                assert send_generic(server.base_url, GENERIC_SECRET, event).status == 202
+            again = generic_payload(f"evt_tally_{level}_0", uuid, set={"city": "Oslo"})
+            assert send_generic(server.base_url, GENERIC_SECRET, again).status == 200
+            counted = wait_for(
+                lambda s=server: [x for x in s.log_lines() if x.get("event") == "webhooks_accepted"] or None
+            )
+            lines[level] = server.log_lines()
+        finally:
+            server.stop()
+        assert sum(x["requests"] for x in counted) == 4
+        assert sum(x["events"] for x in counted) == 4
+        assert sum(x["duplicates"] for x in counted) == 1
+        assert {x["source"] for x in counted} == {"generic"}
+
+    def per_event(level: str) -> list[str]:
+        return [x["event"] for x in lines[level] if x.get("event", "").startswith("event_")]
+
+    assert per_event("INFO") == []
+    assert per_event("DEBUG") == ["event_accepted"] * 3 + ["event_duplicate"]
+
+
+def test_lines_of_one_loop_iteration_leave_in_one_write_and_errors_at_once() -> None:
+    import asyncio
+    import io
+
+    from relay.logs import TickWriter
+
+    class CountingFile(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            self.writes += 1
+            return super().write(text)
+
+    async def main() -> tuple[int, int, int, str]:
+        file = CountingFile()
+        writer = TickWriter(file)
+        for i in range(3):
+            writer.info(f"line {i}")
+        before = file.writes  # nothing yet: the lines wait for the end of the iteration
+        await asyncio.sleep(0)
+        after_tick = file.writes
+        writer.info("line 3")
+        writer.error("trouble")  # flushes what waits, then itself, at once
+        return before, after_tick, file.writes, file.getvalue()
+
+    before, after_tick, total, text = asyncio.run(main())
+    assert (before, after_tick, total) == (0, 1, 3)
+    assert text.splitlines() == ["line 0", "line 1", "line 2", "line 3", "trouble"]

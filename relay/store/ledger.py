@@ -19,12 +19,14 @@ from relay.queue import DeadLetterMirror, mirror_job_id
 from relay.store import keys
 from relay.store.commit import GroupCommit
 from relay.store.records import (
+    CHANGE_CHUNK,
     RAW_CHUNK,
     Accepted,
     Edited,
     EventRecord,
     Purged,
     Replayed,
+    chunk_fields,
     compact_change,
     first_history_entry,
     history_entry,
@@ -32,6 +34,8 @@ from relay.store.records import (
 )
 from relay.store.scripts import Scripts
 
+# accept.lua's answers by code: indexing is ~1 µs an event cheaper than Accepted(code).
+_ACCEPTED = tuple(sorted(Accepted, key=lambda a: a.value))
 _REPLAYED = {1: Replayed.REPLAYED, 0: Replayed.NOT_DEAD, -1: Replayed.EXPIRED}
 _PURGED = {1: Purged.PURGED, 0: Purged.NOT_DEAD, -1: Purged.EXPIRED}
 _EDITED = {1: Edited.EDITED, 0: Edited.NOT_DEAD, -1: Edited.EXPIRED}
@@ -85,19 +89,20 @@ class Ledger:
         segment: list[str | int | bytes] = [len(links) // 2, *links, len(events)]
         for event in events:
             change = event.change
+            payload = chunk_fields(CHANGE_CHUNK, compact_change(change)) + chunk_fields(RAW_CHUNK, event.raw)
             segment += [
                 change.event_id,
                 change.customer.key,
                 change.occurred_at_ms,
                 change.source,
                 event.ignored_reason or "",
-                compact_change(change),
-                event.raw,
+                len(payload) // 2,
+                *payload,
             ]
         answer = await self.commit.call(segment, len(events))
         if isinstance(answer, str):  # a key of this request holds another type: nothing stored
             raise ResponseError(answer)
-        return [Accepted(int(r)) for r in answer]
+        return [_ACCEPTED[r] for r in answer]
 
     # --- the dead-letter queue --------------------------------------------------------------
 

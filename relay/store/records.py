@@ -98,7 +98,7 @@ class Released(Enum):
 # Redis keeps a hash "listpack"-encoded (a few bytes per field) only while every value is at most
 # hash-max-listpack-value (64 bytes by default); one longer value turns the whole hash into a
 # hashtable, ~60 bytes per field more. So the accept path stores the change and the raw payload
-# in chunks of at most 64 bytes ("c:0", "c:1", … and "r:0", …), the change without the fields
+# in chunks of at most CHUNK_BYTES ("c:0", "c:1", … and "r:0", …), the change without the fields
 # the record already holds (its id, source, time, and a customer named by uuid alone) and without
 # empty defaults. The record holds no event_id (its key names it) and no attempts until the first
 # one (absent: 0). The first history entry ("accepted", at received_at_ms) is the record itself:
@@ -106,12 +106,41 @@ class Released(Enum):
 # "event_id" and a history list from the start) and the "change" an operator's edit or a replay
 # writes (it wins over the chunks) are read alike.
 
-# accept.lua cuts the pieces: at most 64 bytes each, never inside a UTF-8 character (records are
-# read back as text); beyond 32 pieces a payload is one field (the hash would pass
-# hash-max-listpack-entries, 128, anyway, and Lua's unpack() has a stack limit).
+CHUNK_BYTES = 64
+# Beyond this many chunks a payload is one field: the hash would pass hash-max-listpack-entries
+# (128) anyway, and a script's arguments must stay few (Lua's unpack() has a stack limit).
+MAX_CHUNKS = 32
 CHANGE_CHUNK = "c:"
 RAW_CHUNK = "r:"
 _CHUNK_FIELD = re.compile(r"[cr]:\d+")
+
+
+_NAMES = {prefix: [f"{prefix}{i}" for i in range(MAX_CHUNKS)] for prefix in (CHANGE_CHUNK, RAW_CHUNK)}
+
+
+def chunk_fields(prefix: str, text: str) -> list[str]:
+    """[field, value, …] storing `text` in pieces of at most CHUNK_BYTES UTF-8 bytes, never
+    splitting a character (records are read back as str); one piece when it is long.
+    On every accept's path: kept cheap for the usual short ASCII payload."""
+    if len(text) > CHUNK_BYTES * MAX_CHUNKS:
+        return [f"{prefix}0", text]
+    if text.isascii():
+        parts = [text[at : at + CHUNK_BYTES] for at in range(0, len(text), CHUNK_BYTES)] or [""]
+    else:
+        parts = []
+        at = 0
+        while at < len(text):
+            end = min(len(text), at + CHUNK_BYTES)
+            while len(text[at:end].encode()) > CHUNK_BYTES:
+                end -= 1
+            parts.append(text[at:end])
+            at = end
+        if len(parts) > MAX_CHUNKS:
+            return [f"{prefix}0", text]
+    out = parts * 2  # then interleaved by slice assignment: the cheapest way in CPython
+    out[0::2] = _NAMES[prefix][: len(parts)]
+    out[1::2] = parts
+    return out
 
 
 def joined_chunks(fields: dict[str, str], prefix: str) -> str | None:

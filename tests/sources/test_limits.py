@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from relay.exceptions import InvalidEvent
 from tests.servers import ServeProcess, wait_for
 from tests.sources import worst_cases as worst
 from tests.sources.conftest import CRM_SECRETS, stored_event_ids
@@ -119,3 +120,24 @@ def test_the_path_token_never_reaches_the_logs(relay_env: dict[str, str], tmp_pa
     assert token not in server.log_path.read_text()
     [line] = [x for x in server.log_lines() if x.get("event") == "client_disconnected"]
     assert line["path"] == "/webhooks/salesforce/<token>"
+
+
+def test_a_short_body_needs_no_walk_and_a_deep_one_still_gets_its_422() -> None:
+    from relay.sources.base import parse_json
+    from relay.sources.limits import MAX_DEPTH, within_limits_by_size
+
+    assert within_limits_by_size('{"a": [1, 2, {"b": "[]"}]}')
+    deep = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)  # short, but nested past the limit
+    assert not within_limits_by_size(deep)
+    assert not within_limits_by_size(b"[" + b"1," * 1000 + b"1]")  # long enough for 1,001 items
+    with pytest.raises(InvalidEvent, match="deeper than 32"):
+        parse_json(deep)
+
+
+def test_webhooks_are_posted_other_methods_are_405(web: str) -> None:
+    from tests.webhooks import get
+
+    answer = get(f"{web}/webhooks/generic")
+
+    assert answer.status == 405
+    assert answer.body == {"error": "webhooks are sent with POST"}

@@ -4,25 +4,20 @@
 -- followed by its event id or customer key: P.event, P.history, P.pending, P.customer_events.
 -- S: the keys every event shares: S.ready, S.leases, S.retry, S.events.
 -- E: the event: id, customer, occurred_ms, source, ignored ('' unless the event is only
---    recorded), change (compact JSON), raw (the CRM's payload).
--- The change and the raw payload are stored in pieces of at most CHUNK_BYTES ("c:0", "c:1", …
--- and "r:0", …; relay/store/records.py says why), split here rather than by the caller: two
--- arguments per event instead of one per piece.
+--    recorded), and where its payload fields are in ARGV: `at`, `n` pairs ("c:0", piece, …
+--    the change, "r:0", piece, … the raw payload: pieces of at most 64 bytes cut by the caller,
+--    relay/store/records.py says why; cutting them here cost Redis ~1 µs a piece).
 -- The first history entry ("accepted" at now_ms) is not written: readers derive it from the
 -- record (Ledger.history); the history list is created by the second entry.
 -- accept() returns 0 duplicate, 1 accepted (customer already waiting or busy), 2 accepted and
 -- newly ready, 3 recorded as ignored, 4 duplicate with another change (recorded in its history).
-local CHUNK_BYTES = 64
-local MAX_CHUNKS = 32
-local CHUNK_NAMES = {}  -- CHUNK_NAMES['c:'][1] == 'c:0', …: built once per call, not per piece
-for _, prefix in ipairs({'c:', 'r:'}) do
-  CHUNK_NAMES[prefix] = {}
-  for i = 1, MAX_CHUNKS do CHUNK_NAMES[prefix][i] = prefix .. (i - 1) end
-end
+-- Globals read once: in Redis 7 every global read goes through the protected table's metatable.
+local call, sub, concat, sha1hex, encode = redis.call, string.sub, table.concat, redis.sha1hex, cjson.encode
+local ipairs, unpack, tonumber, min = ipairs, unpack, tonumber, math.min
 
 -- An error message when `key` holds something other than `wanted` (nil when it is fine).
 local function wrong_type(key, wanted)
-  local found = redis.call('TYPE', key)['ok']
+  local found = call('TYPE', key)['ok']
   if found ~= 'none' and found ~= wanted then
     return 'accept: key ' .. key .. ' holds a ' .. found .. ', not a ' .. wanted
   end
@@ -42,7 +37,7 @@ end
 -- holds something other than what accept() writes, or nil. Sets K.exists (the record is there:
 -- a duplicate). M is this call's memory (new_memory()).
 local function check(K, M)
-  local found = redis.call('TYPE', K.event)['ok']
+  local found = call('TYPE', K.event)['ok']
   K.exists = found ~= 'none'
   if K.exists and found ~= 'hash' then
     return 'accept: key ' .. K.event .. ' holds a ' .. found .. ', not a hash'
@@ -59,43 +54,17 @@ local function check(K, M)
   return nil
 end
 
--- `fields` gets prefix .. i, piece, …: pieces of at most CHUNK_BYTES bytes that never split a
--- UTF-8 character (records are read back as text); one piece when that would take too many.
-local function add_chunks(fields, prefix, text)
-  local pieces, at, size = {}, 1, #text
-  if size <= CHUNK_BYTES * MAX_CHUNKS then
-    while at <= size do
-      local stop = at + CHUNK_BYTES - 1
-      if stop < size then
-        local byte = string.byte(text, stop + 1)
-        while byte >= 128 and byte < 192 and stop > at do  -- it would end inside a character
-          stop = stop - 1
-          byte = string.byte(text, stop + 1)
-        end
-      end
-      pieces[#pieces + 1] = string.sub(text, at, stop)
-      at = stop + 1
-    end
-  end
-  if #pieces == 0 or #pieces > MAX_CHUNKS then pieces = {text} end
-  local names = CHUNK_NAMES[prefix]
-  for i, piece in ipairs(pieces) do
-    fields[#fields + 1] = names[i]
-    fields[#fields + 1] = piece
-  end
-end
-
 -- The change pieces stored at accept ('c:0', 'c:1', …), joined: nil for records of the first layout.
 local function stored_change(key)
   local parts, i = {}, 0
   while true do
-    local part = redis.call('HGET', key, 'c:' .. i)
+    local part = call('HGET', key, 'c:' .. i)
     if not part then break end
     parts[#parts + 1] = part
     i = i + 1
   end
   if i == 0 then return nil end
-  return table.concat(parts)
+  return concat(parts)
 end
 
 -- What one script call remembers, so that a customer's second event costs fewer commands:
@@ -124,42 +93,44 @@ local function write_indexes(M, P, expire_at_ms)
   for _, key in ipairs(M.index_keys) do
     local entries = M.indexes[key]
     for at = 1, #entries, 2 * ZADD_PAIRS do
-      redis.call('ZADD', key, unpack(entries, at, math.min(#entries, at + 2 * ZADD_PAIRS - 1)))
+      call('ZADD', key, unpack(entries, at, min(#entries, at + 2 * ZADD_PAIRS - 1)))
     end
-    if string.sub(key, 1, #P.customer_events) == P.customer_events then
-      redis.call('PEXPIREAT', key, expire_at_ms)
+    if sub(key, 1, #P.customer_events) == P.customer_events then
+      call('PEXPIREAT', key, expire_at_ms)
     end
   end
   M.indexes, M.index_keys = {}, {}
 end
 
 -- Records the event (its index entries wait in M for write_indexes()); returns its answer.
+-- The change an event carries: its "c:" pieces, joined.
+local function new_change(E)
+  local parts = {}
+  for k = E.at, E.at + 2 * E.n - 1, 2 do
+    if sub(ARGV[k], 1, 2) == 'c:' then parts[#parts + 1] = ARGV[k + 1] end
+  end
+  return concat(parts)
+end
+
 local function accept(K, S, E, M, now_ms, expire_at_ms)
   if K.exists or M.written[K.event] then  -- a duplicate (perhaps of an event of this call)
-    local stored = stored_change(K.event)
-    if stored == nil or stored == E.change then return 0 end
-    local entry = '{"at_ms":' .. now_ms .. ',"what":"conflicting_duplicate","source":' .. cjson.encode(E.source)
-      .. ',"digest":"' .. string.sub(redis.sha1hex(E.change), 1, 16) .. '"}'
-    if redis.call('RPUSH', K.history, entry) == 1 then
-      local ttl = redis.call('PTTL', K.event)
-      if ttl > 0 then redis.call('PEXPIRE', K.history, ttl) end
+    local stored, new = stored_change(K.event), new_change(E)
+    if stored == nil or stored == new then return 0 end
+    local entry = '{"at_ms":' .. now_ms .. ',"what":"conflicting_duplicate","source":' .. encode(E.source)
+      .. ',"digest":"' .. sub(sha1hex(new), 1, 16) .. '"}'
+    if call('RPUSH', K.history, entry) == 1 then
+      local ttl = call('PTTL', K.event)
+      if ttl > 0 then call('PEXPIRE', K.history, ttl) end
     end
     return 4
   end
   local ignored = E.ignored ~= ''
   -- No event_id (the key names it) and no attempts (absent: 0): see relay/store/records.py.
-  local fields = {
-    'source', E.source, 'customer', E.customer, 'occurred_at_ms', E.occurred_ms,
-    'received_at_ms', now_ms, 'status', ignored and 'ignored' or 'queued',
-  }
-  if ignored then
-    fields[#fields + 1] = 'reason'
-    fields[#fields + 1] = E.ignored
-  end
-  add_chunks(fields, 'c:', E.change)
-  add_chunks(fields, 'r:', E.raw)
-  redis.call('HSET', K.event, unpack(fields))
-  redis.call('PEXPIREAT', K.event, expire_at_ms)
+  call('HSET', K.event,
+    'source', E.source, 'customer', E.customer, 'occurred_at_ms', E.occurred_ms, 'received_at_ms', now_ms,
+    'status', ignored and 'ignored' or 'queued', unpack(ARGV, E.at, E.at + 2 * E.n - 1))
+  if ignored then call('HSET', K.event, 'reason', E.ignored) end
+  call('PEXPIREAT', K.event, expire_at_ms)
   M.written[K.event] = true
   add_to_index(M, S.events, now_ms, E.id)
   add_to_index(M, K.customer_events, now_ms, E.id)
@@ -168,7 +139,7 @@ local function accept(K, S, E, M, now_ms, expire_at_ms)
   local customer = M.customers[E.customer]
   if customer then return 1 end  -- already found waiting or busy in this call
   M.customers[E.customer] = true
-  if redis.call('ZSCORE', S.leases, E.customer) or redis.call('ZSCORE', S.retry, E.customer) then return 1 end
-  if redis.call('ZADD', S.ready, 'NX', now_ms, E.customer) == 1 then return 2 end
+  if call('ZSCORE', S.leases, E.customer) or call('ZSCORE', S.retry, E.customer) then return 1 end
+  if call('ZADD', S.ready, 'NX', now_ms, E.customer) == 1 then return 2 end
   return 1
 end

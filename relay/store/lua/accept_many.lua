@@ -7,12 +7,11 @@
 -- ARGV: the key prefixes of an event's record, history, customer's pending set and customer's
 --       events index; now_ms; expire_at_ms (when the records expire: PEXPIREAT is written to
 --       the AOF as it is, where EXPIRE is rewritten first); then per webhook: its number of link pairs, the link
---       fields and values, its number of events, and EVENT_ARGS arguments per event (accept.lua's
---       E, in that order)
+--       fields and values, its number of events, and per event: its id, customer, occurred_ms,
+--       source, ignored reason ('' if none), n, and its n payload field/value pairs
 -- Returns per webhook: accept.lua's answer for each of its events, in order; or, nothing of
 -- that webhook written, the message naming a key that holds another type than accept() writes.
 -- An error reply (nothing written) when a key every webhook shares holds another type.
-local EVENT_ARGS = 7
 local SHARED = {{KEYS[1], 'hash'}, {KEYS[2], 'zset'}, {KEYS[3], 'zset'}, {KEYS[4], 'zset'}, {KEYS[5], 'zset'}}
 for _, key in ipairs(SHARED) do
   local problem = wrong_type(key[1], key[2])
@@ -33,9 +32,9 @@ while a <= #ARGV do
   for i = 1, n do
     local E = {
       id = ARGV[a], customer = ARGV[a + 1], occurred_ms = ARGV[a + 2], source = ARGV[a + 3],
-      ignored = ARGV[a + 4], change = ARGV[a + 5], raw = ARGV[a + 6],
+      ignored = ARGV[a + 4], n = tonumber(ARGV[a + 5]), at = a + 6,
     }
-    a = a + EVENT_ARGS
+    a = E.at + 2 * E.n
     local K = event_keys(P, E)
     problem = problem or check(K, M)
     events[i] = {K, E}
@@ -43,7 +42,7 @@ while a <= #ARGV do
   if problem then
     answers[#answers + 1] = problem
   else
-    if links > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, links_at, links_at + 2 * links - 1)) end
+    if links > 0 then call('HSET', KEYS[1], unpack(ARGV, links_at, links_at + 2 * links - 1)) end
     local results = {}
     for i, event in ipairs(events) do results[i] = accept(event[1], S, event[2], M, now_ms, expire_at_ms) end
     answers[#answers + 1] = results
