@@ -135,6 +135,10 @@ def test_a_secret_in_an_exception_message_is_masked_in_the_log(served: ServeProc
     assert ADMIN_TOKEN.encode() not in served.log_path.read_bytes()
 
 
+def accepted_lines(server: ServeProcess) -> list[dict[str, Any]] | None:
+    return [x for x in server.log_lines() if x.get("event") == "webhooks_accepted"] or None
+
+
 def test_accepted_webhooks_are_counted_once_a_second_and_each_event_is_a_debug_line(
     relay_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -153,9 +157,7 @@ def test_accepted_webhooks_are_counted_once_a_second_and_each_event_is_a_debug_l
                 assert send_generic(server.base_url, GENERIC_SECRET, event).status == 202
             again = generic_payload(f"evt_tally_{level}_0", uuid, set={"city": "Oslo"})
             assert send_generic(server.base_url, GENERIC_SECRET, again).status == 200
-            counted = wait_for(
-                lambda s=server: [x for x in s.log_lines() if x.get("event") == "webhooks_accepted"] or None
-            )
+            counted = wait_for(lambda: accepted_lines(server))
             lines[level] = server.log_lines()
         finally:
             server.stop()
