@@ -3,6 +3,7 @@ from the relay's own loggers and from the libraries' (uvicorn, Flask, rq) alike.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -157,7 +158,7 @@ def test_accepted_webhooks_are_counted_once_a_second_and_each_event_is_a_debug_l
                 assert send_generic(server.base_url, GENERIC_SECRET, event).status == 202
             again = generic_payload(f"evt_tally_{level}_0", uuid, set={"city": "Oslo"})
             assert send_generic(server.base_url, GENERIC_SECRET, again).status == 200
-            counted = wait_for(lambda: accepted_lines(server))
+            counted = wait_for(functools.partial(accepted_lines, server))
             lines[level] = server.log_lines()
         finally:
             server.stop()
