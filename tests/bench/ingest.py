@@ -120,10 +120,6 @@ def serve(kind: str, port: int) -> None:
     load_settings()  # logging as `relay serve` configures it
     apps: dict[str, Callable[[], Any]] = {"ceiling": ceiling_app, "naive": naive_app, "relay": relay_app}
     app = apps[kind]()
-    if os.environ.get("BENCH_GC"):
-        import gc
-
-        gc.set_threshold(*[int(x) for x in os.environ["BENCH_GC"].split(",")])
     profile_to = os.environ.get("BENCH_PROFILE")  # a path: the server's cProfile stats go there
     if profile_to:
         profile_until_shutdown(app, profile_to)
@@ -306,6 +302,14 @@ def _wrk(url: str, requests: Iterable[bytes], duration_s: float, pids: dict[str,
     )
 
 
+def compact_aof(client: redis_sync.Redis) -> None:
+    """Every row starts from a rewritten (empty) AOF, so that no row pays for rewriting what an
+    earlier row wrote (Redis rewrites once the file doubles: auto-aof-rewrite-percentage)."""
+    client.bgrewriteaof()
+    wait_for(lambda: not int(client.info("persistence")["aof_rewrite_in_progress"]), timeout_s=60)
+    wait_for(lambda: not int(client.info("persistence")["aof_rewrite_scheduled"]), timeout_s=60)
+
+
 def measure(
     row: Row,
     *,
@@ -321,6 +325,7 @@ def measure(
 
     client = redis_sync.Redis.from_url(redis_url)
     client.flushall()
+    compact_aof(client)
     env = {
         "RELAY_REDIS_URL": redis_url,
         "RELAY_GENERIC_SECRET": GENERIC_SECRET,
