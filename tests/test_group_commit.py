@@ -142,6 +142,8 @@ def test_the_store_client_packs_commands_byte_for_byte_as_redis_py_does() -> Non
         ("SET", "k", 1.5),
         ("CONFIG GET", "maxmemory"),
         ("SET", "big", "x" * 10_000),
+        ("SET", "k", bytearray(b"v")),  # the serializer's conversions still apply
+        ("SET", "k", memoryview(b"v")),
     ]:
         assert b"".join(ours.pack_command(*args)) == b"".join(theirs.pack_command(*args)), args
     client = connect("redis://127.0.0.1:6379/0")

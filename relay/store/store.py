@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import hiredis
 import redis.asyncio as aioredis
 from redis.connection import HiredisRespSerializer
 from redis.utils import HIREDIS_AVAILABLE
@@ -25,11 +26,20 @@ DEFAULT_EVENT_TTL_S = 7 * 24 * 3600
 class HiredisPackingConnection(aioredis.Connection):
     """redis-py's asyncio connection packs commands in Python (~19 µs for an accept's EVALSHA);
     its sync connection uses hiredis's C packer, which makes the same bytes in ~6 µs. This is
-    that packer on the asyncio connection: the client library's own code, no RESP of ours."""
+    that packer on the asyncio connection: the client library's own code, no RESP of ours.
+    Commands of str, int and bytes arguments (all the relay sends) go to hiredis directly:
+    redis-py's serializer first copies every argument, looking for bytearrays and memoryviews
+    (~0.1 µs an argument, ~20 an accepted event)."""
 
     _packer = HiredisRespSerializer()
 
     def pack_command(self, *args: Any) -> list[bytes]:
+        name = args[0]
+        if isinstance(name, str) and " " not in name:
+            try:
+                return [hiredis.pack_command(args)]
+            except TypeError:
+                pass  # a bytearray or memoryview: redis-py's serializer converts it
         return self._packer.pack(*args)  # type: ignore[no-any-return]
 
 
