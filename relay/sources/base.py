@@ -110,15 +110,13 @@ class WebhookSource:
     def event_time(self, ms: int | None, field: str, value: object) -> int:
         """A CRM's event time (ms) checked against the sane window: not before 2000-01-01, not
         more than RELAY_MAX_CLOCK_SKEW_S ahead of our clock; a 422 naming `field` otherwise."""
-        shown = str(value)[:40]
         if ms is None:
-            raise InvalidEvent(f"{field} {shown!r} is not a time")
+            raise InvalidEvent(f"{field} {str(value)[:40]!r} is not a time")
         if ms < EARLIEST_EVENT_MS:
-            raise InvalidEvent(f"{field} {shown!r} is before 2000-01-01")
+            raise InvalidEvent(f"{field} {str(value)[:40]!r} is before 2000-01-01")
         if ms > time.time() * 1000 + self.max_clock_skew_s * 1000:
-            raise InvalidEvent(
-                f"{field} {shown!r} is more than {self.max_clock_skew_s} s ahead of the relay's clock"
-            )
+            ahead = f"is more than {self.max_clock_skew_s} s ahead of the relay's clock"
+            raise InvalidEvent(f"{field} {str(value)[:40]!r} {ahead}")
         return ms
 
 
