@@ -151,3 +151,35 @@ def test_the_store_client_packs_commands_byte_for_byte_as_redis_py_does() -> Non
     assert (
         connect("rediss://127.0.0.1:6379/0").connection_pool.connection_class is not HiredisPackingConnection
     )
+
+
+def test_a_redis_that_never_answers_fails_the_accept_within_the_round_trip_timeout() -> None:
+    """The accept client has no socket timeout of its own (its wait_for cost a loop turn a
+    round trip): the group commit's deadline is the one that holds."""
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()  # accepts connections, never answers
+    port = listener.getsockname()[1]
+
+    async def main() -> tuple[list[BaseException | list[Accepted]], float]:
+        store = Store.from_url(f"redis://127.0.0.1:{port}/0")
+        store.ledger.commit.round_trip_timeout_s = 0.3
+        started = time.monotonic()
+        try:
+            answers = await asyncio.gather(
+                *(store.ledger.accept_many([event(f"evt_hang{i}", UUIDS[i])]) for i in range(3)),
+                return_exceptions=True,
+            )
+            return answers, time.monotonic() - started
+        finally:
+            await store.aclose()
+
+    try:
+        answers, took_s = asyncio.run(main())
+    finally:
+        listener.close()
+    assert all(isinstance(a, TimeoutError) for a in answers), answers
+    assert took_s < 2

@@ -56,6 +56,9 @@ class GroupCommit:
     script_keys: Sequence[str]
     header: Callable[[], ScriptArgs]
     max_items: int = 500
+    # A round trip that takes longer fails its requests (503: the CRM retries). The client's
+    # own socket timeout is off (relay/store/store.py says why): this is the one that holds.
+    round_trip_timeout_s: float = 5.0
     # This many waiting calls go out at once, from the last one's own task step: Redis works
     # on them while the loop handles the rest of its iteration (measured with wrk: the web
     # process idled ~20 % of the time waiting for whole-iteration round trips).
@@ -131,24 +134,33 @@ class GroupCommit:
                 args += call.segment
             calls.append(args)
         for attempt in range(2):
-            if len(calls) == 1 and not self.replica_acks:  # the usual case: one command, no pipeline
-                try:
-                    replies: list[Any] = [await self.redis.evalsha(self.script.sha, numkeys, *calls[0])]
-                except ResponseError as exc:  # as the pipeline would answer it
-                    replies = [exc]
-            else:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for args in calls:
-                        pipe.evalsha(self.script.sha, numkeys, *args)
-                    if self.replica_acks:
-                        pipe.incr(keys.REPLICA_ACK)
-                        pipe.wait(self.replica_acks, self.replica_ack_timeout_ms)
-                    replies = await pipe.execute(raise_on_error=False)
+            async with asyncio.timeout(self.round_trip_timeout_s):
+                replies = await self._send_calls(numkeys, calls)
             self.stats.round_trips += 1
             if attempt == 0 and any(isinstance(r, NoScriptError) for r in replies):
                 await self.redis.script_load(self.script.script)
                 continue
             break
+        return self._confirmed(replies)
+
+    async def _send_calls(self, numkeys: int, calls: list[list[str | int | bytes]]) -> list[Any]:
+        if len(calls) == 1 and not self.replica_acks:  # the usual case: one command, no pipeline
+            try:
+                return [await self.redis.evalsha(self.script.sha, numkeys, *calls[0])]
+            except ResponseError as exc:  # as the pipeline would answer it
+                return [exc]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for args in calls:
+                pipe.evalsha(self.script.sha, numkeys, *args)
+            if self.replica_acks:
+                pipe.incr(keys.REPLICA_ACK)
+                pipe.wait(self.replica_acks, self.replica_ack_timeout_ms)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
+
+    def _confirmed(self, replies: list[Any]) -> list[Any]:
+        """The calls' replies; with replica acks, NotReplicated for each unless WAIT counted
+        enough replicas."""
         if not self.replica_acks:
             return replies
         incremented, acked = replies[-2:]

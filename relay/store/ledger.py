@@ -47,6 +47,7 @@ class Ledger:
         redis: aioredis.Redis,
         scripts: Scripts,
         *,
+        accept_redis: aioredis.Redis | None = None,
         event_ttl_s: int,
         mirror: DeadLetterMirror | None,
         replica_acks: int = 0,
@@ -61,7 +62,7 @@ class Ledger:
         self.replica_ack_timeout_ms = replica_ack_timeout_ms
         # Accepts of one event-loop tick share one script call (relay/store/commit.py).
         self.commit = GroupCommit(
-            redis,
+            accept_redis or redis,
             scripts.accept_many,
             script_keys=[keys.LINKS, keys.READY, keys.LEASES, keys.RETRY, keys.EVENTS],
             header=self._accept_header,

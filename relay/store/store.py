@@ -43,9 +43,13 @@ class HiredisPackingConnection(aioredis.Connection):
         return self._packer.pack(*args)  # type: ignore[no-any-return]
 
 
-def connect(redis_url: str) -> aioredis.Redis:
+# redis-py's own default: a command that gets no answer in this long fails.
+SOCKET_TIMEOUT_S = 5.0
+
+
+def connect(redis_url: str, *, socket_timeout: float | None = SOCKET_TIMEOUT_S) -> aioredis.Redis:
     """The relay's async Redis client; strings in and out, reconnecting on its own."""
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"socket_timeout": socket_timeout}
     if HIREDIS_AVAILABLE and urlsplit(redis_url).scheme == "redis":  # not for TLS or unix sockets
         options["connection_class"] = HiredisPackingConnection
     return aioredis.Redis.from_url(
@@ -63,12 +67,17 @@ class Store:
         self,
         redis: aioredis.Redis,
         *,
+        accept_redis: aioredis.Redis | None = None,
         event_ttl_s: int = DEFAULT_EVENT_TTL_S,
         dlq_mirror_queue: str | None = "relay",
         replica_acks: int = 0,
         replica_ack_timeout_ms: int = 1000,
     ) -> None:
         self.redis = redis
+        # The web app's accepts go through a client of their own (Store.from_url: without
+        # redis-py's socket timeout, whose asyncio.wait_for moves every send into a task of
+        # its own, a loop turn later); the group commit bounds each round trip itself.
+        self.accept_redis = accept_redis or redis
         self.event_ttl_s = event_ttl_s
         # Dead letters are mirrored as failed jobs of this RQ queue, for rq-dashboard (None: off).
         mirror = DeadLetterMirror(dlq_mirror_queue, event_ttl_s) if dlq_mirror_queue else None
@@ -76,6 +85,7 @@ class Store:
         self.ledger = Ledger(
             redis,
             self.scripts,
+            accept_redis=self.accept_redis,
             event_ttl_s=event_ttl_s,
             mirror=mirror,
             replica_acks=replica_acks,
@@ -99,6 +109,7 @@ class Store:
     ) -> Store:
         return cls(
             connect(redis_url),
+            accept_redis=connect(redis_url, socket_timeout=None),
             event_ttl_s=event_ttl_s,
             dlq_mirror_queue=dlq_mirror_queue,
             replica_acks=replica_acks,
@@ -115,3 +126,5 @@ class Store:
 
     async def aclose(self) -> None:
         await self.redis.aclose()
+        if self.accept_redis is not self.redis:
+            await self.accept_redis.aclose()
