@@ -42,8 +42,8 @@ class _Call:
 @dataclass
 class CommitStats:
     requests: int = 0  # segments answered
-    round_trips: int = 0  # pipelines sent (NOSCRIPT retries included)
-    largest: int = 0  # most segments in one pipeline
+    round_trips: int = 0  # round trips to Redis (NOSCRIPT retries included)
+    largest: int = 0  # most segments sent together
 
 
 @dataclass
