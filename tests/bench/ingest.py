@@ -305,6 +305,7 @@ def _wrk(url: str, requests: Iterable[bytes], duration_s: float, pids: dict[str,
 def compact_aof(client: redis_sync.Redis) -> None:
     """Every row starts from a rewritten (empty) AOF, so that no row pays for rewriting what an
     earlier row wrote (Redis rewrites once the file doubles: auto-aof-rewrite-percentage)."""
+
     def rewriting() -> bool:
         persistence = client.info("persistence")
         return bool(int(persistence["aof_rewrite_in_progress"]) or int(persistence["aof_rewrite_scheduled"]))
