@@ -6,9 +6,10 @@
 -- KEYS: relay:links, relay:ready, relay:leases, relay:retry, relay:events
 -- ARGV: the key prefixes of an event's record, history, customer's pending set and customer's
 --       events index; now_ms; expire_at_ms (when the records expire: PEXPIREAT is written to
---       the AOF as it is, where EXPIRE is rewritten first); then per webhook: its number of link pairs, the link
---       fields and values, its number of events, and per event: its id, customer, occurred_ms,
---       source, ignored reason ('' if none), n, and its n payload field/value pairs
+--       the AOF as it is, where EXPIRE is rewritten first); then per webhook: its number of
+--       link pairs, the link fields and values, its number of events, and per event: its id,
+--       customer, occurred_ms, source, ignored reason ('' if none), n, and its n payload
+--       field/value pairs
 -- Returns per webhook: accept.lua's answer for each of its events, in order; or, nothing of
 -- that webhook written, the message naming a key that holds another type than accept() writes.
 -- An error reply (nothing written) when a key every webhook shares holds another type.
