@@ -129,7 +129,7 @@ class TickWriter:
         self._file = file
         self._lines: list[str] = []
         self._loop_thread: int | None = None
-        atexit.register(self.flush)
+        atexit.register(self._at_exit)
 
     def msg(self, message: str) -> None:
         try:
@@ -157,6 +157,13 @@ class TickWriter:
     def flush(self) -> None:
         if self._loop_thread not in (None, threading.get_ident()):
             return  # the loop's own flush writes its lines; other threads do not take them
+        self._write_waiting()
+
+    def _at_exit(self) -> None:
+        """What a loop stopped before its next turn left (e.g. a worker's runtime thread)."""
+        self._write_waiting()
+
+    def _write_waiting(self) -> None:
         lines, self._lines = self._lines, []
         if lines:
             self._write("\n".join(lines))
