@@ -102,6 +102,9 @@ class ChaosReport:
     lost: int = 0
     # For each event not settled: where its customer is (ready, leased, retrying, nowhere).
     unsettled: list[str] = field(default_factory=list)
+    # When something is unsettled: whether each worker still runs, and its last warnings.
+    workers: list[str] = field(default_factory=list)
+    sending_seconds: float = 0.0
     seconds: float = 0.0
 
     def table(self) -> str:
@@ -120,8 +123,10 @@ class ChaosReport:
             ("same PATCH re-sent by recovery (contact)", len(self.resent_keys)),
             ("applied with no write call in the log", len(self.applied_without_patch)),
             ("customers differing from the model", len(self.mismatched_customers)),
+            ("seconds sending", round(self.sending_seconds, 1)),
             ("seconds", round(self.seconds, 1)),
-            *(("unsettled", line) for line in self.unsettled),
+            *(("unsettled", line) for line in self.unsettled[:50]),
+            *(("worker", line) for line in self.workers),
         ]
         width = max(len(r[0]) for r in rows)
         return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
@@ -138,7 +143,16 @@ class ChaosReport:
         )
 
 
-def run_chaos(n_events: int, n_customers: int, *, seed: int = 7, log_dir: Path | None = None) -> ChaosReport:
+def run_chaos(
+    n_events: int,
+    n_customers: int,
+    *,
+    seed: int = 7,
+    log_dir: Path | None = None,
+    settle_timeout_s: float = 300,
+) -> ChaosReport:
+    """`settle_timeout_s`: how long to wait for every event to settle once all are sent; keep it
+    well inside a test's own timeout, so that a run that stalls still prints its accounting."""
     rng = random.Random(seed)
     report = ChaosReport()
     began = time.monotonic()
@@ -199,6 +213,7 @@ def run_chaos(n_events: int, n_customers: int, *, seed: int = 7, log_dir: Path |
             with ThreadPoolExecutor(max_workers=8) as pool:
                 list(pool.map(deliver, deliveries))
             timeline.join()
+            report.sending_seconds = time.monotonic() - began
             report.accepted = answers.count(202)
             report.duplicate_answers = answers.count(200)
             report.unanswered = answers.count(0)
@@ -217,11 +232,15 @@ def run_chaos(n_events: int, n_customers: int, *, seed: int = 7, log_dir: Path |
             # On a timeout the accounting below says what is missing.
             with contextlib.suppress(AssertionError):
                 wait_for(
-                    lambda: sum(statuses()[s] for s in terminal) == n_events, timeout_s=300, interval_s=0.5
+                    lambda: sum(statuses()[s] for s in terminal) == n_events,
+                    timeout_s=settle_timeout_s,
+                    interval_s=0.5,
                 )
             report.statuses = statuses()
             report.lost = n_events - sum(report.statuses[s] for s in terminal)
             report.unsettled = _where_unsettled(client, events, terminal)
+            if report.unsettled:
+                report.workers = [line for w in workers for line in _worker_state(w)]
             for event_id in cast(list[str], client.zrange(keys.DLQ, 0, -1)):
                 report.dead_reasons[cast(str | None, client.hget(keys.event(event_id), "reason")) or "?"] += 1
             _check_exactly_once(report, client, event_ids, sim)
@@ -253,6 +272,18 @@ def _where_unsettled(client: redis.Redis, events: list[dict[str, Any]], terminal
             f"history={cast(list[str], client.lrange(keys.event_history(event['id']), 0, -1))}"
         )
     return found
+
+
+def _worker_state(worker: WorkerProcess, last: int = 15) -> list[str]:
+    """Whether the worker runs, and its last warnings and errors (its whole log is in log_dir)."""
+    running = "running" if worker.proc.poll() is None else f"exited {worker.proc.returncode}"
+    troubles = [
+        f"  {line.get('timestamp', '')} {line.get('level', '')} {line.get('event', '')} "
+        f"{ {k: v for k, v in line.items() if k not in ('timestamp', 'level', 'event', 'exception')} }"
+        for line in worker.log_lines()
+        if line.get("level") in ("warning", "error", "critical") or "raw" in line  # e.g. a traceback
+    ]
+    return [f"{worker.log_path.name}: {running}, {len(troubles)} warnings/errors", *troubles[-last:]]
 
 
 def _send_until_answered(web: str, body: bytes) -> int:

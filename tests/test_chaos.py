@@ -11,7 +11,7 @@ from tests.chaos import run_chaos
 
 @pytest.mark.timeout(300)
 def test_chaos_loses_nothing_and_applies_everything_once(tmp_path: Path) -> None:
-    report = run_chaos(600, 60, log_dir=tmp_path)
+    report = run_chaos(600, 60, log_dir=tmp_path, settle_timeout_s=150)
     print("\n" + report.table())
 
     assert report.lost == 0
@@ -29,6 +29,6 @@ def test_chaos_loses_nothing_and_applies_everything_once(tmp_path: Path) -> None
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_chaos_full_size(tmp_path: Path) -> None:
-    report = run_chaos(5000, 300, log_dir=tmp_path)
+    report = run_chaos(5000, 300, log_dir=tmp_path, settle_timeout_s=600)
     print("\n" + report.table())
     assert report.clean, report.table()
