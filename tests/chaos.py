@@ -90,6 +90,8 @@ class ChaosReport:
     accepted: int = 0
     duplicate_answers: int = 0
     unanswered: int = 0  # deliveries the relay never answered 2xx (within a minute of retrying)
+    # For each of those: the event id and the last answer (or error) its sender got.
+    unanswered_why: list[str] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     dead_reasons: Counter[str] = field(default_factory=Counter)
     patches_ok: int = 0
@@ -125,6 +127,7 @@ class ChaosReport:
             ("customers differing from the model", len(self.mismatched_customers)),
             ("seconds sending", round(self.sending_seconds, 1)),
             ("seconds", round(self.seconds, 1)),
+            *(("unanswered", line) for line in self.unanswered_why[:50]),
             *(("unsettled", line) for line in self.unsettled[:50]),
             *(("worker", line) for line in self.workers),
         ]
@@ -188,12 +191,18 @@ def run_chaos(
             rng.shuffle(deliveries)
             report.sent, report.duplicates_sent = n_events, len(deliveries) - n_events
             answers: list[int] = []
+            answered: set[str] = set()  # events the relay answered 2xx at least once
             lock = threading.Lock()
 
             def deliver(body: bytes) -> None:
-                status = _send_until_answered(web, body)
+                event_id = orjson.loads(body)["id"]
+                status, last = _send_until_answered(web, body, event_id)
                 with lock:
                     answers.append(status)
+                    if status:
+                        answered.add(event_id)
+                    else:
+                        report.unanswered_why.append(f"{event_id}: {last}")
 
             def chaos_timeline() -> None:
                 total = len(deliveries)
@@ -223,20 +232,22 @@ def run_chaos(
             event_ids = [e["id"] for e in events]
             terminal = {"applied", "stale", "dead"}
 
-            def statuses() -> Counter[str]:
+            def statuses(ids: list[str]) -> Counter[str]:
                 with client.pipeline(transaction=False) as pipe:
-                    for event_id in event_ids:
+                    for event_id in ids:
                         pipe.hget(keys.event(event_id), "status")
                     return Counter(s or "missing" for s in pipe.execute())
 
-            # On a timeout the accounting below says what is missing.
+            # Only what the relay answered 2xx can settle; on a timeout the accounting below
+            # says what is missing.
+            accepted_ids = sorted(answered)
             with contextlib.suppress(AssertionError):
                 wait_for(
-                    lambda: sum(statuses()[s] for s in terminal) == n_events,
+                    lambda: sum(statuses(accepted_ids)[s] for s in terminal) == len(accepted_ids),
                     timeout_s=settle_timeout_s,
                     interval_s=0.5,
                 )
-            report.statuses = statuses()
+            report.statuses = statuses(event_ids)
             report.lost = n_events - sum(report.statuses[s] for s in terminal)
             report.unsettled = _where_unsettled(client, events, terminal)
             if report.unsettled:
@@ -286,24 +297,27 @@ def _worker_state(worker: WorkerProcess, last: int = 15) -> list[str]:
     return [f"{worker.log_path.name}: {running}, {len(troubles)} warnings/errors", *troubles[-last:]]
 
 
-def _send_until_answered(web: str, body: bytes) -> int:
-    """Send like a CRM: retry (up to a minute) until the relay answers 2xx."""
+def _send_until_answered(web: str, body: bytes, event_id: str) -> tuple[int, str]:
+    """Send like a CRM: retry (up to a minute) until the relay answers 2xx. The 2xx status, or
+    0 and the last answer (or error) when none came."""
     from relay.demo import signed_headers
 
-    event_id = orjson.loads(body)["id"]
     deadline = time.monotonic() + 60
+    last = "not sent"
     while time.monotonic() < deadline:
         try:
             answer = post(
                 f"{web}/webhooks/generic", body, signed_headers(SECRET, body, msg_id=f"msg_{event_id}")
             )
-        except OSError:
+        except OSError as exc:
+            last = repr(exc)
             time.sleep(0.2)
             continue
         if answer.status in (200, 202):
-            return answer.status
+            return answer.status, ""
+        last = f"{answer.status} {answer.text}"[:300]
         time.sleep(0.2)
-    return 0
+    return 0, last
 
 
 def _check_exactly_once(
