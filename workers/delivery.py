@@ -100,7 +100,8 @@ class Deliverer:
             _done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
 
     async def _deliver_leased(self, lease: Lease) -> None:
-        heartbeat = asyncio.create_task(self._keep_lease(lease))
+        done = asyncio.Event()
+        heartbeat = asyncio.create_task(self._keep_lease(lease, done))
         retry_due_ms: int | None = None
         try:
             retry_due_ms = await self.deliver(lease)
@@ -113,7 +114,8 @@ class Deliverer:
             log.exception("delivery_crashed", customer_uuid=lease.customer)
             retry_due_ms = now_ms() + int(self.schedule.delay_s(3) * 1000) + 1000
         finally:
-            heartbeat.cancel()
+            done.set()
+            heartbeat.cancel()  # at once, mid-extend too; `done` if the cancellation is lost
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
         settled = lease.settlement
@@ -126,9 +128,17 @@ class Deliverer:
             retry_due_ms=retry_due_ms,
         )
 
-    async def _keep_lease(self, lease: Lease) -> None:
-        while True:
-            await asyncio.sleep(self.config.lease_ms / 3000)
+    async def _keep_lease(self, lease: Lease, done: asyncio.Event) -> None:
+        """Extend the lease every third of its length until `done` is set. Not a cancellation
+        alone: Python 3.11's asyncio.wait_for (redis-py sends with it under a socket timeout)
+        swallows one that arrives as the send completes, and a heartbeat that lived on kept
+        the customer leased, and its delivery waiting, forever."""
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.config.lease_ms / 3000):
+                    await done.wait()
+            if done.is_set():
+                return
             try:
                 await self.deliveries.extend(lease.customer, token=lease.token, lease_ms=self.config.lease_ms)
             except (redis.RedisError, OSError) as exc:
