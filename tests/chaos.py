@@ -106,6 +106,9 @@ class ChaosReport:
     unsettled: list[str] = field(default_factory=list)
     # When something is unsettled: whether each worker still runs, and its last warnings.
     workers: list[str] = field(default_factory=list)
+    # Our bugs, as the workers logged them: a delivery or the maintenance loop that crashed, an
+    # exception no one looked at. A Redis restart is expected to interrupt, never to crash.
+    crashes: list[str] = field(default_factory=list)
     sending_seconds: float = 0.0
     seconds: float = 0.0
 
@@ -129,6 +132,8 @@ class ChaosReport:
             ("seconds", round(self.seconds, 1)),
             *(("unanswered", line) for line in self.unanswered_why[:50]),
             *(("unsettled", line) for line in self.unsettled[:50]),
+            ("crashes logged by workers", len(self.crashes)),
+            *(("crash", line) for line in self.crashes[:10]),
             *(("worker", line) for line in self.workers),
         ]
         width = max(len(r[0]) for r in rows)
@@ -142,6 +147,7 @@ class ChaosReport:
             and not self.applied_without_patch
             and not self.mismatched_customers
             and self.unanswered == 0
+            and not self.crashes
             and self.statuses["applied"] + self.statuses["stale"] + self.statuses["dead"] == self.sent
         )
 
@@ -259,6 +265,7 @@ def run_chaos(
             client.close()
             for worker in workers:
                 worker.stop()
+            report.crashes = [line for w in workers for line in _crashes(w)]
     report.seconds = time.monotonic() - began
     return report
 
@@ -283,6 +290,17 @@ def _where_unsettled(client: redis.Redis, events: list[dict[str, Any]], terminal
             f"history={cast(list[str], client.lrange(keys.event_history(event['id']), 0, -1))}"
         )
     return found
+
+
+CRASHES = ("delivery_crashed", "maintenance_crashed", "Task exception was never retrieved")
+
+
+def _crashes(worker: WorkerProcess) -> list[str]:
+    return [
+        f"{worker.log_path.name}: {str(line.get('event'))[:200]}"
+        for line in worker.log_lines()
+        if str(line.get("event", "")).startswith(CRASHES)
+    ]
 
 
 def _worker_state(worker: WorkerProcess, last: int = 15) -> list[str]:

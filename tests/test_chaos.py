@@ -21,7 +21,8 @@ def test_chaos_loses_nothing_and_applies_everything_once(tmp_path: Path) -> None
     assert report.statuses["dead"] == 0, report.dead_reasons
     # A delivery whose durable write succeeded while Redis restarted may have been answered 503;
     # the CRM's retry is then answered "duplicate". Either way every event got a 2xx.
-    assert report.unanswered == 0
+    assert report.unanswered == 0, report.unanswered_why
+    assert report.crashes == []
     assert report.accepted + (report.duplicate_answers - report.duplicates_sent) == report.sent
     assert report.statuses["applied"] + report.statuses["stale"] == report.sent
 

@@ -109,6 +109,10 @@ class Deliverer:
             # Another worker took the customer over (this one was too slow); it delivers now.
             log.warning("lease_lost", customer_uuid=lease.customer)
             return
+        except redis.RedisError as exc:
+            # Redis went away mid-delivery (a restart, a failover): the events stay pending.
+            log.warning("delivery_interrupted", customer_uuid=lease.customer, error=type(exc).__name__)
+            retry_due_ms = now_ms() + int(self.schedule.delay_s(3) * 1000) + 1000
         except Exception:
             # A bug must not lose events: they stay pending and the customer is retried.
             log.exception("delivery_crashed", customer_uuid=lease.customer)
@@ -119,14 +123,19 @@ class Deliverer:
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
         settled = lease.settlement
-        await self.deliveries.finish(
-            lease.customer,
-            lease.token,
-            settled.outcomes,
-            applied_fields=settled.applied_fields,
-            clear_inflight=settled.clear_inflight,
-            retry_due_ms=retry_due_ms,
-        )
+        try:
+            await self.deliveries.finish(
+                lease.customer,
+                lease.token,
+                settled.outcomes,
+                applied_fields=settled.applied_fields,
+                clear_inflight=settled.clear_inflight,
+                retry_due_ms=retry_due_ms,
+            )
+        except redis.RedisError as exc:
+            # Still no Redis: the lease runs out and maintenance makes the customer ready again
+            # (what this delivery sent is in its in-flight record, so nothing is applied twice).
+            log.warning("delivery_unfinished", customer_uuid=lease.customer, error=type(exc).__name__)
 
     async def _keep_lease(self, lease: Lease, done: asyncio.Event) -> None:
         """Extend the lease every third of its length until `done` is set. Not a cancellation
