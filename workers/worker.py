@@ -25,13 +25,24 @@ RESTART_DELAY_S = 1.0
 
 
 class RelayWorker(SimpleWorker):
-    """RQ's SimpleWorker, plus: a warm shutdown also stops the running job from claiming more."""
+    """RQ's SimpleWorker, plus: a warm shutdown also stops the running job from claiming more,
+    and a loop that Redis ended stops its command listener."""
 
     runtime: DeliveryRuntime
 
     def request_stop(self, signum: int, frame: object) -> None:
         self.runtime.stopping.set()
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()  # type: ignore[no-untyped-call]
+        finally:
+            # RQ registers the death, then stops the command listener; with Redis gone the first
+            # step raises, and the listener (a thread and a connection) would outlive this loop
+            # (run_worker starts another). Stopped, it ends at its next retry.
+            if self.pubsub_thread is not None:
+                self.pubsub_thread.stop()
 
 
 def run_worker(settings: Settings, *, burst: bool = False, metrics_port: int | None = None) -> None:
