@@ -110,6 +110,13 @@ class Waker:
             await self._task
 
 
+def finished_meanwhile(exc: BaseException) -> bool:
+    """rq's error when a running job ends while it is being deleted: rq lists the job's
+    executions, then finds one's record gone (rq 3 raises a plain ValueError)."""
+    text = str(exc) if isinstance(exc, ValueError) else ""
+    return text.startswith("Execution ") and text.endswith(" not found in Redis")
+
+
 def queue_length(queue: Queue) -> int:
     return int(queue.count)
 

@@ -6,7 +6,8 @@
 - URL arguments are checked first: one Redis (instance 0), known registries, `asc`/`dsc`,
   page numbers and sizes in range, rq's job id alphabet. Upstream answers 500 to each.
 - rq's own errors get their HTTP meaning: no such job 404, requeueing a job that has not
-  failed 409, Redis unreachable 503. Anything else is a bug: logged with its traceback, 500.
+  failed 409, deleting a job (or emptying a registry) as a job finishes 409, Redis unreachable
+  503. Anything else is a bug: logged with its traceback, 500.
 - Two views are replaced: compacting an empty queue (rq RENAMEs a key that does not exist)
   and requeueing all when a failed job expires between the listing and its requeue.
 """
@@ -23,7 +24,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from relay.logs import get_logger
-from relay.queue import InvalidJobOperation, NoSuchJobError, compact, requeue_failed
+from relay.queue import InvalidJobOperation, NoSuchJobError, compact, finished_meanwhile, requeue_failed
 
 log = get_logger("relay.dashboard")
 
@@ -84,6 +85,8 @@ def on_error(exc: Exception) -> ResponseReturnValue:
         return _error(404, "no such job (it expired, or was deleted or requeued)")
     if isinstance(exc, InvalidJobOperation):
         return _error(409, f"{exc} (only a failed job can be requeued)")
+    if finished_meanwhile(exc):
+        return _error(409, "a job finished while it was being deleted; look again, then retry")
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
         log.error(
             "dashboard_redis_unavailable", error=type(exc).__name__, path=request.script_root + request.path
