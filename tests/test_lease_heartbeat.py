@@ -46,9 +46,17 @@ def test_every_delivery_ends_its_lease_while_heartbeats_are_in_flight(
                 fields={"city": "Oslo"},
             )
             await store.ledger.accept(ParsedEvent(change=change, raw="{}"))
-        # Before the fix one delivery in a few dozen never returned, and with it this call.
-        async with asyncio.timeout(30):
-            return await runtime.deliverer.deliver_ready(budget_s=30)
+        delivered = 0
+        while (waiting := await store.deliveries.waiting()).ready or waiting.retrying:
+            # Before the fix one delivery in a few dozen never returned, and with it this call.
+            try:
+                async with asyncio.timeout(30):
+                    delivered += await runtime.deliverer.deliver_ready(budget_s=30)
+            except TimeoutError:
+                raise AssertionError("a delivery never returned: its lease heartbeat outlived it") from None
+            await asyncio.sleep(0.05)
+            await store.deliveries.promote()  # a retry (a 429 on a busy machine) that is due
+        return delivered
 
     try:
         delivered = runtime.run(deliver_everyone())
@@ -58,7 +66,7 @@ def test_every_delivery_ends_its_lease_while_heartbeats_are_in_flight(
     client = redis_sync.Redis.from_url(relay_settings.redis_url, decode_responses=True)
     try:
         statuses = [client.hget(keys.event(f"evt_beat_{i}"), "status") for i in range(CUSTOMERS)]
-        assert delivered == CUSTOMERS
+        assert delivered >= CUSTOMERS  # more when a delivery was retried
         assert statuses == ["applied"] * CUSTOMERS
         assert client.zcard(keys.LEASES) == 0
         assert client.hlen(keys.LEASE_OWNERS) == 0
