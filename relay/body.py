@@ -43,13 +43,10 @@ class Deadlines:
         if self._sweep_timer is None:
             self._sweep_timer = self.loop.call_later(SWEEP_S, self._sweep)
 
-    def stop(self, task: asyncio.Task[Any]) -> bool:
-        """Done reading; True when the task was cancelled for its deadline."""
+    def stop(self, task: asyncio.Task[Any]) -> None:
+        """Done reading (read_body asked `expired` first, when it was cancelled)."""
         del self.reading[task]
-        if task in self.expired:
-            self.expired.discard(task)
-            return True
-        return False
+        self.expired.discard(task)
 
     def _sweep(self) -> None:
         now = self.loop.time()

@@ -142,7 +142,7 @@ class Deliverer:
         alone: Python 3.11's asyncio.wait_for (redis-py sends with it under a socket timeout)
         swallows one that arrives as the send completes, and a heartbeat that lived on kept
         the customer leased, and its delivery waiting, forever."""
-        while not done.is_set():
+        while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.config.lease_ms / 3000):
                     await done.wait()
