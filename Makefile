@@ -4,13 +4,36 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test check lint bench bench-ingest bench-smoke chaos clean
+# Every dependency (runtime, test, lint, types; transitive ones too) is pinned, with hashes, in
+# uv.lock: a fresh machine installs exactly what CI passed with. uv itself is pinned here and
+# installed into .tools/ on first use, so a newcomer needs nothing but Python and make.
+UV_VERSION := 0.13.9
+UV         := .tools/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+.PHONY: dev test check lint lock lock-check bench bench-ingest bench-smoke chaos clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+# --locked: refuse (and say so) when uv.lock no longer matches pyproject.toml.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	@$(MAKE) --no-print-directory lock-check
+	$(UV) sync --quiet --locked --extra test --python $(PYTHON)
 	touch $(STAMP)
+
+## Refresh uv.lock to the newest versions pyproject.toml's ranges allow; then run `make check`.
+lock: | $(UV)
+	$(UV) lock --upgrade
+	@echo "uv.lock refreshed: now run 'make check' (and commit uv.lock if it passes)"
+
+## Fails when pyproject.toml and uv.lock disagree (run by .ci/run).
+lock-check: | $(UV)
+	@$(UV) lock --check --quiet 2>/dev/null || { \
+	  echo "uv.lock does not match pyproject.toml: run 'make lock', then 'make check', and commit uv.lock" >&2; \
+	  exit 1; }
 
 ## Run the relay for real: Redis (started if none answers), web, worker, and the ChartMogul
 ## simulator as the target when CHARTMOGUL_API_KEY is not set.
@@ -44,4 +67,4 @@ bench-smoke: $(STAMP)
 	$(BIN)/python -m tests.bench --smoke
 
 clean:
-	rm -rf $(VENV) .relay .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .relay .pytest_cache .mypy_cache .ruff_cache

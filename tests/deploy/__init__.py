@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 OVERLAYS = ("production", "sandbox")
+DOCKERFILE = "deploy/Dockerfile"
 
 Manifest = dict[str, Any]
 
@@ -179,3 +181,29 @@ def env_entries(text: str) -> list[tuple[str, str, bool, bool]]:
             entries.append((match.group(1), match.group(2), active is not None, described))
         previous = line
     return entries
+
+
+# --- Dockerfile
+
+
+@dataclass
+class Instruction:
+    keyword: str
+    args: str
+    stage: int  # index of the FROM this instruction belongs to
+
+
+def parse_dockerfile(text: str) -> list[Instruction]:
+    joined = re.sub(
+        r"\\\n", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    )
+    instructions: list[Instruction] = []
+    stage = -1
+    for line in joined.splitlines():
+        if not line.strip():
+            continue
+        keyword, _, args = line.strip().partition(" ")
+        if keyword.upper() == "FROM":
+            stage += 1
+        instructions.append(Instruction(keyword.upper(), args.strip(), stage))
+    return instructions

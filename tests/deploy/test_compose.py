@@ -12,7 +12,6 @@ import fnmatch
 import json
 import re
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,13 @@ import jsonschema
 import pytest
 
 from . import (
+    DOCKERFILE,
     REPO,
+    Instruction,
     compose_command,
     load_compose,
     option,
+    parse_dockerfile,
     redis_durability_problems,
     redis_server_flags,
     simulator_seed_path,
@@ -31,7 +33,6 @@ from . import (
 
 SCHEMA = json.loads((REPO / "deploy" / "schemas" / "compose-spec.json").read_text())
 RELAY_COMMANDS = {"serve", "worker", "simulator"}
-DOCKERFILE = "deploy/Dockerfile"
 
 
 def schema_errors(doc: dict[str, Any]) -> list[str]:
@@ -129,29 +130,6 @@ def compose_problems(doc: dict[str, Any]) -> list[str]:
 
 
 # --- Dockerfile
-
-
-@dataclass
-class Instruction:
-    keyword: str
-    args: str
-    stage: int  # index of the FROM this instruction belongs to
-
-
-def parse_dockerfile(text: str) -> list[Instruction]:
-    joined = re.sub(
-        r"\\\n", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    )
-    instructions: list[Instruction] = []
-    stage = -1
-    for line in joined.splitlines():
-        if not line.strip():
-            continue
-        keyword, _, args = line.strip().partition(" ")
-        if keyword.upper() == "FROM":
-            stage += 1
-        instructions.append(Instruction(keyword.upper(), args.strip(), stage))
-    return instructions
 
 
 def base_image(instructions: list[Instruction], from_args: str) -> str:
