@@ -94,3 +94,23 @@ def test_kubernetes_runs_only_the_image_built_from_the_lock() -> None:
                 assert name in {"chartmogul-relay", "redis"}, container["image"]
                 words = " ".join(container.get("command", []) + container.get("args", []))
                 assert not re.search(r"\b(pip|uv)\b", words), f"{container['name']} installs at start"
+
+
+@pytest.mark.skipif(not UV.exists(), reason="no .tools/bin/uv: run the suite with `make test`")
+def test_a_range_changed_without_make_lock_fails_the_lock_check_naming_the_command(tmp_path: Path) -> None:
+    for name in ("pyproject.toml", "uv.lock", "Makefile", "README.md"):
+        shutil.copy(REPO / name, tmp_path / name)
+
+    def lock_check() -> subprocess.CompletedProcess[str]:
+        command = ["make", "--no-print-directory", "lock-check", f"UV={UV}"]
+        env = {**os.environ, "UV_OFFLINE": "1"}
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+
+    assert lock_check().returncode == 0
+    pyproject = tmp_path / "pyproject.toml"
+    widened, count = re.subn(r'"orjson>=[^"]*"', '"orjson>=1"', pyproject.read_text())
+    assert count == 1
+    pyproject.write_text(widened)
+    failed = lock_check()
+    assert failed.returncode != 0
+    assert "run 'make lock'" in failed.stderr
