@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from relay.simulator.creation import CreateRefused, create_customer
 from relay.simulator.customers import Customer
 from relay.simulator.pages import PageError, PageRequest, page
 from relay.simulator.responses import error_response, json_response
@@ -36,6 +37,23 @@ async def list_customers(request: web.Request) -> web.Response:
         status=query.get("status"),
     )
     return json_response(page(found, wanted))
+
+
+@routes.post("/v1/customers")
+async def add_customer(request: web.Request) -> web.Response:
+    """Create a customer under a data source (creation.py has the rules)."""
+    sim = request.app[SIM]
+    body = request[BODY]
+    if body.is_invalid_json:
+        return error_response(400, "Request body is not valid JSON")
+    try:
+        created = create_customer(body.value, sim.store, sim.behaviour)
+    except RuleViolation as exc:
+        return error_response(exc.status, exc.message, exc.param)
+    except CreateRefused as exc:
+        return json_response({"errors": exc.errors}, status=422)
+    sim.store.put(created.customer, created.contact)
+    return json_response(created.customer, status=201)
 
 
 @routes.get("/v1/customers/search")

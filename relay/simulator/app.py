@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.simulator import api, attributes, control
+from relay.simulator import api, attributes, control, data_sources
 from relay.simulator.behaviour import Behaviour
 from relay.simulator.faults import ConnectionCap, RateLimiter
 from relay.simulator.gate import api_gate
@@ -44,6 +44,7 @@ def create_simulator_app(
     app[SIM] = sim
     app.add_routes(api.routes)
     app.add_routes(attributes.routes)
+    app.add_routes(data_sources.routes)
     app.add_routes(control.routes)
     app.on_startup.append(_warm_up)
     app.on_shutdown.append(_release_held_requests)

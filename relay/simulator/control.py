@@ -52,6 +52,26 @@ async def get_primary_contact(request: web.Request) -> web.Response:
     return json_response(contact)
 
 
+@routes.post("/_sim/data_sources")
+async def add_data_source(request: web.Request) -> web.Response:
+    """`{"name", "uuid"?}`: a data source the account has (the API's POST makes one too)."""
+    doc = await _json(request)
+    name = doc.get("name") if isinstance(doc, dict) else None
+    uuid = doc.get("uuid") if isinstance(doc, dict) else None
+    if not isinstance(name, str) or (uuid is not None and not isinstance(uuid, str)):
+        return control_error('a data source needs a "name" (and, optionally, a "uuid")')
+    try:
+        source = request.app[SIM].store.add_data_source(name, uuid=uuid)
+    except InvalidSetup as exc:
+        return control_error(str(exc))
+    return json_response(source, status=201)
+
+
+@routes.get("/_sim/data_sources")
+async def list_data_sources(request: web.Request) -> web.Response:
+    return json_response(list(request.app[SIM].store.data_sources.values()))
+
+
 @routes.post("/_sim/users")
 async def add_user(request: web.Request) -> web.Response:
     doc = await _json(request)
@@ -122,8 +142,9 @@ async def set_behaviour(request: web.Request) -> web.Response:
 
 @routes.post("/_sim/reset")
 async def reset(request: web.Request) -> web.Response:
-    """Customers, users, custom attributes, the request log, faults, the rate limit window, and
-    the behaviour switches back to the ones the simulator started with."""
+    """Customers, data sources (but the default one), users, custom attributes, the request log,
+    faults, the rate limit window, and the behaviour switches back to the ones the simulator
+    started with."""
     request.app[SIM].reset()
     return json_response({"reset": True})
 

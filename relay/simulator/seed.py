@@ -1,5 +1,6 @@
-"""Seed files: `{"customers": [...], "users": [...], "custom_attributes": [...]}`, each entry in
-the shape its control endpoint takes (a user may also be a bare email string)."""
+"""Seed files: `{"customers": [...], "users": [...], "custom_attributes": [...],
+"data_sources": [...]}`, each entry in the shape its control endpoint takes (a user may also be a
+bare email string)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import orjson
 from relay.simulator.customers import InvalidSetup
 from relay.simulator.store import Store
 
-SEED_KEYS = ("customers", "users", "custom_attributes")
+SEED_KEYS = ("customers", "users", "custom_attributes", "data_sources")
 
 DEMO_SEED_PATH = Path(__file__).with_name("demo_seed.json")
 
@@ -38,8 +39,13 @@ def check_seed(seed: Any) -> None:
 
 
 def apply_seed(store: Store, seed: dict[str, Any]) -> None:
-    """Users and custom attribute definitions first, then customers."""
+    """Data sources, users and custom attribute definitions first, then customers."""
     check_seed(seed)
+    for source in seed.get("data_sources", []):
+        if not isinstance(source, dict) or not isinstance(source.get("name"), str):
+            raise InvalidSetup(f"a seed data source needs a name: {source!r}")
+        uuid = source.get("uuid")
+        store.add_data_source(source["name"], uuid=uuid if isinstance(uuid, str) else None)
     for user in seed.get("users", []):
         email = user if isinstance(user, str) else user.get("email") if isinstance(user, dict) else None
         if not isinstance(email, str) or not email:

@@ -1,13 +1,22 @@
 """Everything the simulator remembers, in memory: customers, their primary contacts (kept apart:
-the real API never shows them in a customer object), users, custom attribute definitions, and
-the log of API requests it received."""
+the real API never shows them in a customer object), data sources, users, custom attribute
+definitions, and the log of API requests it received."""
 
 from __future__ import annotations
 
 from collections import deque
+from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
-from relay.simulator.customers import Customer, InvalidSetup, build_contact, build_customer
+from relay.simulator.customers import (
+    DEFAULT_DATA_SOURCE_UUID,
+    Customer,
+    InvalidSetup,
+    build_contact,
+    build_customer,
+)
+from relay.simulator.values import format_timestamp
 
 CUSTOM_ATTRIBUTE_TYPES: tuple[str, ...] = ("String", "Integer", "Decimal", "Timestamp", "Boolean")
 
@@ -15,6 +24,10 @@ CUSTOM_ATTRIBUTE_TYPES: tuple[str, ...] = ("String", "Integer", "Decimal", "Time
 REQUEST_LOG_LIMIT = 100_000
 
 _FIRST_CUSTOMER_ID = 12_150_001
+
+DataSource = dict[str, Any]
+# The data source customers set up without one belong to: always known, as the account's first.
+DEFAULT_DATA_SOURCE_NAME = "Simulator"
 
 
 class Store:
@@ -26,16 +39,21 @@ class Store:
         self.users: dict[str, str] = {}
         # custom attribute key -> type
         self.custom_attributes: dict[str, str] = {}
+        # data source uuid -> the data source object, in ChartMogul's response shape
+        self.data_sources: dict[str, DataSource] = {}
         self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
         self._next_id = _FIRST_CUSTOMER_ID
+        self.add_data_source(DEFAULT_DATA_SOURCE_NAME, uuid=DEFAULT_DATA_SOURCE_UUID)
 
     def reset(self) -> None:
         self.customers.clear()
         self.contacts.clear()
         self.users.clear()
         self.custom_attributes.clear()
+        self.data_sources.clear()
         self.requests.clear()
         self._next_id = _FIRST_CUSTOMER_ID
+        self.add_data_source(DEFAULT_DATA_SOURCE_NAME, uuid=DEFAULT_DATA_SOURCE_UUID)
 
     # customers
 
@@ -48,6 +66,9 @@ class Store:
         customer = build_customer(doc, self._next_id)
         contact = build_contact(doc.get("primary_contact"))
         self._next_id = max(self._next_id, customer["id"]) + 1
+        for data_source_uuid in customer["data_source_uuids"]:  # set-up may name any data source
+            if data_source_uuid not in self.data_sources:
+                self.add_data_source(f"Data source {len(self.data_sources) + 1}", uuid=data_source_uuid)
         for key, value in customer["attributes"]["custom"].items():
             self.custom_attributes.setdefault(key, _guess_type(value))
         self.customers[customer["uuid"]] = customer
@@ -95,6 +116,31 @@ class Store:
         if contact_email:
             emails.add(contact_email.lower())
         return emails
+
+    def next_customer_id(self) -> int:
+        customer_id = self._next_id
+        self._next_id += 1
+        return customer_id
+
+    # data sources
+
+    def add_data_source(self, name: str, *, uuid: str | None = None) -> DataSource:
+        """A data source named `name` (names are unique, as in ChartMogul): InvalidSetup when the
+        name is taken by another uuid."""
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidSetup("A name is required for each data source.")
+        for existing in self.data_sources.values():
+            if existing["name"] == name and existing["uuid"] != uuid:
+                raise InvalidSetup("Has already been taken.")
+        source: DataSource = {
+            "uuid": uuid or f"ds_{uuid4()}",
+            "name": name,
+            "system": "Custom",
+            "created_at": format_timestamp(datetime.now(UTC)),
+            "status": "idle",
+        }
+        self.data_sources[source["uuid"]] = source
+        return source
 
     # users and custom attribute definitions
 

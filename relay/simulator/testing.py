@@ -63,6 +63,11 @@ class SimulatorHandle:
     def add_customer(self, customer: dict[str, Any]) -> dict[str, Any]:
         return self._control("POST", "/_sim/customers", customer, expect=201)  # type: ignore[no-any-return]
 
+    def add_data_source(self, name: str, uuid: str | None = None) -> dict[str, Any]:
+        """A data source customers can be created under (`POST /v1/customers`)."""
+        body = {"name": name, **({"uuid": uuid} if uuid else {})}
+        return self._control("POST", "/_sim/data_sources", body, expect=201)  # type: ignore[no-any-return]
+
     def add_user(self, email: str) -> None:
         self._control("POST", "/_sim/users", {"email": email}, expect=201)
 
