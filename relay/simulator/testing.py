@@ -162,10 +162,18 @@ def running_simulator(
 ) -> Iterator[SimulatorHandle]:
     """A simulator on 127.0.0.1 on a free port; `kw` goes to create_simulator_app
     (`behaviour=Behaviour.strict()` or `behaviour={"unknown_owner": "reject"}` for switches)."""
-    server = _ServerThread(create_simulator_app(api_key, seed=seed, **kw))
+    with serving(create_simulator_app(api_key, seed=seed, **kw)) as base_url:
+        yield SimulatorHandle(base_url=base_url, api_key=api_key)
+
+
+@contextmanager
+def serving(app: web.Application, name: str = "chartmogul-simulator") -> Iterator[str]:
+    """Any aiohttp app (the simulator, a CRM stand-in) on 127.0.0.1 on a free port, from a
+    background thread; yields its base URL."""
+    server = _ServerThread(app, name)
     server.start_and_wait()
     try:
-        yield SimulatorHandle(base_url=f"http://127.0.0.1:{server.port}", api_key=api_key)
+        yield f"http://127.0.0.1:{server.port}"
     finally:
         server.stop()
 
@@ -173,8 +181,8 @@ def running_simulator(
 class _ServerThread(threading.Thread):
     """Runs the app on its own event loop until stop()."""
 
-    def __init__(self, app: web.Application) -> None:
-        super().__init__(name="chartmogul-simulator", daemon=True)
+    def __init__(self, app: web.Application, name: str) -> None:
+        super().__init__(name=name, daemon=True)
         self._app = app
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -185,9 +193,9 @@ class _ServerThread(threading.Thread):
     def start_and_wait(self) -> None:
         self.start()
         if not self._ready.wait(START_TIMEOUT_S):
-            raise RuntimeError("the simulator did not start in time")
+            raise RuntimeError(f"{self.name} did not start in time")
         if self._error is not None:
-            raise RuntimeError("the simulator failed to start") from self._error
+            raise RuntimeError(f"{self.name} failed to start") from self._error
 
     def stop(self) -> None:
         if self._loop is not None and self._stop_event is not None:
