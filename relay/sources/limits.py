@@ -28,16 +28,16 @@ YIELD_EVERY = 2_000  # values walked between releases of the GIL (well under a m
 
 
 def too_deep(what: str) -> InvalidEvent:
-    return InvalidEvent(f"{what} nests deeper than {MAX_DEPTH} levels (the limit)")
+    return InvalidEvent(f"{what} nests deeper than {MAX_DEPTH} levels (the limit)", limit=True)
 
 
 def too_many_values(what: str) -> InvalidEvent:
-    return InvalidEvent(f"{what} holds more than {MAX_VALUES} values (the limit)")
+    return InvalidEvent(f"{what} holds more than {MAX_VALUES} values (the limit)", limit=True)
 
 
 def check_entries(count: int, where: str, what: str = "entries") -> None:
     if count > MAX_ENTRIES:
-        raise InvalidEvent(f"{where} holds {count} {what}, more than {MAX_ENTRIES} (the limit)")
+        raise InvalidEvent(f"{where} holds {count} {what}, more than {MAX_ENTRIES} (the limit)", limit=True)
 
 
 def within_limits_by_size(text: str | bytes) -> bool:
