@@ -65,7 +65,9 @@ def test_explain_json_has_one_object_per_event() -> None:
 
     assert result.returncode == 0, result.stderr
     reports = [orjson.loads(line) for line in result.stdout.splitlines()]
-    assert [r["event_id"] for r in reports] == [f"hubspot:18047193{n}" for n in range(71, 76)]
+    assert [r["event_id"].partition(".")[0] for r in reports] == [
+        f"hubspot:18047193{n}" for n in range(71, 76)
+    ]
     assert reports[0]["patch_body"] == {"city": "Boston"}
     assert reports[0]["contract_violations"] == []
     assert reports[4]["status"] == "ignored"
