@@ -18,6 +18,7 @@ events during a ban are lost). So a v1 body is translated and mapped exactly lik
                     (a person's postal_address_* likewise); `address` → address.value
     email, phone  → emails, phones;  org_id/owner_id objects → their id
     custom fields (40-hex keys at the top level) → custom_fields.<key>
+    what only v1 sends (counts, owner_name, org_name, the activity summary, …): left out
 
 v1 has no delivery id: the event is named `pipedrive:v1-<object>-<id>-<digest>`, the digest of
 its object, action, time and records (not `retry`), so a retry is its duplicate.
@@ -40,6 +41,13 @@ _CUSTOM_KEY = re.compile(r"[0-9a-f]{40}(_[a-z_]+)?")
 # v1's flat address fields → v2's nested objects.
 _NESTED = (("postal_address_", "postal_address"), ("address_", "address"))
 _RENAMED = {"email": "emails", "phone": "phones"}
+# What v1's record holds beside the object's own fields (counts, names of related records, the
+# activity summary): v2's `data` has none of it, so neither has the translation.
+_DERIVED = frozenset(
+    {"owner_name", "org_name", "cc_email", "active_flag", "first_char", "picture_128_url", "delete_time"}
+    | {"last_incoming_mail_time", "last_outgoing_mail_time", "company_id", "label"}
+)
+_DERIVED_AFFIXES = (("_count",), ("next_activity_", "last_activity_"))
 
 
 def is_v1(doc: Mapping[str, Any]) -> bool:
@@ -69,7 +77,7 @@ def as_v2(doc: Mapping[str, Any]) -> dict[str, Any]:
     occurred = (
         stamp // 1000 if isinstance(stamp, int) and not isinstance(stamp, bool) else meta.get("timestamp")
     )
-    content = orjson.dumps([entity, entity_id, action, occurred, current, previous])
+    content = orjson.dumps([entity, entity_id, action, stamp, meta.get("timestamp"), current, previous])
     v2_meta: dict[str, Any] = {
         "id": f"v1-{entity_name(entity)}-{entity_id}-{content_digest(content)}",
         "action": ACTIONS.get(action, action),
@@ -95,7 +103,10 @@ def record(v1: Mapping[str, Any]) -> dict[str, Any]:
     """A v1 record in v2's shape."""
     out: dict[str, Any] = {}
     custom: dict[str, Any] = {}
+    suffixes, prefixes = _DERIVED_AFFIXES
     for key, value in v1.items():
+        if key in _DERIVED or key.endswith(suffixes) or key.startswith(prefixes):
+            continue
         if _CUSTOM_KEY.fullmatch(key):
             custom[key] = value
             continue
