@@ -156,4 +156,4 @@ def test_a_salesforce_message_is_acknowledged_once_every_notification_is_recorde
     assert answer.status == 200 and "<Ack>true</Ack>" in answer.text
     assert statuses(redis_client) == Counter(queued=1, ignored=2, dead=1)
     [dead] = [str(e) for e in redis_client.zrange(keys.DLQ, 0, -1)]
-    assert "Notification [2]" in redis_client.hget(keys.event(dead), "error")
+    assert "Notification [2]" in str(redis_client.hget(keys.event(dead), "error"))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from relay.mapping.config import load_mapping
-from relay.sync.readers import ExportError, ExportRecord, Skipped, read_export
 from relay.sources import records
+from relay.sync.readers import ExportError, ExportRecord, Skipped, read_export
 
 
 def _read(path: Path, source: str = "hubspot") -> list[ExportRecord | Skipped]:

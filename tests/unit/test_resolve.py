@@ -119,8 +119,9 @@ CASES = [
             CustomerRef(crm_record="salesforce:contact:003A", email="nobody@x.test"),
             customers={"acme": ACME},
             parents={"salesforce:contact:003A": "salesforce:account:001A"},
-            why_not=r"^no ChartMogul customer matches CRM record salesforce:contact:003A \(no link, nor has its "
-            r"parent salesforce:account:001A; import one with `relay links import`\) or email nobody@x.test$",
+            why_not=r"^no ChartMogul customer matches CRM record salesforce:contact:003A \(no link, nor has "
+            r"its parent salesforce:account:001A; import one with `relay links import`\) or email "
+            r"nobody@x.test$",
             calls=[SEARCH],
         ),
         id="2. an unlinked parent: the look-ups, and both records named",
