@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import time
 import zlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import orjson
@@ -231,6 +231,33 @@ class CrmSource(WebhookSource):
             merged_records=list(merged),
         )
         return ParsedEvent(change=change, raw=raw)
+
+    def read_or_dead_letter(
+        self,
+        read: Callable[[], ParsedEvent],
+        raw: str,
+        *,
+        where: str = "",
+        crm_record: str | None = None,
+        identity: bytes | None = None,
+    ) -> ParsedEvent:
+        """The event `read()` makes; when it cannot be read (InvalidEvent short of a limit, which
+        refuses the whole request), a dead letter holding `raw`, its problem prefixed `where`."""
+        try:
+            return read()
+        except InvalidEvent as exc:
+            if exc.limit:
+                raise
+            return self.invalid(raw, where + exc.message, crm_record=crm_record, identity=identity)
+
+    def parse_json_event(
+        self, webhook: IncomingWebhook, read: Callable[[object, str], ParsedEvent]
+    ) -> list[ParsedEvent]:
+        """A one-event JSON body: 400 when it is not JSON, a limit's 422, else `read(doc, raw)`'s
+        event or a dead letter holding the body."""
+        raw = decode_utf8(webhook.body)
+        doc = parse_json(raw)
+        return [self.read_or_dead_letter(lambda: read(doc, raw), raw)]
 
     def invalid(
         self, raw: str, problem: str, *, crm_record: str | None = None, identity: bytes | None = None

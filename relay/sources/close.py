@@ -33,7 +33,7 @@ from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature
 from relay.mapping.config import SourceMapping
 from relay.mapping.values import epoch_ms
-from relay.sources.base import CrmSource, decode_utf8, parse_json, parse_json_object
+from relay.sources.base import CrmSource, parse_json_object
 from relay.sources.records import CrmRecords
 
 OBJECT_TYPES = ("lead", "contact")
@@ -99,14 +99,7 @@ class CloseSource(CrmSource):
             raise InvalidSignature("invalid Close signature")
 
     def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
-        raw = decode_utf8(webhook.body)
-        doc = parse_json(raw)
-        try:
-            return [self._event(doc, raw)]
-        except InvalidEvent as exc:
-            if exc.limit:
-                raise
-            return [self.invalid(raw, exc.message)]
+        return self.parse_json_event(webhook, self._event)
 
     def remap(self, raw: str) -> ParsedEvent:
         return self._event(parse_json_object(raw), raw)

@@ -9,7 +9,9 @@ near these:
     MAX_ENTRIES   1,000    keys of one object, items of one list, fields an event changes
     MAX_VALUES    20,000   JSON values / XML elements in one body (a 100-event batch: ~1,500)
 
-A breach is a 422 naming the limit and where it was met. The XML reader (relay/sources/xml.py)
+A breach is a 422 naming the limit and where it was met, and refuses the whole request: inside
+a CRM's batch, where one event's own problem only makes that event a dead letter, a breach is
+still the body's (`InvalidEvent.limit`). The XML reader (relay/sources/xml.py)
 enforces them while it parses; for JSON orjson parses in C first (its own depth limit is 1024),
 then `check_json` walks the document and stops at the first breach.
 """

@@ -51,6 +51,7 @@ import hmac
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, Self
 from xml.sax.saxutils import escape
 
@@ -227,12 +228,9 @@ class SalesforceSource(CrmSource):
         events = []
         for index, notification in enumerate(notifications):
             raw = ET.tostring(notification, encoding="unicode")
-            try:
-                events.append(self._event(notification, raw, received_ms))
-            except InvalidEvent as exc:
-                if exc.limit:
-                    raise
-                events.append(self.invalid(raw, f"Notification [{index}] of its message: {exc.message}"))
+            read = partial(self._event, notification, raw, received_ms)
+            where = f"Notification [{index}] of its message: "
+            events.append(self.read_or_dead_letter(read, raw, where=where))
         return events
 
     def remap(self, raw: str) -> ParsedEvent:

@@ -17,7 +17,9 @@ from tests.cli import relay_cli
 from tests.sources.conftest import stored_event_ids
 from tests.sources.senders import (
     account_notification,
+    batch_answer,
     hubspot_event,
+    hubspot_kind,
     outbound_message,
     send_hubspot,
     send_salesforce,
@@ -27,13 +29,7 @@ NOW_MS = int(time.time() * 1000)
 
 
 def kind(event_id: int, subscription: str, **fields: Any) -> dict[str, Any]:
-    """A Webhooks API event of any kind, as HubSpot sends it (values made up)."""
-    event = hubspot_event(
-        event_id, 1246965, "", None, occurredAt=NOW_MS - 1000, subscriptionType=subscription
-    )
-    for name in ("propertyName", "propertyValue"):
-        del event[name]
-    return {**event, **fields}
+    return hubspot_kind(event_id, subscription, **{"objectId": 1246965, **fields})
 
 
 def mixed_batch() -> list[Any]:
@@ -129,13 +125,7 @@ def test_the_same_batch_again_is_all_duplicates(web: str, redis_client: redis.Re
     send_hubspot(web, body)
     again = send_hubspot(web, body)
 
-    assert again.body == {
-        "status": "accepted",
-        "accepted": 0,
-        "duplicates": 15,
-        "ignored": 0,
-        "dead_lettered": 0,
-    }
+    assert again.body == batch_answer(duplicates=15)
     assert redis_client.zcard(keys.DLQ) == 3  # not dead-lettered twice
 
 

@@ -12,17 +12,16 @@ from pydantic import SecretStr
 from relay.events import IncomingWebhook, ParsedEvent
 from relay.mapping.config import load_mapping
 from relay.sources.hubspot import HubSpotSource
-from relay.sources.pipedrive import PipedriveSource
 from relay.sources.salesforce import SalesforceSource
 from tests.sources.senders import (
     HUBSPOT_SECRET,
-    PIPEDRIVE_PASSWORD,
-    PIPEDRIVE_USER,
     SALESFORCE_ORG_ID,
     fixture_json,
     hubspot_event,
+    hubspot_kind,
     outbound_message,
 )
+from tests.sources.test_pipedrive import parse as pipedrive_event
 
 
 def webhook(body: bytes) -> IncomingWebhook:
@@ -32,18 +31,6 @@ def webhook(body: bytes) -> IncomingWebhook:
 def hubspot(*events: dict[str, Any]) -> list[ParsedEvent]:
     source = HubSpotSource(load_mapping("hubspot"), SecretStr(HUBSPOT_SECRET))
     return source.parse(webhook(orjson.dumps(list(events))))
-
-
-def pipedrive(doc: dict[str, Any]) -> ParsedEvent:
-    source = PipedriveSource(load_mapping("pipedrive"), SecretStr(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}"))
-    [event] = source.parse(webhook(orjson.dumps(doc)))
-    return event
-
-
-def hubspot_kind(subscription: str, **fields: Any) -> dict[str, Any]:
-    event = hubspot_event(4001, 1246965, "", None, subscriptionType=subscription, **fields)
-    del event["propertyName"], event["propertyValue"]
-    return event
 
 
 # --- HubSpot -------------------------------------------------------------------------------
@@ -66,7 +53,7 @@ def hubspot_kind(subscription: str, **fields: Any) -> dict[str, Any]:
 def test_a_hubspot_merge_names_the_surviving_record_and_the_merged_ones(
     fields: dict[str, Any], surviving: str, merged: list[str]
 ) -> None:
-    [event] = hubspot(hubspot_kind("contact.merge", objectId=1, numberOfPropertiesMoved=4, **fields))
+    [event] = hubspot(hubspot_kind(4001, "contact.merge", objectId=1, numberOfPropertiesMoved=4, **fields))
 
     assert event.ignored_reason is None  # queued: a worker moves the links in order
     assert event.change.customer.crm_record == f"hubspot:contact:{surviving}"
@@ -74,17 +61,16 @@ def test_a_hubspot_merge_names_the_surviving_record_and_the_merged_ones(
 
 
 def test_a_merge_of_other_objects_is_recorded_only() -> None:
-    [event] = hubspot(hubspot_kind("deal.merge", primaryObjectId=1, mergedObjectIds=[2]))
+    [event] = hubspot(hubspot_kind(4001, "deal.merge", objectId=1, primaryObjectId=1, mergedObjectIds=[2]))
 
     assert event.ignored_reason is not None and "deal.merge" in event.ignored_reason
 
 
 def association(kind: str, association_type: str, from_id: int, to_id: int, **flags: bool) -> dict[str, Any]:
-    event = hubspot_kind(
-        kind, associationType=association_type, fromObjectId=from_id, toObjectId=to_id, **flags
+    # An association event carries fromObjectId/toObjectId, no objectId.
+    return hubspot_kind(
+        4001, kind, associationType=association_type, fromObjectId=from_id, toObjectId=to_id, **flags
     )
-    del event["objectId"]  # association events carry fromObjectId/toObjectId instead
-    return event
 
 
 @pytest.mark.parametrize(
@@ -155,7 +141,7 @@ def test_a_pipedrive_delete_merged_into_another_is_a_merge() -> None:
     doc = fixture_json("pipedrive_organization_delete.json")
     doc["meta"]["merged_to_id"] = "7"
 
-    event = pipedrive(doc)
+    event = pipedrive_event(doc)
 
     assert event.ignored_reason is None
     assert (event.change.customer.crm_record, event.change.merged_records) == (
@@ -168,7 +154,7 @@ def test_a_pipedrive_change_merged_from_another_changes_and_merges() -> None:
     doc = fixture_json("pipedrive_organization_change.json")
     doc["meta"]["merged_from_id"] = "57"
 
-    event = pipedrive(doc)
+    event = pipedrive_event(doc)
 
     assert event.change.fields["city"] == "Boston"
     assert event.change.merged_records == ["pipedrive:organization:57"]
@@ -179,8 +165,8 @@ def test_a_pipedrive_person_names_its_organization_and_losing_it_clears_it() -> 
     left = fixture_json("pipedrive_person_create.json")
     left["meta"]["action"], left["data"]["org_id"], left["previous"] = "change", None, {"org_id": 42}
 
-    assert pipedrive(created).parents == {"pipedrive:person:1001": "pipedrive:organization:42"}
-    assert pipedrive(left).parents == {"pipedrive:person:1001": ""}
+    assert pipedrive_event(created).parents == {"pipedrive:person:1001": "pipedrive:organization:42"}
+    assert pipedrive_event(left).parents == {"pipedrive:person:1001": ""}
 
 
 # --- Salesforce ----------------------------------------------------------------------------

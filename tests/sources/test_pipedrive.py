@@ -11,7 +11,7 @@ import pytest
 import redis
 from pydantic import SecretStr
 
-from relay.events import IncomingWebhook
+from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent
 from relay.mapping.config import DEFAULTS_DIR, load_mapping
 from relay.sources.pipedrive import PipedriveSource
@@ -26,12 +26,14 @@ from tests.sources.senders import (
 )
 
 
-def source() -> PipedriveSource:
-    return PipedriveSource(load_mapping("pipedrive"), SecretStr(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}"))
+def source(mapping_dir: Path | None = None) -> PipedriveSource:
+    mapping = load_mapping("pipedrive", mapping_dir)
+    return PipedriveSource(mapping, SecretStr(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}"))
 
 
-def parse(doc: dict[str, Any]) -> Any:
-    [event] = source().parse(
+def parse(doc: dict[str, Any], mapping_dir: Path | None = None) -> ParsedEvent:
+    """The one event a Pipedrive body (v2 or v1) makes, through the shipped mapping or a dir's."""
+    [event] = source(mapping_dir).parse(
         IncomingWebhook("POST", "https://relay.example/webhooks/pipedrive", {}, orjson.dumps(doc))
     )
     return event
@@ -195,10 +197,7 @@ def test_owner_id_needs_the_owner_table(tmp_path: Path) -> None:
     )
     doc = copy.deepcopy(fixture_json("pipedrive_organization_change.json"))
     doc["previous"] = {"owner_id": 1}
-    with_table = PipedriveSource(load_mapping("pipedrive", tmp_path))
-    body = IncomingWebhook("POST", "https://relay.example/webhooks/pipedrive", {}, orjson.dumps(doc))
-
-    [mapped] = with_table.parse(body)
+    mapped = parse(doc, tmp_path)
     unmapped = parse(doc)
 
     assert mapped.change.fields == {"owner": "anna@acme.example"}

@@ -9,18 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import redis
-from pydantic import SecretStr
 
-from relay.events import IncomingWebhook, ParsedEvent
-from relay.mapping.config import DEFAULTS_DIR, load_mapping
-from relay.sources.pipedrive import PipedriveSource
+from relay.mapping.config import DEFAULTS_DIR
 from relay.store import keys
 from tests.servers import ServeProcess, wait_for
 from tests.sources.conftest import CRM_SECRETS
-from tests.sources.senders import PIPEDRIVE_PASSWORD, PIPEDRIVE_USER, fixture_json, send_pipedrive
+from tests.sources.senders import fixture_json, send_pipedrive
+from tests.sources.test_pipedrive import parse
 
 SEGMENT_KEY = "5f2c1d8e9a7b6c4d3e2f1a0b9c8d7e6f5a4b3c2d"
 
@@ -33,16 +30,6 @@ def mapping_dir(tmp_path: Path) -> Path:
         text.replace("custom_fields.segment", f"custom_fields.{SEGMENT_KEY}")
     )
     return tmp_path
-
-
-def parse(doc: dict[str, Any], mapping_dir: Path | None = None) -> ParsedEvent:
-    source = PipedriveSource(
-        load_mapping("pipedrive", mapping_dir), SecretStr(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}")
-    )
-    [event] = source.parse(
-        IncomingWebhook("POST", "https://relay.example/webhooks/pipedrive", {}, orjson.dumps(doc))
-    )
-    return event
 
 
 def organization_updated() -> dict[str, Any]:
@@ -62,19 +49,13 @@ def test_an_update_maps_only_what_differs_from_previous_like_v2(mapping_dir: Pat
     assert change.event_id.startswith("pipedrive:v1-organization-42-")
 
 
-def test_an_added_person_maps_every_field_and_names_its_organization() -> None:
+def test_an_added_person_maps_like_its_v2_body_and_names_its_organization() -> None:
     event = parse(fixture_json("pipedrive_v1_person_added.json"))
 
-    assert event.change.fields == {
-        "primary_contact": {
-            "first_name": "Anna",
-            "last_name": "Smith",
-            "email": "anna.smith@acme.example",
-            "phone": "+1 617 555 0100",
-            "title": "CFO",
-        }
-    }
-    assert event.parents == {"pipedrive:person:1001": "pipedrive:organization:42"}
+    v2 = parse(fixture_json("pipedrive_person_create.json"))  # the same person, sent by webhooks v2
+    assert event.change.fields == v2.change.fields
+    assert event.change.fields["primary_contact"]["title"] == "CFO"
+    assert event.parents == v2.parents == {"pipedrive:person:1001": "pipedrive:organization:42"}
 
 
 def test_a_v1_org_id_object_names_the_organization_too() -> None:

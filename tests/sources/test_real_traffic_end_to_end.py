@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -27,8 +26,10 @@ from tests.servers import ServeProcess, WorkerProcess, wait_for
 from tests.sources.conftest import CRM_SECRETS
 from tests.sources.senders import (
     account_notification,
+    batch_answer,
     fixture_json,
     hubspot_event,
+    hubspot_kind,
     hubspot_v2_headers,
     outbound_message,
     send_hubspot,
@@ -53,12 +54,6 @@ def relay(served: ServeProcess, start_worker: Callable[..., WorkerProcess]) -> s
     """`relay serve` and `relay worker`, on the test's Redis and simulator: the base URL."""
     start_worker()
     return served.base_url
-
-
-def kind(event_id: int, subscription: str, **fields: Any) -> dict[str, Any]:
-    event = hubspot_event(event_id, 0, "", None, subscriptionType=subscription, occurredAt=NOW_MS - 60_000)
-    del event["propertyName"], event["propertyValue"], event["objectId"]
-    return {**event, **fields}
 
 
 def dead_letters(client: redis.Redis) -> dict[str, dict[str, str]]:
@@ -104,7 +99,7 @@ def test_a_batch_with_odd_and_broken_events_delivers_the_rest(
 ) -> None:
     customer = acme(simulator)
     link(redis_client, "hubspot:company:1246965", uuid=customer["uuid"])
-    association = kind(
+    association = hubspot_kind(
         5002,
         "company.associationChange",
         associationType="COMPANY_TO_CONTACT",
@@ -122,13 +117,7 @@ def test_a_batch_with_odd_and_broken_events_delivers_the_rest(
 
     answer = send_hubspot(relay, batch)
 
-    assert answer.body == {
-        "status": "accepted",
-        "accepted": 2,
-        "duplicates": 0,
-        "ignored": 1,
-        "dead_lettered": 1,
-    }
+    assert answer.body == batch_answer(accepted=2, ignored=1, dead_lettered=1)
     [(dead_id, dead)] = dead_letters(redis_client).items()
     assert dead["reason"] == "invalid_event" and "occurredAt" in dead["error"]
     listed = relay_cli(relay_env, "dlq", "list")
@@ -192,7 +181,7 @@ def test_pipedrive_v1_is_delivered_like_v2(
 def test_links_follow_merges(relay: str, simulator: SimulatorHandle, redis_client: redis.Redis) -> None:
     customer = acme(simulator)
     link(redis_client, "hubspot:company:2", "pipedrive:organization:42", uuid=customer["uuid"])
-    merge = kind(
+    merge = hubspot_kind(
         7001, "company.merge", objectId=1, primaryObjectId=1, mergedObjectIds=[2], numberOfPropertiesMoved=2
     )
     deleted = fixture_json("pipedrive_organization_delete.json")
@@ -234,7 +223,7 @@ def test_a_merge_of_records_linked_to_two_customers_is_a_visible_conflict(
     one, other = acme(simulator), simulator.add_customer({"company": "Other Ltd"})
     link(redis_client, "hubspot:company:3", uuid=one["uuid"])
     link(redis_client, "hubspot:company:4", uuid=other["uuid"])
-    merge = kind(8001, "company.merge", objectId=3, primaryObjectId=3, mergedObjectIds=[4])
+    merge = hubspot_kind(8001, "company.merge", objectId=3, primaryObjectId=3, mergedObjectIds=[4])
 
     answer = send_hubspot(relay, [merge])
 

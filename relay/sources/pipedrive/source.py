@@ -41,7 +41,7 @@ from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature, WebhookError
 from relay.logs import get_logger
 from relay.mapping.values import epoch_ms, leaf_paths
-from relay.sources.base import CrmSource, decode_utf8, parse_json, parse_json_object
+from relay.sources.base import CrmSource, parse_json_object
 from relay.sources.limits import MAX_ENTRIES, check_entries
 from relay.sources.pipedrive import v1
 from relay.sources.pipedrive.records import ENTITIES, RECORDS, entity_name, parents, text_id
@@ -91,16 +91,12 @@ class PipedriveSource(CrmSource):
             raise InvalidSignature("wrong HTTP Basic credentials")
 
     def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
-        raw = decode_utf8(webhook.body)
-        doc = parse_json(raw)
-        try:
-            if isinstance(doc, dict) and v1.is_v1(doc):
-                self._warn_v1(doc)
-            return [self._event(doc, raw)]
-        except InvalidEvent as exc:
-            if exc.limit:
-                raise
-            return [self.invalid(raw, exc.message)]
+        return self.parse_json_event(webhook, self._received)
+
+    def _received(self, doc: object, raw: str) -> ParsedEvent:
+        if isinstance(doc, dict) and v1.is_v1(doc):
+            self._warn_v1(doc)
+        return self._event(doc, raw)
 
     def remap(self, raw: str) -> ParsedEvent:
         return self._event(parse_json_object(raw), raw)
