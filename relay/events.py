@@ -25,11 +25,15 @@ class IncomingWebhook:
 NO_PARENTS: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParsedEvent:
     """One event of a webhook, and how it is recorded: queued for delivery, `ignored_reason`
     (recorded only), or `invalid` (a dead letter `invalid_event` from the start: the CRM sent
-    something the relay cannot read, and its raw payload is kept for an operator)."""
+    something the relay cannot read, and its raw payload is kept for an operator).
+
+    Not frozen: one is built per event on every accept path, and a frozen dataclass sets each
+    field through object.__setattr__ (~0.8 µs of an event's ~17 µs of parsing). Nothing
+    changes one once built."""
 
     change: CustomerChange
     raw: str  # this event's own CRM payload, kept for replay through the current mapping

@@ -254,7 +254,7 @@ def mapped_event(
         custom_remove=mapped.custom_remove,
         custom_types=mapped.custom_types,
         notes=mapped.notes,
-        merged_records=list(merged_records),
+        merged_records=list(merged_records) if merged_records else [],
     )
     links = {crm_record: mapped.link_uuid} if mapped.link_uuid else {}
     reason: str | None = None

@@ -15,7 +15,7 @@
 An event's id is `hubspot:<eventId>.<digest of the event without attemptNumber>`: HubSpot says
 eventId "is not guaranteed to be unique", so a different change under a reused eventId is a new
 event, while HubSpot's retry of the same event (same content, a higher attemptNumber) is its
-duplicate.
+duplicate. Its stored payload is that same content (without attemptNumber).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import orjson
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
-from relay.events import ParsedEvent
+from relay.events import NO_PARENTS, ParsedEvent
 from relay.exceptions import InvalidEvent
 from relay.mapping.apply import describe_parents, mapped_event
 from relay.mapping.plan import PropertyPlans
@@ -88,7 +88,6 @@ class AssociationFields(TypedDict, total=False):
 HUBSPOT_EVENT: TypeAdapter[HubSpotEvent] = TypeAdapter(HubSpotEvent)
 MERGE_FIELDS: TypeAdapter[MergeFields] = TypeAdapter(MergeFields)
 ASSOCIATION_FIELDS: TypeAdapter[AssociationFields] = TypeAdapter(AssociationFields)
-_ABSENT = object()
 
 
 def validated(adapter: TypeAdapter[Any], doc: dict[str, Any]) -> Any:
@@ -98,21 +97,21 @@ def validated(adapter: TypeAdapter[Any], doc: dict[str, Any]) -> Any:
         raise InvalidEvent(describe_validation_error(exc)) from None
 
 
-def content_of(doc: dict[str, Any]) -> tuple[bytes, str]:
-    """(the event without attemptNumber, as JSON; the event as received, as JSON text)."""
-    attempt = doc.pop("attemptNumber", _ABSENT)
-    content = orjson.dumps(doc)
-    if attempt is _ABSENT:
-        return content, content.decode()
-    doc["attemptNumber"] = attempt
-    return content, orjson.dumps(doc).decode()
+def content_of(doc: dict[str, Any]) -> bytes:
+    """The event without attemptNumber, as JSON: what a retry of it holds too. Stored as its
+    payload as well (one serialization an event; HubSpot's delivery count is not the event's)."""
+    doc.pop("attemptNumber", None)
+    return orjson.dumps(doc)
 
 
 def api_event(source: CrmSource, plans: PropertyPlans, doc: object) -> ParsedEvent:
     """One event of a batch; InvalidEvent when it cannot be read."""
     if not isinstance(doc, dict):
         raise InvalidEvent("an event must be a JSON object")
-    event: HubSpotEvent = validated(HUBSPOT_EVENT, doc)
+    try:  # (validated(), inline: every event of a batch pays its call)
+        event = HUBSPOT_EVENT.validate_python(doc)
+    except ValidationError as exc:
+        raise InvalidEvent(describe_validation_error(exc)) from None
     kind = event.get("subscriptionType") or event.get("eventType") or ""
     object_name, dot, action = kind.partition(".")
     if not dot or not action:
@@ -120,10 +119,13 @@ def api_event(source: CrmSource, plans: PropertyPlans, doc: object) -> ParsedEve
     if object_name == "object":
         type_id = event.get("objectTypeId")
         object_name = OBJECT_TYPE_IDS.get(type_id or "", f"object-{type_id}")
-    object_name = RECORDS.object_name(object_name)
+    if object_name not in MAPPED_OBJECTS:
+        object_name = RECORDS.object_name(object_name)
     occurred_at_ms = event["occurredAt"]
     source.event_time(occurred_at_ms, "occurredAt", occurred_at_ms)
-    content, raw = content_of(doc)
+    doc.pop("attemptNumber", None)  # content_of(doc), inline: every event of a batch pays it
+    content = orjson.dumps(doc)
+    raw = content.decode()
     event_id = f"hubspot:{event['eventId']}.{content_digest(content)}"
     if action == "associationChange":
         return _association(source, doc, kind, object_name, event_id, occurred_at_ms, raw)
@@ -137,7 +139,9 @@ def api_event(source: CrmSource, plans: PropertyPlans, doc: object) -> ParsedEve
         if prop is None:
             raise InvalidEvent("a propertyChange event needs propertyName")
         value = event.get("propertyValue")
-        parents = parent_of(object_id, value) if prop == PARENT_PROPERTY and object_name == "contact" else {}
+        parents = NO_PARENTS
+        if prop == PARENT_PROPERTY and object_name == "contact":
+            parents = parent_of(object_id, value)
         # One property per event: its compiled plan, not every rule of the object type.
         return mapped_event(
             source.mapping,

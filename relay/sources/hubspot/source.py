@@ -136,12 +136,13 @@ class HubSpotSource(CrmSource):
         return events
 
     def _invalid_event(self, doc: object, problem: str) -> ParsedEvent:
-        """A dead letter for an event of a batch, named by its content without attemptNumber."""
+        """A dead letter for an event of a batch, named by its content without attemptNumber
+        (HubSpot's retry of it is its duplicate)."""
         if not isinstance(doc, dict):
             raw = orjson.dumps(doc).decode()
             return self.invalid(raw, problem)
-        content, raw = content_of(doc)
-        return self.invalid(raw, problem, crm_record=_readable_record(doc), identity=content)
+        raw = orjson.dumps(doc).decode()  # as sent: a dead letter keeps all of it
+        return self.invalid(raw, problem, crm_record=_readable_record(doc), identity=content_of(doc))
 
     def remap(self, raw: str) -> ParsedEvent:
         doc = parse_json(raw, what="stored event")
