@@ -117,6 +117,10 @@ def test_every_event_of_a_mixed_batch_is_recorded_one_way_or_another(
     assert orjson.loads(shown.stdout)["event"]["raw"] in batch[12:]  # the payload, as sent
     logged = relay_cli(relay_env, "events", "list", "--status", "dead", "--source", "hubspot", "--json")
     assert len(logged.stdout.splitlines()) == 3
+    # Replay re-maps the payload: while the relay cannot read it, it is skipped, saying why.
+    replay = relay_cli(relay_env, "dlq", "replay", "--reason", "invalid_event", "--dry-run")
+    assert replay.returncode == 1 and "0 would be replayed" in replay.stdout  # (1: some were skipped)
+    assert replay.stderr.count("skipped\n  the current mapping refuses it: ") == 3
 
 
 def test_the_same_batch_again_is_all_duplicates(web: str, redis_client: redis.Redis) -> None:
