@@ -101,6 +101,9 @@ class CustomerChange:
     custom_types: dict[str, str] = field(default_factory=dict)
     # Why something the CRM sent was not turned into a change (e.g. an unknown owner id).
     notes: list[str] = field(default_factory=list)
+    # CRM records merged into this change's record (`customer.crm_record`): their links follow
+    # it (workers/merges.py) before its customer is resolved.
+    merged_records: list[str] = field(default_factory=list)
 
     @property
     def touches_attributes(self) -> bool:
@@ -108,8 +111,13 @@ class CustomerChange:
         return bool(self.tags_add or self.tags_remove or self.custom_set or self.custom_remove)
 
     @property
+    def touches_customer(self) -> bool:
+        """True when delivering sends anything to ChartMogul."""
+        return bool(self.fields or self.touches_attributes)
+
+    @property
     def is_empty(self) -> bool:
-        return not (self.fields or self.touches_attributes)
+        return not (self.fields or self.touches_attributes or self.merged_records)
 
     def to_json(self) -> bytes:
         return orjson.dumps(self)

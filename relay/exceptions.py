@@ -7,7 +7,8 @@ RelayError
  │    ├── PayloadTooLarge      413 (the connection is closed: the rest of the body is unread)
  │    ├── BodyTimeout          408: the body did not arrive within RELAY_BODY_TIMEOUT_S (closed too)
  │    ├── MalformedPayload     400: not JSON / not XML
- │    ├── InvalidEvent         422: parses, but breaks the source's schema
+ │    ├── InvalidEvent         422: parses, but breaks the source's schema (`limit`: breaks a
+ │    │                        bound of relay/sources/limits.py, which refuses a batch whole)
  │    ├── QueueUnavailable     503: Redis cannot take the events now; the CRM retries
  │    └── StoreFailed          500: Redis answered, but refused the accept script (nothing stored)
  ├── NotReplicated            fewer Redis replicas confirmed a write than RELAY_REDIS_REPLICA_ACKS
@@ -57,7 +58,14 @@ class MalformedPayload(WebhookError):
 
 
 class InvalidEvent(WebhookError):
+    """Inside a CRM's batch one event's problem makes that event a dead letter (`invalid_event`);
+    a `limit` breach (relay/sources/limits.py) refuses the whole request."""
+
     status_code = 422
+
+    def __init__(self, message: str, *, limit: bool = False) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class QueueUnavailable(WebhookError):

@@ -31,6 +31,7 @@ from relay.store.deliveries import Inflight
 from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
 from workers.decide import Action, Call, decide
+from workers.merges import apply_merges
 from workers.outcomes import Lease, Settlement, dead_letter, joined_keys, settle_sent
 from workers.plan import WritePlan, needs_customer, plan_writes
 from workers.policy import RetrySchedule
@@ -213,6 +214,9 @@ class Deliverer:
         return None
 
     async def _resolve(self, lease: Lease, records: Sequence[EventRecord]) -> None:
+        records = await apply_merges(self.store.links, lease, records)
+        if not records:
+            return
         assert records[0].change is not None
         resolution = await self.resolver.resolve(records[0].change.customer)
         if resolution.uuid is None:

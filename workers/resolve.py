@@ -1,9 +1,10 @@
 """Customer resolution: a CRM record, external id or email → a ChartMogul customer uuid.
 
 In order: the event's own uuid, the link table (explicit `relay links import`, link
-properties the CRM sent), cached look-ups, then ChartMogul's own look-ups by external_id and
-by email (every page of them). Several customers matching is ambiguous: the events are
-dead-lettered with the candidate uuids named, never delivered to whichever came first.
+properties the CRM sent, merges), the record's parent's link (a contact reaches its
+company's customer; its own link wins), cached look-ups, then ChartMogul's own look-ups by
+external_id and by email (every page of them). Several customers matching is ambiguous: the
+events are dead-lettered with the candidate uuids named, never delivered to whichever came first.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ class CustomerResolver:
         for link in (ref.crm_record, ref.key):
             if link and (uuid := await self.links.get(link)):
                 return Resolution(uuid, None)
+        parent = await self.links.parent(ref.crm_record) if ref.crm_record else None
+        if parent and (uuid := await self.links.get(parent)):
+            # Not remembered as the record's own link: the record may change parent.
+            return Resolution(uuid, None)
         if cached := await self.links.cached_lookup(ref.key):
             return Resolution(cached, None)
         candidates: list[str] = []
@@ -51,7 +56,7 @@ class CustomerResolver:
             return Resolution(candidates[0], None)
         if len(candidates) > 1:
             return Resolution(None, None, ambiguous(ref, candidates))
-        return Resolution(None, None, f"no ChartMogul customer matches {describe(ref)}")
+        return Resolution(None, None, f"no ChartMogul customer matches {describe(ref, parent)}")
 
 
 def ambiguous(ref: CustomerRef, candidates: list[str]) -> str:
@@ -64,9 +69,14 @@ def ambiguous(ref: CustomerRef, candidates: list[str]) -> str:
     )
 
 
-def describe(ref: CustomerRef) -> str:
+def describe(ref: CustomerRef, parent: str | None = None) -> str:
     parts = []
-    if ref.crm_record:
+    if ref.crm_record and parent:
+        parts.append(
+            f"CRM record {ref.crm_record} (no link, nor has its parent {parent}; "
+            "import one with `relay links import`)"
+        )
+    elif ref.crm_record:
         parts.append(f"CRM record {ref.crm_record} (no link; import one with `relay links import`)")
     if ref.external_id:
         parts.append(

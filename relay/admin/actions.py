@@ -89,7 +89,7 @@ def plan_change(
     """What replaying `record` would send, without sending it."""
     stored = record.change
     if options.as_stored or record.source not in sources:
-        if stored is None:
+        if stored is None or stored.is_empty:  # (an invalid_event was never read: it has none)
             return ReplayResult(record.event_id, "skipped", error="the event has no stored change")
         warning = None
         # A sync event has no CRM payload to re-map: its change is what the sync found different.
@@ -117,10 +117,11 @@ def plan_change(
     if remapped is not None:
         differs = stored is None or remapped.to_json() != stored.to_json()
         return ReplayResult(record.event_id, "would_replay", "remapped", remapped, differs)
-    if options.force and stored is not None:
+    if options.force and stored is not None and not stored.is_empty:
         warning = f"{refusal}; replaying the stored change (force)"
         return ReplayResult(record.event_id, "would_replay", "as_stored", stored, False, warning=warning)
-    hint = " (--as-stored or --force sends the stored change)" if stored is not None else ""
+    # An event never read (invalid_event) has an empty stored change: nothing to force.
+    hint = " (--as-stored or --force sends the stored change)" if stored and not stored.is_empty else ""
     return ReplayResult(record.event_id, "skipped", error=f"{refusal}{hint}")
 
 

@@ -22,24 +22,23 @@ import orjson
 
 from relay.cli.api import customer_pages
 from relay.cli.common import load_settings, run_store
+from relay.crms import MAPPED_SOURCES
 from relay.mapping.config import load_mapping
+from relay.sources import records
 from relay.store import Store
 from relay.sync.readers import ExportError, read_export
-from relay.sync.shapes import SHAPES, SYNC_SOURCES
 from relay.sync.suggest import RULES, CustomerKeys, Suggester, read_keys
 
-# The CRM object a bare id in the CSV means; "contact:42" names another object explicitly.
-DEFAULT_OBJECT = {"hubspot": "company", "pipedrive": "organization", "salesforce": "account", "close": "lead"}
 SHOWN = 50  # ambiguous and unmatched records listed (all are counted)
 CUSTOMER_UUID = re.compile(r"^cus_[A-Za-z0-9\-]{1,64}$")
 
 
 def crm_record(source: str, crm_id: str) -> str:
-    """`hubspot`, `1246965` → `hubspot:company:1246965`; `hubspot`, `contact:42` → `hubspot:contact:42`."""
-    crm_id = crm_id.strip()
-    if ":" in crm_id:
-        return f"{source}:{crm_id}"
-    return f"{source}:{DEFAULT_OBJECT[source]}:{crm_id}"
+    """`hubspot`, `1246965` → `hubspot:company:1246965` (a bare id names the CRM's customer-level
+    object); `hubspot`, `contact:42` → `hubspot:contact:42`."""
+    object_name, _, record_id = crm_id.strip().rpartition(":")
+    crm = records(source)
+    return crm.key(object_name, record_id) if object_name else crm.crm_record(record_id)
 
 
 def read_links(path: Path) -> tuple[dict[str, str], list[str]]:
@@ -54,8 +53,8 @@ def read_links(path: Path) -> tuple[dict[str, str], list[str]]:
             source = (row["source"] or "").strip().lower()
             crm_id = (row["crm_id"] or "").strip()
             uuid = (row["customer_uuid"] or "").strip()
-            if source not in DEFAULT_OBJECT:
-                problems.append(f"line {line}: source {source!r} is not one of {', '.join(DEFAULT_OBJECT)}")
+            if source not in MAPPED_SOURCES:
+                problems.append(f"line {line}: source {source!r} is not one of {', '.join(MAPPED_SOURCES)}")
             elif not crm_id:
                 problems.append(f"line {line}: crm_id is empty")
             elif not CUSTOMER_UUID.match(uuid):
@@ -91,7 +90,7 @@ def links_import(csv_file: Path) -> None:
 
 
 @links.command("list")
-@click.option("--source", type=click.Choice(sorted(DEFAULT_OBJECT)), help="Only this CRM's links.")
+@click.option("--source", type=click.Choice(sorted(MAPPED_SOURCES)), help="Only this CRM's links.")
 def links_list(source: str | None) -> None:
     """List links as CSV (the import format)."""
     settings = load_settings()
@@ -108,7 +107,7 @@ def links_list(source: str | None) -> None:
 
 
 @links.command("delete")
-@click.argument("source", type=click.Choice(sorted(DEFAULT_OBJECT)))
+@click.argument("source", type=click.Choice(sorted(MAPPED_SOURCES)))
 @click.argument("crm_id")
 def links_delete(source: str, crm_id: str) -> None:
     """Delete one link (CRM_ID as in the CSV: a bare id or object:id)."""
@@ -126,7 +125,7 @@ def links_delete(source: str, crm_id: str) -> None:
 
 @links.command("suggest")
 @click.option(
-    "--source", required=True, type=click.Choice(SYNC_SOURCES), help="The CRM the export comes from."
+    "--source", required=True, type=click.Choice(MAPPED_SOURCES), help="The CRM the export comes from."
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -139,7 +138,7 @@ def links_suggest(source: str, file: Path, out: Path | None, as_json: bool) -> N
     """Match a CRM export's records to ChartMogul customers (uuid, external_id, email, domain,
     company name); nothing is written to the link table until `relay links import`."""
     settings = load_settings()
-    shape = SHAPES[source]
+    shape = records(source)
     mapping = load_mapping(source, settings.mapping_dir)
 
     async def work(store: Store) -> CustomerKeys:

@@ -98,9 +98,12 @@ def explain_event(event: ParsedEvent) -> dict[str, Any]:
         "event_id": change.event_id,
         "customer": {k: v for k, v in _customer(change).items() if v},
         "occurred_at": datetime.fromtimestamp(change.occurred_at_ms / 1000, UTC).isoformat(),
-        "status": "ignored" if event.ignored_reason else "queued",
+        "status": "dead_letter" if event.invalid else "ignored" if event.ignored_reason else "queued",
         "ignored_reason": event.ignored_reason,
+        "invalid": event.invalid,
         "links": event.links,
+        "parents": dict(event.parents or {}),
+        "merged_records": change.merged_records,
         "patch_body": body,
         "tags": {"add": change.tags_add, "remove": change.tags_remove},
         "custom": {
@@ -140,10 +143,16 @@ def render(report: dict[str, Any]) -> str:
         f"  customer   {customer}",
         f"  occurred   {report['occurred_at']}",
     ]
+    if report["invalid"]:
+        lines.append(f"  DEAD       invalid_event: {report['invalid']}")
     if report["ignored_reason"]:
         lines.append(f"  ignored    {report['ignored_reason']}")
     for record, uuid in report["links"].items():
         lines.append(f"  links      {record} -> {uuid}")
+    for record, parent in report["parents"].items():
+        lines.append(f"  parent     {record} -> {parent or 'none'}")
+    if report["merged_records"]:
+        lines.append(f"  merges     {', '.join(report['merged_records'])} (their links follow)")
     if report["patch_body"]:
         lines.append("  PATCH /v1/customers/{uuid}")
         lines.append(

@@ -21,15 +21,16 @@ import orjson
 
 from relay.cli.api import customer_pages
 from relay.cli.common import load_settings, run_store
+from relay.crms import MAPPED_SOURCES
 from relay.mapping.config import load_mapping
 from relay.queue import enqueue_wakeup, relay_queue, rq_connection
 from relay.settings import Settings
+from relay.sources import records
 from relay.store import Store
 from relay.sync.account import Account, read_account
 from relay.sync.plan import Planned, Planner, Totals
 from relay.sync.readers import ExportError, Skipped, read_export
 from relay.sync.run import Enqueuer, UnmatchedFile, file_digest, parse_as_of
-from relay.sync.shapes import SHAPES, SYNC_SOURCES
 
 
 def _show(value: Any) -> str:
@@ -86,7 +87,7 @@ def _unmatched_file(path: Path | None, source: str) -> Iterator[UnmatchedFile | 
 
 @click.command("sync")
 @click.option(
-    "--source", required=True, type=click.Choice(SYNC_SOURCES), help="The CRM the export comes from."
+    "--source", required=True, type=click.Choice(MAPPED_SOURCES), help="The CRM the export comes from."
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Send nothing: print each change and what the run would cost.")
@@ -110,7 +111,7 @@ def sync(
     """Compare a CRM export with ChartMogul and enqueue the differences (tags only ever added)."""
     settings = load_settings()
     occurred_at_ms = _as_of(as_of, file)
-    shape = SHAPES[source]
+    shape = records(source)
     mapping = load_mapping(source, settings.mapping_dir)
     digest = file_digest(file)
     rate = settings.rate_limit_per_s

@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from relay.changes import CustomerChange, CustomerRef
-from relay.events import ParsedEvent
+from relay.events import NO_PARENTS, ParsedEvent
 from relay.mapping.rules import Rule, SourceMapping
 from relay.mapping.transforms import TRANSFORMS, Outcome, TransformOptions, TransformResult, apply_transform
 from relay.mapping.values import MISSING, covers, lookup, touched
@@ -230,8 +230,12 @@ def mapped_event(
     occurred_at_ms: int,
     crm_record: str,
     raw: str,
+    parents: Mapping[str, str] = NO_PARENTS,
+    merged_records: Sequence[str] = (),
 ) -> ParsedEvent:
-    """The ParsedEvent for a mapped record: ignored (with the reason) when it changes nothing."""
+    """The ParsedEvent for a mapped record: ignored (with the reason) when it changes nothing.
+    `parents` (record → its parent record) are written with it; `merged_records` were merged
+    into `crm_record` (a worker moves their links)."""
     customer = CustomerRef(
         crm_record=crm_record,
         external_id=mapped.link_external_id,
@@ -250,17 +254,27 @@ def mapped_event(
         custom_remove=mapped.custom_remove,
         custom_types=mapped.custom_types,
         notes=mapped.notes,
+        merged_records=list(merged_records) if merged_records else [],
     )
     links = {crm_record: mapped.link_uuid} if mapped.link_uuid else {}
     reason: str | None = None
     if change.is_empty:
         if mapped.link_uuid:
             reason = f"links {crm_record} to {mapped.link_uuid}; nothing else to change"
+        elif parents:
+            reason = describe_parents(parents) + "; nothing else to change"
         elif mapped.notes:
             reason = "nothing to change: " + "; ".join(mapped.notes)
         else:
             reason = "nothing to change"
-    return ParsedEvent(change=change, raw=raw, ignored_reason=reason, links=links)
+    return ParsedEvent(change=change, raw=raw, ignored_reason=reason, links=links, parents=parents or None)
+
+
+def describe_parents(parents: Mapping[str, str]) -> str:
+    """`sets the parent of hubspot:contact:51 to hubspot:company:9` (or "to none")."""
+    return "; ".join(
+        f"sets the parent of {record} to {parent or 'none'}" for record, parent in parents.items()
+    )
 
 
 def ignored_event(

@@ -1,4 +1,6 @@
-"""Webhook sources: one module per CRM, each with the same shape: verify → parse → changes.
+"""Webhook sources: one module or package per CRM, each with the same shape: verify → parse →
+changes, and everything else the relay knows about that CRM (how its records are named and
+exported, its merges, its records' parents: `CrmRecords`).
 
 A source turns one HTTP request into canonical `CustomerChange`s (relay/changes.py). It never
 touches Redis; the web app makes the changes durable and answers. Which sources exist is
@@ -13,15 +15,18 @@ from relay.crms import BY_NAME, CRMS, KNOWN_SOURCES
 from relay.mapping.config import SourceMapping
 from relay.settings import Settings
 from relay.sources.base import CrmSource, WebhookSource, parse_json, parse_json_object
+from relay.sources.records import CrmRecords
 
 __all__ = [
     "KNOWN_SOURCES",
+    "CrmRecords",
     "CrmSource",
     "WebhookSource",
     "enabled_sources",
     "mapped_source",
     "parse_json",
     "parse_json_object",
+    "records",
     "source_class",
 ]
 
@@ -50,3 +55,11 @@ def mapped_source(name: str, mapping: SourceMapping) -> CrmSource:
     if not issubclass(cls, CrmSource):
         raise TypeError(f"source {name!r} has no mapping file")
     return cls(mapping)
+
+
+def records(name: str) -> CrmRecords:
+    """How CRM `name` (one with a mapping file) names its records and exports them."""
+    cls = source_class(name)
+    if not issubclass(cls, CrmSource):
+        raise TypeError(f"source {name!r} has no records of a CRM")
+    return cls.records

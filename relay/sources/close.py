@@ -9,6 +9,8 @@
                "changed_fields": ["name", "addresses"], "previous_data": {…}, "data": {…}}}
 
 The timestamp must be within the tolerance (5 minutes), so a captured request cannot be replayed.
+A verified body that is JSON within the limits is never refused: one the relay cannot read is a
+dead letter `invalid_event` holding it.
 
     lead      customer fields   customer crm_record close:lead:<lead_id>
     contact   primary_contact   customer crm_record close:lead:<lead_id> (a contact belongs to a lead)
@@ -31,7 +33,8 @@ from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature
 from relay.mapping.config import SourceMapping
 from relay.mapping.values import epoch_ms
-from relay.sources.base import CrmSource, decode_utf8, parse_json_object
+from relay.sources.base import CrmSource, parse_json_object
+from relay.sources.records import CrmRecords
 
 OBJECT_TYPES = ("lead", "contact")
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -41,8 +44,16 @@ _BOOKKEEPING = frozenset(
 )
 
 
+# A Close contact belongs to a lead: its events name the lead's record.
+RECORDS = CrmRecords("close", "lead", "lead", "id")
+
+
 class CloseKeyError(ValueError):
     """RELAY_CLOSE_SIGNATURE_KEY is not the hex key Close shows for the subscription."""
+
+
+def _object_name(object_type: str) -> str:
+    return object_type if 0 < len(object_type) <= 40 and set(object_type) <= _ID_CHARS else "unknown"
 
 
 def _id(value: object, what: str) -> str:
@@ -53,6 +64,7 @@ def _id(value: object, what: str) -> str:
 
 class CloseSource(CrmSource):
     name = "close"
+    records = RECORDS
     header_names = frozenset({"close-sig-timestamp", "close-sig-hash"})
 
     def __init__(
@@ -87,10 +99,14 @@ class CloseSource(CrmSource):
             raise InvalidSignature("invalid Close signature")
 
     def parse(self, webhook: IncomingWebhook) -> list[ParsedEvent]:
-        return [self.remap(decode_utf8(webhook.body))]
+        return self.parse_json_event(webhook, self._event)
 
     def remap(self, raw: str) -> ParsedEvent:
-        doc = parse_json_object(raw)
+        return self._event(parse_json_object(raw), raw)
+
+    def _event(self, doc: object, raw: str) -> ParsedEvent:
+        if not isinstance(doc, dict):
+            raise InvalidEvent("body must be a JSON object")
         if not isinstance(doc.get("event"), dict):
             raise InvalidEvent("body must be an object with an `event` object")
         event: dict[str, Any] = doc["event"]
@@ -111,10 +127,10 @@ class CloseSource(CrmSource):
         elif action not in ("created", "updated"):
             reason = f"{object_type}.{action[:20]} is recorded but not mapped"
         if lead_id is None and reason is not None:
-            lead_id = _id(event.get("object_id"), "event.object_id")
-            crm_record = f"close:{object_type[:40]}:{lead_id}"
+            object_id = _id(event.get("object_id"), "event.object_id")
+            crm_record = RECORDS.key(_object_name(object_type), object_id)
         else:
-            crm_record = f"close:lead:{_id(lead_id, 'event.lead_id')}"
+            crm_record = RECORDS.key("lead", _id(lead_id, "event.lead_id"))
         if reason is not None:
             return self.ignored(
                 event_id=event_id,

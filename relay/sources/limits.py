@@ -9,7 +9,9 @@ near these:
     MAX_ENTRIES   1,000    keys of one object, items of one list, fields an event changes
     MAX_VALUES    20,000   JSON values / XML elements in one body (a 100-event batch: ~1,500)
 
-A breach is a 422 naming the limit and where it was met. The XML reader (relay/sources/xml.py)
+A breach is a 422 naming the limit and where it was met, and refuses the whole request: inside
+a CRM's batch, where one event's own problem only makes that event a dead letter, a breach is
+still the body's (`InvalidEvent.limit`). The XML reader (relay/sources/xml.py)
 enforces them while it parses; for JSON orjson parses in C first (its own depth limit is 1024),
 then `check_json` walks the document and stops at the first breach.
 """
@@ -28,16 +30,16 @@ YIELD_EVERY = 2_000  # values walked between releases of the GIL (well under a m
 
 
 def too_deep(what: str) -> InvalidEvent:
-    return InvalidEvent(f"{what} nests deeper than {MAX_DEPTH} levels (the limit)")
+    return InvalidEvent(f"{what} nests deeper than {MAX_DEPTH} levels (the limit)", limit=True)
 
 
 def too_many_values(what: str) -> InvalidEvent:
-    return InvalidEvent(f"{what} holds more than {MAX_VALUES} values (the limit)")
+    return InvalidEvent(f"{what} holds more than {MAX_VALUES} values (the limit)", limit=True)
 
 
 def check_entries(count: int, where: str, what: str = "entries") -> None:
     if count > MAX_ENTRIES:
-        raise InvalidEvent(f"{where} holds {count} {what}, more than {MAX_ENTRIES} (the limit)")
+        raise InvalidEvent(f"{where} holds {count} {what}, more than {MAX_ENTRIES} (the limit)", limit=True)
 
 
 def within_limits_by_size(text: str | bytes) -> bool:

@@ -26,15 +26,19 @@ it is parsed (relay/sources/xmlread.py). The org id is read first: Salesforce wr
 the notifications, so a stranger's body costs only its first few elements before its 401.
 
 The answer is SOAP both ways: a `notificationsResponse` with `<Ack>true</Ack>` once every
-notification is durable (without it Salesforce retries for 24 hours), a SOAP Fault otherwise.
+notification is recorded (without it Salesforce retries for 24 hours, then drops the message),
+a SOAP Fault otherwise. Only a wrong org, a body that is not XML, one that breaks a limit or
+holds no (or too many) notifications is refused: each notification is recorded on its own.
 
 Every notification becomes one event (`salesforce:<Notification Id>`, the Id Salesforce keeps
 across retries) whose `raw` is that Notification's XML:
 
-    Account   customer fields   customer crm_record salesforce:account:<sObject Id>
-    Contact   primary_contact   customer crm_record salesforce:contact:<sObject Id>
-    Lead      both              customer crm_record salesforce:lead:<sObject Id>
+    Account   customer fields   customer salesforce:account:<sObject Id>
+    Contact   primary_contact   customer salesforce:contact:<sObject Id>; AccountId is its parent
+    Lead      both              customer salesforce:lead:<sObject Id>
     other sObjects: recorded, ignored
+    no data (the record was deleted before the notification left): recorded, ignored
+    unreadable (no Id, a bad time): a dead letter `invalid_event` holding the Notification
 
 An Outbound Message carries the fields chosen for it, changed or not, so every field present is
 mapped. The event time is the sObject's LastModifiedDate (or SystemModstamp) when the message
@@ -46,7 +50,8 @@ from __future__ import annotations
 import hmac
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, Self
 from xml.sax.saxutils import escape
 
@@ -60,6 +65,7 @@ from relay.mapping.values import epoch_ms
 from relay.settings import Settings
 from relay.sources.base import CrmSource
 from relay.sources.limits import check_entries
+from relay.sources.records import BadRecord, CrmRecords
 from relay.sources.xmlread import parse_xml, read_events
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -72,7 +78,30 @@ ORG_ID_WITHIN_EVENTS = 32
 SOBJECTS = ("Account", "Contact", "Lead")
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _TIME_FIELDS = ("LastModifiedDate", "SystemModstamp")
-_BOOKKEEPING = frozenset({"Id", "LastModifiedDate", "SystemModstamp", "CreatedById", "LastModifiedById"})
+# A Contact's parent: the Account it belongs to (add AccountId to the Outbound Message).
+PARENT_FIELD = "AccountId"
+_BOOKKEEPING = frozenset(
+    {"Id", "LastModifiedDate", "SystemModstamp", "CreatedById", "LastModifiedById", PARENT_FIELD}
+)
+
+
+class SalesforceRecords(CrmRecords):
+    def key(self, object_name: str, record_id: str) -> str:
+        """Object names as Salesforce writes them (Account), keyed lower-case (account)."""
+        return super().key(object_name.lower(), record_id)
+
+    def from_api(self, doc: Any) -> tuple[str, dict[str, Any]]:
+        """A record as Salesforce's REST API and Data Loader's JSON write it:
+        {"attributes": {"type": "Account"}, "Id": "001…", "Name": …}."""
+        record_id, properties = super().from_api(doc)
+        attributes = properties.pop("attributes", None)
+        kind = attributes.get("type") if isinstance(attributes, Mapping) else None
+        if kind not in (None, self.object_type):
+            raise BadRecord(f"is a {kind}, not an {self.object_type}")
+        return record_id, properties
+
+
+RECORDS = SalesforceRecords("salesforce", "account", "Account", "Id")
 
 ACK = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -136,6 +165,11 @@ def _text(element: ET.Element | None) -> str | None:
     return (element.text or "").strip()
 
 
+def _object_type(name: str) -> str:
+    """An sObject type fit for a record key ("" when it is not a Salesforce API name)."""
+    return name if 0 < len(name) <= 80 and set(name) <= _ID_CHARS | {"_"} else ""
+
+
 def _sf_id(value: str | None, what: str) -> str:
     if not value or len(value) > 40 or not set(value) <= _ID_CHARS:
         raise InvalidEvent(f"{what} {str(value)[:40]!r} is missing or not a Salesforce id")
@@ -144,6 +178,7 @@ def _sf_id(value: str | None, what: str) -> str:
 
 class SalesforceSource(CrmSource):
     name = "salesforce"
+    records = RECORDS
     header_names = frozenset()
 
     def __init__(
@@ -186,16 +221,16 @@ class SalesforceSource(CrmSource):
             raise InvalidEvent("the message holds no Notification")
         if len(notifications) > MAX_NOTIFICATIONS:
             raise InvalidEvent(
-                f"a message holds at most {MAX_NOTIFICATIONS} notifications, this one {len(notifications)}"
+                f"a message holds at most {MAX_NOTIFICATIONS} notifications, this one {len(notifications)}",
+                limit=True,
             )
         received_ms = int(time.time() * 1000)
         events = []
         for index, notification in enumerate(notifications):
             raw = ET.tostring(notification, encoding="unicode")
-            try:
-                events.append(self._event(notification, raw, received_ms))
-            except InvalidEvent as exc:
-                raise InvalidEvent(f"Notification [{index}]: {exc.message}; nothing was accepted") from None
+            read = partial(self._event, notification, raw, received_ms)
+            where = f"Notification [{index}] of its message: "
+            events.append(self.read_or_dead_letter(read, raw, where=where))
         return events
 
     def remap(self, raw: str) -> ParsedEvent:
@@ -205,16 +240,27 @@ class SalesforceSource(CrmSource):
         return self._event(notification, raw, int(time.time() * 1000))
 
     def _event(self, notification: ET.Element, raw: str, received_ms: int) -> ParsedEvent:
-        event_id = f"salesforce:{_sf_id(_text(notification.find(_q('Id'))), 'Notification Id')}"
+        notification_id = _sf_id(_text(notification.find(_q("Id"))), "Notification Id")
+        event_id = f"salesforce:{notification_id}"
         sobject = notification.find(_q("sObject"))
-        if sobject is None:
-            raise InvalidEvent("a Notification needs an sObject")
-        declared = sobject.get(f"{{{XSI_NS}}}type") or ""
-        object_type = declared.rpartition(":")[2]
-        check_entries(len(sobject), "sObject", "fields")  # as a JSON object's keys are bounded
+        declared = sobject.get(f"{{{XSI_NS}}}type") or "" if sobject is not None else ""
+        object_type = _object_type(declared.rpartition(":")[2])
         record: dict[str, Any] = {}
-        for child in sobject:
-            record[_local(child.tag)] = _text(child)
+        if sobject is not None:
+            check_entries(len(sobject), "sObject", "fields")  # as a JSON object's keys are bounded
+            for child in sobject:
+                record[_local(child.tag)] = _text(child)
+        if not record.get("Id"):
+            # Salesforce: "if the record is deleted before the notification is delivered, the
+            # notification contains no data". Recorded, so that Salesforce's Ack can follow.
+            return self.ignored(
+                event_id=event_id,
+                occurred_at_ms=received_ms,
+                crm_record=RECORDS.key("notification", notification_id),
+                raw=raw,
+                reason="the notification carries no record (Salesforce sends none when the record "
+                "was deleted before the notification left)",
+            )
         record_id = _sf_id(record.get("Id"), "sObject Id")
         occurred_at_ms = received_ms
         for name in _TIME_FIELDS:
@@ -222,7 +268,7 @@ class SalesforceSource(CrmSource):
             if stamp is not None:
                 occurred_at_ms = self.event_time(stamp, f"sObject {name}", record.get(name))
                 break
-        crm_record = f"salesforce:{object_type.lower() or 'unknown'}:{record_id}"
+        crm_record = RECORDS.key(object_type or "unknown", record_id)
         if object_type not in SOBJECTS:
             return self.ignored(
                 event_id=event_id,
@@ -231,6 +277,10 @@ class SalesforceSource(CrmSource):
                 raw=raw,
                 reason=f"{declared[:60] or 'an untyped sObject'} is not mapped ({', '.join(SOBJECTS)} are)",
             )
+        parent: dict[str, str] = {}
+        if object_type == "Contact" and PARENT_FIELD in record:
+            account = record[PARENT_FIELD]
+            parent = {crm_record: RECORDS.key("Account", _sf_id(account, PARENT_FIELD)) if account else ""}
         return self.mapped(
             object_type,
             record,
@@ -239,6 +289,7 @@ class SalesforceSource(CrmSource):
             occurred_at_ms=occurred_at_ms,
             crm_record=crm_record,
             raw=raw,
+            parents=parent,
         )
 
     def accepted_response(self, events: Sequence[ParsedEvent], duplicates: int) -> Response | None:

@@ -7,7 +7,7 @@ Lua script. Key names are in `keys`, scripts in `lua/`, records and typed answer
      ├── ledger       event records and history, accepting, the dead-letter queue   ledger.py
      ├── deliveries   customers' delivery state: leases, finish, retries, in-flight  deliveries.py
      ├── log          the event log and the DLQ, page by page                       eventlog.py
-     ├── links        CRM record → customer links, cached look-ups                  links.py
+     ├── links        CRM record → customer links, parents, merges, look-ups        links.py
      ├── limits       the fleet's request rate and connection cap                   limits.py
      └── circuit      open while ChartMogul refuses our credentials                 circuit.py
 
@@ -18,7 +18,8 @@ An event's life (its record's `status`):
        │           │            │    └──▶ dead ──▶ purged
        │           └─ replayed ─┼─────────┘           (replay --force: applied|stale too)
        ├──▶ duplicate (answered, not stored again)
-       └──▶ ignored (recorded only)           expired: its record outlived the event TTL
+       ├──▶ ignored (recorded only)           expired: its record outlived the event TTL
+       └──▶ dead (invalid_event: the CRM sent what the relay cannot read)
 
 A customer's delivery (one state at a time; see `keys`):
 

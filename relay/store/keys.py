@@ -13,8 +13,9 @@ so within a family the key is as unique as the input, and the inputs are made un
     event ids     a CRM's are "<source>:<its id>" (ids without ':'); a generic id that starts
                   with another source's name and ':' is refused (422)
     customer keys CustomerRef.key: injective (tests/sources/test_key_namespaces.py)
-    links fields  CRM records ("<source>:<object>:<id>") and customer keys ("crm:", "ext:",
-                  "email:", …): no source is named like a customer key's prefix
+    links fields  CRM records ("<source>:<object>:<id>"), customer keys ("crm:", "ext:",
+                  "email:", …) and parent entries ("parent:" + a CRM record): no source is
+                  named like a customer key's prefix or "parent"
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ RATE_SLOWDOWN = f"{PREFIX}:ratelimit:slowdown"
 CONNECTIONS = f"{PREFIX}:connections"
 # String with TTL: a lowered connection cap after ChartMogul answered 503.
 CONNECTIONS_CAP = f"{PREFIX}:connections:cap"
-# Hash: CRM record ("hubspot:company:1246965") or look-up key → ChartMogul customer uuid.
+# Hash: CRM record ("hubspot:company:1246965") or look-up key → ChartMogul customer uuid; and
+# parent_link(record) → the CRM record of the record's parent ("" for none), which the web app
+# writes in the same call as the events that prove it.
 LINKS = f"{PREFIX}:links"
+PARENT_FIELD = "parent:"
 # Sorted set of every retained event id by received time (ms): the event log's time index.
 EVENTS = f"{PREFIX}:events"
 # Counter bumped by each accept when replicas must confirm it (RELAY_REDIS_REPLICA_ACKS).
@@ -85,6 +89,11 @@ def retry_state(customer_key: str) -> str:
 def customer_events(customer_key: str) -> str:
     """Sorted set: the customer's retained event ids by received time (ms)."""
     return CUSTOMER_EVENTS_FAMILY + customer_key
+
+
+def parent_link(crm_record: str) -> str:
+    """Field of LINKS: the parent (a contact's company) of `crm_record`, as a CRM record."""
+    return PARENT_FIELD + crm_record
 
 
 def lookup(reference_key: str) -> str:

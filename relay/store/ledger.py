@@ -22,6 +22,7 @@ from relay.store.records import (
     CHANGE_CHUNK,
     RAW_CHUNK,
     Accepted,
+    DeadLetterReason,
     Edited,
     EventRecord,
     Purged,
@@ -33,6 +34,26 @@ from relay.store.records import (
     now_ms,
 )
 from relay.store.scripts import Scripts
+
+
+def _recorded_only(event: ParsedEvent, payload: list[str]) -> tuple[str, list[str]]:
+    """accept.lua's kind for an event that is not queued, and its payload with the reason."""
+    if event.ignored_reason is not None:
+        return "i", [*payload, "reason", event.ignored_reason]
+    reason = DeadLetterReason.INVALID_EVENT.value
+    return "d", [*payload, "reason", reason, "error", event.invalid or ""]
+
+
+def _link_pairs(events: Sequence[ParsedEvent]) -> list[str]:
+    """The link table's fields and values the events prove: record links, then parents."""
+    pairs: list[str] = []
+    for event in events:
+        for record, uuid in event.links.items():
+            pairs += [record, uuid]
+        for record, parent in (event.parents or {}).items():
+            pairs += [keys.parent_link(record), parent]
+    return pairs
+
 
 # accept.lua's answers by code: indexing is ~1 µs an event cheaper than Accepted(code).
 _ACCEPTED = tuple(sorted(Accepted, key=lambda a: a.value))
@@ -64,7 +85,7 @@ class Ledger:
         self.commit = GroupCommit(
             accept_redis or redis,
             scripts.accept_many,
-            script_keys=[keys.LINKS, keys.READY, keys.LEASES, keys.RETRY, keys.EVENTS],
+            script_keys=[keys.LINKS, keys.READY, keys.LEASES, keys.RETRY, keys.EVENTS, keys.DLQ],
             header=self._accept_header,
             replica_acks=replica_acks,
             replica_ack_timeout_ms=replica_ack_timeout_ms,
@@ -84,22 +105,33 @@ class Ledger:
 
     async def accept_many(self, events: Sequence[ParsedEvent]) -> list[Accepted]:
         """Accept a request's events all-or-nothing in one atomic script call: one durable write,
-        shared with the other accepts of this loop tick (group commit). With `replica_acks`,
-        raises NotReplicated unless that many replicas confirm the write in time."""
-        links = [part for event in events for pair in event.links.items() for part in pair]
-        segment: list[str | int | bytes] = [len(links) // 2, *links, len(events)]
+        shared with the other accepts of this loop tick (group commit). Each event is queued,
+        recorded as ignored (`ignored_reason`) or dead-lettered (`invalid`); the links and
+        parents the events prove are written with them. With `replica_acks`, raises
+        NotReplicated unless that many replicas confirm the write in time."""
+        segment: list[str | int | bytes] = [0, len(events)]
+        linking = []
         for event in events:
             change = event.change
             payload = chunk_fields(CHANGE_CHUNK, compact_change(change)) + chunk_fields(RAW_CHUNK, event.raw)
+            kind = ""
+            if event.ignored_reason is not None or event.invalid is not None:
+                kind, payload = _recorded_only(event, payload)
+            if event.links or event.parents:
+                linking.append(event)
             segment += [
                 change.event_id,
                 change.customer.key,
                 change.occurred_at_ms,
                 change.source,
-                event.ignored_reason or "",
+                kind,
                 len(payload) // 2,
                 *payload,
             ]
+        if linking:
+            links = _link_pairs(linking)
+            segment[0] = len(links) // 2
+            segment[1:1] = links
         answer = await self.commit.call(segment, len(events))
         if isinstance(answer, str):  # a key of this request holds another type: nothing stored
             raise ResponseError(answer)

@@ -1,36 +1,65 @@
-"""CRM record → ChartMogul customer links, and the cache of ChartMogul look-ups.
+"""CRM record → ChartMogul customer links, records' parents, and the cache of ChartMogul look-ups.
 
 The link table is permanent (`relay links import`, link properties the CRM sent, a resolved
-CRM record); a cached look-up of an external_id or email expires, since ChartMogul's answer
-may change.
+CRM record, a merge); a cached look-up of an external_id or email expires, since ChartMogul's
+answer may change. A record's parent (a contact's company) is written by the web app with the
+events that prove it; a record with no link of its own reaches its parent's customer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
 from relay.store import keys
+from relay.store.scripts import Scripts
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """What a merge did to the link table (Links.merge)."""
+
+    outcome: str  # moved | kept | none | conflict
+    record: str = ""  # the record whose link the surviving record has (conflict: the first one)
+    uuid: str = ""
+    other_record: str = ""  # conflict: a record linked to another customer
+    other_uuid: str = ""
 
 
 class Links:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, scripts: Scripts) -> None:
         self.redis = redis
+        self.scripts = scripts
 
     async def get(self, crm_record: str) -> str | None:
         uuid = await self.redis.hget(keys.LINKS, crm_record)  # type: ignore[misc]
         return str(uuid) if uuid else None
+
+    async def parent(self, crm_record: str) -> str | None:
+        """The CRM record of `crm_record`'s parent (a contact's company), if one is known."""
+        parent = await self.redis.hget(keys.LINKS, keys.parent_link(crm_record))  # type: ignore[misc]
+        return str(parent) if parent else None
 
     async def add(self, links: Mapping[str, str]) -> None:
         if links:
             await self.redis.hset(keys.LINKS, mapping=dict(links))  # type: ignore[misc,arg-type]
 
     async def all(self) -> dict[str, str]:
-        return await self.redis.hgetall(keys.LINKS)  # type: ignore[misc,return-value]
+        """Every link (parents are not links: they name a record, not a customer)."""
+        table: dict[str, str] = await self.redis.hgetall(keys.LINKS)  # type: ignore[misc,assignment]
+        return {field: uuid for field, uuid in table.items() if not field.startswith(keys.PARENT_FIELD)}
 
     async def delete(self, crm_record: str) -> bool:
         return bool(await self.redis.hdel(keys.LINKS, crm_record))  # type: ignore[misc]
+
+    async def merge(self, surviving: str, merged: Sequence[str]) -> Merged:
+        """Link `surviving` to the customer its merged records are linked to, atomically; a
+        conflict (two customers) writes nothing."""
+        answer = await self.scripts.merge(keys=[keys.LINKS], args=[surviving, *merged])
+        parts = [p.decode() if isinstance(p, bytes) else str(p) for p in answer]
+        return Merged(*parts)
 
     async def cached_lookup(self, reference_key: str) -> str | None:
         uuid = await self.redis.get(keys.lookup(reference_key))

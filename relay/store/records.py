@@ -41,6 +41,8 @@ class EventStatus(StrEnum):
 
 
 class DeadLetterReason(StrEnum):
+    INVALID_EVENT = "invalid_event"  # the CRM sent something the relay cannot read (on arrival)
+    LINK_CONFLICT = "link_conflict"  # a merge joined records linked to different customers
     REJECTED = "rejected"  # ChartMogul refused it (400/402/422…)
     INVALID_CHANGE = "invalid_change"  # it breaks ChartMogul's contract; never sent
     CUSTOMER_NOT_FOUND = "customer_not_found"  # no (single) ChartMogul customer matches
@@ -48,7 +50,7 @@ class DeadLetterReason(StrEnum):
     NOT_APPLIED = "not_applied"  # answered 200, but ChartMogul did not keep a value sent
 
 
-# The reasons workers may write, which /metrics exports from the first scrape (a 0 for each).
+# The reasons the relay may write, which /metrics exports from the first scrape (a 0 for each).
 DEAD_LETTER_REASONS: tuple[str, ...] = tuple(reason.value for reason in DeadLetterReason)
 
 
@@ -60,6 +62,7 @@ class Accepted(Enum):
     # Its id was seen before with another change: answered as a duplicate, the conflict is
     # recorded in the first event's history.
     CONFLICTING_DUPLICATE = 4
+    DEAD_LETTERED = 5  # recorded in the dead-letter queue at once (`invalid_event`)
 
     @property
     def is_duplicate(self) -> bool:
@@ -183,6 +186,8 @@ def compact_change(change: CustomerChange) -> str:
         doc["custom_types"] = change.custom_types
     if change.notes:
         doc["notes"] = change.notes
+    if change.merged_records:
+        doc["merged_records"] = change.merged_records
     return orjson.dumps(doc).decode()
 
 

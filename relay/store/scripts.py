@@ -25,6 +25,7 @@ class Scripts:
         self.finish = redis.register_script(source("finish"))
         self.promote = redis.register_script(source("promote"))
         self.rekey = redis.register_script(source("rekey"))
+        self.merge = redis.register_script(source("merge"))
         self.replay = redis.register_script(source("replay"))
         self.purge = redis.register_script(source("purge"))
         self.edit = redis.register_script(source("edit"))

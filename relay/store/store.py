@@ -91,7 +91,7 @@ class Store:
         )
         self.deliveries = Deliveries(redis, self.scripts, self.ledger, event_ttl_s=event_ttl_s, mirror=mirror)
         self.log = EventLog(redis, self.ledger, event_ttl_s=event_ttl_s)
-        self.links = Links(redis)
+        self.links = Links(redis, self.scripts)
         self.limits = FleetLimits(redis, self.scripts)
         self.circuit = CircuitState(redis)
 

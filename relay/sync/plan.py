@@ -22,10 +22,10 @@ from relay.changes import CustomerChange, CustomerRef
 from relay.events import ParsedEvent
 from relay.mapping.apply import Mapped, map_record
 from relay.mapping.rules import SourceMapping
+from relay.sources.records import CrmRecords
 from relay.sync.account import Account, list_calls
 from relay.sync.diff import Difference, FieldChange, difference
 from relay.sync.readers import ExportRecord, Item, Skipped
-from relay.sync.shapes import ExportShape
 
 SYNC_SOURCE = "sync"
 _KEPT_PROBLEMS = 50  # skipped and unmatched records named in the totals (all go to --unmatched)
@@ -80,7 +80,7 @@ class Planner:
     def __init__(
         self,
         mapping: SourceMapping,
-        shape: ExportShape,
+        shape: CrmRecords,
         account: Account,
         links: Mapping[str, str],
         *,

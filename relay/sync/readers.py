@@ -18,7 +18,7 @@ from typing import IO, Any
 import orjson
 
 from relay.mapping.rules import SourceMapping
-from relay.sync.shapes import BadRecord, ExportShape, from_api
+from relay.sources.records import BadRecord, CrmRecords
 
 _CHUNK = 64 * 1024
 
@@ -45,7 +45,7 @@ Item = ExportRecord | Skipped
 
 
 def read_export(
-    path: Path, shape: ExportShape, mapping: SourceMapping, *, every_column: bool = False
+    path: Path, shape: CrmRecords, mapping: SourceMapping, *, every_column: bool = False
 ) -> Iterator[Item]:
     """The export's records; `every_column` also keeps CSV columns no label or rule names
     (under their header), for matching by whatever the file holds."""
@@ -69,7 +69,7 @@ def _first_char(handle: IO[str]) -> str:
             return char
 
 
-def column_properties(header: list[str], shape: ExportShape, mapping: SourceMapping) -> dict[int, str]:
+def column_properties(header: list[str], shape: CrmRecords, mapping: SourceMapping) -> dict[int, str]:
     """Column index -> property: by label (the mapping's [labels] table), else by property name."""
     labels = mapping.labels.get(shape.object_type, {})
     known = {rule.property for rule in mapping.rules(shape.object_type)} | {shape.id_property}
@@ -86,7 +86,7 @@ def column_properties(header: list[str], shape: ExportShape, mapping: SourceMapp
 
 
 def _csv(
-    handle: IO[str], shape: ExportShape, mapping: SourceMapping, name: str, every_column: bool
+    handle: IO[str], shape: CrmRecords, mapping: SourceMapping, name: str, every_column: bool
 ) -> Iterator[Item]:
     reader = csv.reader(handle)
     try:
@@ -140,16 +140,16 @@ def _csv(
         )
 
 
-def _record(where: str, doc: Any, shape: ExportShape) -> Item:
+def _record(where: str, doc: Any, shape: CrmRecords) -> Item:
     try:
-        record_id, props = from_api(shape, doc)
+        record_id, props = shape.from_api(doc)
     except BadRecord as exc:
         return Skipped(where, f"the record {exc}")
     props.pop(shape.id_property, None)
     return ExportRecord(where, record_id, props, orjson.dumps(doc).decode())
 
 
-def _json_lines(handle: IO[str], shape: ExportShape) -> Iterator[Item]:
+def _json_lines(handle: IO[str], shape: CrmRecords) -> Iterator[Item]:
     for number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
@@ -161,7 +161,7 @@ def _json_lines(handle: IO[str], shape: ExportShape) -> Iterator[Item]:
         yield _record(f"line {number}", doc, shape)
 
 
-def _json_array(handle: IO[str], shape: ExportShape) -> Iterator[Item]:
+def _json_array(handle: IO[str], shape: CrmRecords) -> Iterator[Item]:
     """The elements of a top-level JSON array, decoded one at a time from a sliding buffer."""
     decoder = json.JSONDecoder()
     buffer = handle.read(_CHUNK).lstrip()[1:]  # past "["

@@ -13,8 +13,8 @@ from typing import Any, Final
 
 from relay.mapping.apply import map_record
 from relay.mapping.rules import SourceMapping
+from relay.sources.records import CrmRecords
 from relay.sync.readers import ExportRecord, Item, Skipped
-from relay.sync.shapes import ExportShape
 
 RULES: Final = ("uuid", "external_id", "email", "domain", "name")
 _UUID = re.compile(r"\bcus_[A-Za-z0-9\-]{1,64}\b")
@@ -142,7 +142,7 @@ def _texts(values: Iterable[Any]) -> Iterator[str]:
 
 
 class Suggester:
-    def __init__(self, mapping: SourceMapping, shape: ExportShape, keys: CustomerKeys) -> None:
+    def __init__(self, mapping: SourceMapping, shape: CrmRecords, keys: CustomerKeys) -> None:
         self.mapping = mapping
         self.shape = shape
         self.keys = keys

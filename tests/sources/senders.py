@@ -21,6 +21,17 @@ SALESFORCE_ORG_ID = "00D5e000000AbCdEAK"
 CLOSE_KEY = "6a3f0c1e9b2d4f5a8c7e6d5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f"
 
 
+def batch_answer(*, accepted: int = 0, duplicates: int = 0, ignored: int = 0, dead_lettered: int = 0) -> Any:
+    """A batch's answer: how many of its events were accepted, duplicates, ignored, dead-lettered."""
+    return {
+        "status": "accepted",
+        "accepted": accepted,
+        "duplicates": duplicates,
+        "ignored": ignored,
+        "dead_lettered": dead_lettered,
+    }
+
+
 def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
@@ -88,6 +99,22 @@ def hubspot_event(event_id: int, object_id: int, name: str, value: Any, **extra:
         "propertyName": name,
         "propertyValue": value,
         **extra,
+    }
+
+
+def hubspot_kind(event_id: int, subscription: str, **fields: Any) -> dict[str, Any]:
+    """An event with no property (a merge, an association, a deletion, …) as HubSpot sends it, a
+    second ago; `fields` are its own (an association names fromObjectId/toObjectId, no objectId)."""
+    return {
+        "eventId": event_id,
+        "subscriptionId": 2793107,
+        "portalId": 62515,
+        "appId": 1160452,
+        "occurredAt": int(time.time() * 1000) - 1000,
+        "subscriptionType": subscription,
+        "attemptNumber": 0,
+        "changeSource": "CRM_UI",
+        **fields,
     }
 
 

@@ -65,7 +65,9 @@ def test_explain_json_has_one_object_per_event() -> None:
 
     assert result.returncode == 0, result.stderr
     reports = [orjson.loads(line) for line in result.stdout.splitlines()]
-    assert [r["event_id"] for r in reports] == [f"hubspot:18047193{n}" for n in range(71, 76)]
+    assert [r["event_id"].partition(".")[0] for r in reports] == [
+        f"hubspot:18047193{n}" for n in range(71, 76)
+    ]
     assert reports[0]["patch_body"] == {"city": "Boston"}
     assert reports[0]["contract_violations"] == []
     assert reports[4]["status"] == "ignored"
@@ -106,3 +108,24 @@ def test_explain_says_why_a_body_would_be_refused(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "would refuse this body (400)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_explain_reads_a_workflow_body_event_by_event_naming_the_contact_s_company() -> None:
+    result = relay("map", "explain", "--source", "hubspot", str(FIXTURES / "hubspot_workflow_contact.json"))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("event hubspot:wf-contact-51-") == 4
+    assert "parent     hubspot:contact:51 -> hubspot:company:1246965" in result.stdout
+    assert '"title": "CFO"' in result.stdout
+
+
+def test_explain_shows_a_dead_letter_for_an_event_it_cannot_read(tmp_path: Path) -> None:
+    body = tmp_path / "batch.json"
+    body.write_bytes(orjson.dumps([{"eventId": 1, "subscriptionType": "company.propertyChange"}]))
+
+    result = relay("map", "explain", "--source", "hubspot", "--json", str(body))
+
+    assert result.returncode == 0, result.stderr
+    [report] = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert report["status"] == "dead_letter"
+    assert report["invalid"].startswith("event [0] of its batch: occurredAt")

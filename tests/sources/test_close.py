@@ -168,12 +168,16 @@ def test_other_events_are_recorded_not_delivered(changes: dict[str, Any], reason
         ({"data": None}, "event.data"),
     ],
 )
-def test_bad_events_are_refused(changes: dict[str, Any], message: str) -> None:
+def test_bad_events_are_dead_letters_holding_the_body(changes: dict[str, Any], message: str) -> None:
     doc = fixture_json("close_lead_updated.json")
     doc["event"].update(changes)
 
-    with pytest.raises(InvalidEvent, match=message):
-        parse(doc)
+    event = parse(doc)
+
+    assert event.invalid is not None and message in event.invalid
+    assert event.change.event_id.startswith("close:invalid-") and orjson.loads(event.raw) == doc
+    with pytest.raises(InvalidEvent, match=message):  # and a replay re-maps it the same way
+        source().remap(event.raw)
 
 
 def test_remap_of_raw_gives_the_same_change() -> None:

@@ -1,4 +1,6 @@
-"""HubSpot: v3/v2/v1 signatures, batches all-or-nothing, dedupe on eventId, event kinds."""
+"""HubSpot: v3/v2/v1 signatures, per-event outcomes in a batch, dedupe on eventId + content,
+event kinds. (Workflow bodies: test_hubspot_workflow.py; batches' outcomes counted against
+Redis: test_batch_outcomes.py.)"""
 
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ from relay.events import IncomingWebhook
 from relay.exceptions import InvalidEvent, InvalidSignature
 from relay.mapping.config import load_mapping
 from relay.sources.hubspot import HubSpotSource
+from relay.store import keys
 from relay.store.records import EventRecord
 from tests.sources.conftest import stored_event_ids
 from tests.sources.senders import (
     HUBSPOT_SECRET,
+    batch_answer,
     fixture_bytes,
     fixture_json,
     hubspot_event,
@@ -44,35 +48,43 @@ def incoming(
 # --- over HTTP ------------------------------------------------------------------------------
 
 
+def by_event_id(redis_client: redis.Redis) -> dict[str, str]:
+    """Stored event ids by HubSpot's eventId: `hubspot:1804719371` → `hubspot:1804719371.<digest>`."""
+    return {event_id.partition(".")[0]: event_id for event_id in stored_event_ids(redis_client)}
+
+
 def test_batch_is_accepted_in_one_answer_with_counts(web: str, redis_client: redis.Redis) -> None:
     answer = send_hubspot(web, fixture_bytes("hubspot_batch.json"))
 
     assert answer.status == 202, answer.text
-    assert answer.body == {"status": "accepted", "accepted": 5, "duplicates": 0}
-    assert stored_event_ids(redis_client) == [f"hubspot:18047193{n}" for n in range(71, 76)]
-    creation = redis_client.hgetall("relay:event:hubspot:1804719375")
+    assert answer.body == batch_answer(accepted=4, ignored=1)
+    stored = by_event_id(redis_client)
+    assert sorted(stored) == [f"hubspot:18047193{n}" for n in range(71, 76)]
+    creation = redis_client.hgetall(keys.event(stored["hubspot:1804719375"]))
     assert creation["status"] == "ignored"
     assert "company.creation" in creation["reason"]
-    city = redis_client.hgetall("relay:event:hubspot:1804719371")
+    city = redis_client.hgetall(keys.event(stored["hubspot:1804719371"]))
     assert city["customer"] == "crm:hubspot:company:1246965"
-    assert (
-        orjson.loads(EventRecord.from_hash(cast(dict[str, str], city), "hubspot:1804719371").raw)[
-            "propertyName"
-        ]
-        == "city"
-    )
+    raw = EventRecord.from_hash(cast(dict[str, str], city), stored["hubspot:1804719371"]).raw
+    assert orjson.loads(raw)["propertyName"] == "city"
 
 
-def test_one_invalid_event_refuses_the_whole_batch(web: str, redis_client: redis.Redis) -> None:
+def test_one_invalid_event_is_a_dead_letter_and_its_neighbours_are_accepted(
+    web: str, redis_client: redis.Redis
+) -> None:
     batch: list[dict[str, Any]] = fixture_json("hubspot_batch.json")
     del batch[2]["objectId"]
 
     answer = send_hubspot(web, batch)
 
-    assert answer.status == 422
-    assert "event [2]" in answer.body["error"]
-    assert "objectId" in answer.body["error"]
-    assert stored_event_ids(redis_client) == []  # nothing accepted, not even the valid events
+    assert answer.status == 202, answer.text
+    assert answer.body == batch_answer(accepted=3, ignored=1, dead_lettered=1)
+    [dead] = [str(e) for e in redis_client.zrange(keys.DLQ, 0, -1)]
+    record = EventRecord.from_hash(cast(dict[str, str], redis_client.hgetall(keys.event(dead))), dead)
+    assert (record.status, record.details["reason"]) == ("dead", "invalid_event")
+    assert "event [2]" in record.details["error"] and "objectId" in record.details["error"]
+    assert orjson.loads(record.raw)["eventId"] == 1804719373  # the payload, kept for an operator
+    assert len(stored_event_ids(redis_client)) == 5
 
 
 def test_more_than_100_events_are_refused(web: str, redis_client: redis.Redis) -> None:
@@ -91,19 +103,32 @@ def test_100_events_are_accepted(web: str) -> None:
     answer = send_hubspot(web, batch)
 
     assert answer.status == 202
-    assert answer.body == {"status": "accepted", "accepted": 100, "duplicates": 0}
+    assert answer.body == batch_answer(accepted=100)
 
 
-def test_same_event_id_twice_is_counted_as_duplicate(web: str) -> None:
-    first = send_hubspot(web, [hubspot_event(7001, 42, "city", "Boston")])
-    again = send_hubspot(
-        web, [hubspot_event(7001, 42, "city", "Boston"), hubspot_event(7002, 42, "zip", "02110")]
-    )
+def test_a_retry_of_the_same_event_is_a_duplicate(web: str) -> None:
+    at_ms = int(time.time() * 1000)
+    first = send_hubspot(web, [hubspot_event(7001, 42, "city", "Boston", occurredAt=at_ms)])
+    retry = hubspot_event(7001, 42, "city", "Boston", occurredAt=at_ms, attemptNumber=3)
+    again = send_hubspot(web, [retry, hubspot_event(7002, 42, "zip", "02110")])
 
     assert first.status == 202
-    assert first.body == {"status": "accepted", "event_id": "hubspot:7001"}
+    assert first.body["status"] == "accepted" and first.body["event_id"].startswith("hubspot:7001.")
     assert again.status == 202
-    assert again.body == {"status": "accepted", "accepted": 1, "duplicates": 1}
+    assert again.body == batch_answer(accepted=1, duplicates=1)
+
+
+def test_a_different_change_reusing_an_event_id_is_not_a_duplicate(
+    web: str, redis_client: redis.Redis
+) -> None:
+    # HubSpot: eventId "is not guaranteed to be unique".
+    first = send_hubspot(web, [hubspot_event(7101, 42, "city", "Boston")])
+    other = send_hubspot(web, [hubspot_event(7101, 43, "zip", "02110")])
+
+    assert (first.body["status"], other.body["status"]) == ("accepted", "accepted")
+    assert first.body["event_id"] != other.body["event_id"]
+    customers = {redis_client.hget(keys.event(e), "customer") for e in stored_event_ids(redis_client)}
+    assert customers == {"crm:hubspot:company:42", "crm:hubspot:company:43"}
 
 
 @pytest.mark.parametrize(
@@ -180,24 +205,46 @@ def test_v3_signs_the_public_url_behind_a_proxy(start_web: Any) -> None:
     ("body", "status", "message"),
     [
         pytest.param(b"[{", 400, "not valid JSON", id="malformed"),
-        pytest.param(b"{}", 422, "JSON array", id="object-not-array"),
         pytest.param(b"[]", 422, "no events", id="empty"),
-        pytest.param(b'[{"eventId": 1}]', 422, "event [0]", id="incomplete"),
-        pytest.param(
-            b'[{"eventId": 1, "occurredAt": 1732100000000, "objectId": 5,'
-            b' "subscriptionType": "company.propertyChange"}]',
-            422,
-            "propertyName",
-            id="property-change-without-property",
-        ),
     ],
 )
-def test_bad_bodies_get_clear_errors(web: str, body: bytes, status: int, message: str) -> None:
+def test_bodies_that_hold_no_event_get_clear_errors(web: str, body: bytes, status: int, message: str) -> None:
     answer = send_hubspot(web, body)
 
     assert answer.status == status
     assert message in answer.body["error"]
     assert "Traceback" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(b"{}", "nor a workflow body", id="object-neither-batch-nor-workflow"),
+        pytest.param(b'"company"', "nor a workflow body", id="a-string"),
+        pytest.param(
+            b'[{"eventId": 1}]', "event [0] of its batch: occurredAt: Field required", id="incomplete"
+        ),
+        pytest.param(
+            b'[{"eventId": 1, "occurredAt": 1732100000000, "objectId": 5,'
+            b' "subscriptionType": "company.propertyChange"}]',
+            "propertyName",
+            id="property-change-without-property",
+        ),
+        pytest.param(b'{"objectTypeId": "0-2", "properties": {}}', "objectId", id="workflow-body-without-id"),
+    ],
+)
+def test_signed_bodies_the_relay_cannot_read_are_dead_letters(
+    web: str, redis_client: redis.Redis, body: bytes, message: str
+) -> None:
+    # A workflow never retries a 4xx: refusing a signed body would lose it.
+    answer = send_hubspot(web, body)
+
+    assert answer.status == 202, answer.text
+    assert answer.body["status"] == "dead_lettered"
+    dead = answer.body["event_id"]
+    record = EventRecord.from_hash(cast(dict[str, str], redis_client.hgetall(keys.event(dead))), dead)
+    assert record.details["reason"] == "invalid_event" and message in record.details["error"]
+    assert redis_client.zscore(keys.DLQ, dead) is not None
 
 
 # --- parse and map (no HTTP) ----------------------------------------------------------------
@@ -225,7 +272,7 @@ def test_events_of_every_kind_map_or_are_ignored() -> None:
 
     events = source().parse(incoming(body, {}))
 
-    by_id = {e.change.event_id: e for e in events}
+    by_id = {e.change.event_id.partition(".")[0]: e for e in events}
     employees = by_id["hubspot:2904719001"]  # object.propertyChange, objectTypeId 0-2
     assert employees.change.customer.crm_record == "hubspot:company:1246965"
     assert employees.change.custom_set == {"employees": 250}
@@ -234,7 +281,12 @@ def test_events_of_every_kind_map_or_are_ignored() -> None:
     assert email.change.customer.crm_record == "hubspot:contact:51"
     assert email.change.fields == {"primary_contact": {"email": "anna.smith@acme.example"}}
     assert email.change.occurred_at_ms == 1732100011000
-    assert "merge" in (by_id["hubspot:2904719003"].ignored_reason or "")
+    merge = by_id["hubspot:2904719003"]  # contact 52 merged into 51: queued, so its link follows
+    assert merge.ignored_reason is None
+    assert (merge.change.customer.crm_record, merge.change.merged_records) == (
+        "hubspot:contact:51",
+        ["hubspot:contact:52"],
+    )
     assert "deal.propertyChange" in (by_id["hubspot:2904719004"].ignored_reason or "")
     assert by_id["hubspot:2904719004"].change.customer.crm_record == "hubspot:deal:9001"
 
@@ -296,5 +348,13 @@ def test_property_changes_map_or_say_why_not(
 def test_a_bad_event_names_its_index() -> None:
     batch = [hubspot_event(9301, 1, "city", "A"), {"eventId": 9302, "occurredAt": "yesterday"}]
 
-    with pytest.raises(InvalidEvent, match=r"event \[1\]"):
-        source().parse(incoming(orjson.dumps(batch), {}))
+    good, bad = source().parse(incoming(orjson.dumps(batch), {}))
+
+    assert good.invalid is None and good.change.fields == {"city": "A"}
+    assert bad.invalid is not None and bad.invalid.startswith("event [1] of its batch: occurredAt")
+    assert orjson.loads(bad.raw) == {"eventId": 9302, "occurredAt": "yesterday"}
+
+
+def test_a_limit_still_refuses_the_whole_batch() -> None:
+    with pytest.raises(InvalidEvent, match="at most 100"):
+        source().parse(incoming(orjson.dumps([hubspot_event(n, 1, "city", "A") for n in range(101)]), {}))

@@ -156,12 +156,6 @@ def test_xml_attacks_are_refused_quickly_without_expanding(
         pytest.param(b'{"json": true}', 400, "not well-formed", id="json"),
         pytest.param(b"<a/>", 422, "not an Outbound Message", id="not-outbound-message"),
         pytest.param(outbound_message(""), 422, "no Notification", id="no-notifications"),
-        pytest.param(
-            outbound_message("<Notification><Id>04l5e000001AbCdAAK</Id></Notification>"),
-            422,
-            "sObject",
-            id="no-sobject",
-        ),
     ],
 )
 def test_bad_messages_get_soap_faults(web: str, body: bytes, status: int, message: str) -> None:
@@ -172,15 +166,46 @@ def test_bad_messages_get_soap_faults(web: str, body: bytes, status: int, messag
     assert "Traceback" not in answer.text
 
 
-def test_one_bad_notification_refuses_the_message(web: str, redis_client: redis.Redis) -> None:
+def test_one_bad_notification_is_a_dead_letter_and_the_message_is_acknowledged(
+    web: str, redis_client: redis.Redis
+) -> None:
     good = account_notification("04l5e000001AbC1AAK", "0015e00000AbCdEAAV", Name="Acme")
     bad = account_notification("04l5e000001AbC2AAK", "not an id!", Name="Acme")
 
     answer = send_salesforce(web, outbound_message(good + bad))
 
-    assert answer.status == 422
-    assert "Notification [1]" in fault_string(answer.text)
-    assert stored_event_ids(redis_client) == []
+    assert answer.status == 200, answer.text
+    assert soap_body(answer.text).findtext(f"{OUTBOUND}Ack") == "true"
+    [dead] = [str(e) for e in redis_client.zrange(keys.DLQ, 0, -1)]
+    record = EventRecord.from_hash(cast(dict[str, str], redis_client.hgetall(keys.event(dead))), dead)
+    assert record.details["reason"] == "invalid_event"
+    assert "Notification [1]" in record.details["error"] and "sObject Id" in record.details["error"]
+    assert "04l5e000001AbC2AAK" in record.raw and "04l5e000001AbC1AAK" not in record.raw
+    assert set(stored_event_ids(redis_client)) == {"salesforce:04l5e000001AbC1AAK", dead}
+
+
+@pytest.mark.parametrize(
+    "notification",
+    [
+        pytest.param("<Notification><Id>04l5e000001AbD1AAK</Id></Notification>", id="no-sobject"),
+        pytest.param(
+            '<Notification><Id>04l5e000001AbD1AAK</Id><sObject xsi:type="sf:Account" '
+            'xmlns:sf="urn:sobject.enterprise.soap.sforce.com"/></Notification>',
+            id="empty-sobject",
+        ),
+    ],
+)
+def test_a_notification_without_data_is_recorded_and_acknowledged(
+    web: str, redis_client: redis.Redis, notification: str
+) -> None:
+    # "If the record is deleted before the notification is delivered, the notification contains
+    # no data" (Salesforce): its message is acknowledged, or Salesforce retries it for 24 hours.
+    answer = send_salesforce(web, outbound_message(notification))
+
+    assert answer.status == 200, answer.text
+    assert soap_body(answer.text).findtext(f"{OUTBOUND}Ack") == "true"
+    record = redis_client.hgetall(keys.event("salesforce:04l5e000001AbD1AAK"))
+    assert record["status"] == "ignored" and "no record" in record["reason"]
 
 
 def test_more_than_100_notifications_are_refused(web: str) -> None:

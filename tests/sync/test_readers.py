@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from relay.mapping.config import load_mapping
+from relay.sources import records
 from relay.sync.readers import ExportError, ExportRecord, Skipped, read_export
-from relay.sync.shapes import SHAPES
 
 
 def _read(path: Path, source: str = "hubspot") -> list[ExportRecord | Skipped]:
-    return list(read_export(path, SHAPES[source], load_mapping(source)))
+    return list(read_export(path, records(source), load_mapping(source)))
 
 
 def test_a_csv_with_a_byte_order_mark_and_labels_in_any_case(tmp_path: Path) -> None:

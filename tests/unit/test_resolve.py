@@ -5,7 +5,8 @@ row names its customers by label ("acme", "other"); the simulator gives them the
 
     1. the event's own uuid            4. ChartMogul by external_id (every page)
     2. the link table: crm_record,     5. ChartMogul by email, when external_id found none
-       then the reference's key        several matches: ambiguous, never the first
+       then the reference's key,       several matches: ambiguous, never the first
+       then the record's parent's link
     3. a cached look-up
 """
 
@@ -22,7 +23,7 @@ from pydantic import SecretStr
 
 from relay.changes import CustomerRef
 from relay.simulator.testing import SimulatorHandle
-from relay.store import Store
+from relay.store import Store, keys
 from tests.conftest import SIM_API_KEY
 from workers.chartmogul import ChartMogulClient
 from workers.resolve import MAX_CANDIDATES_SHOWN, CustomerResolver, Resolution
@@ -41,6 +42,7 @@ class Case:
     why_not: str = ""  # a regex over the reason, labels in {braces}
     calls: list[str] = field(default_factory=list)  # the ChartMogul look-ups made, in order
     cached_after: str | None = None  # the label the look-up cache holds for ref.key afterwards
+    parents: dict[str, str] = field(default_factory=dict)  # CRM record → its parent's record
 
 
 ACME = {"external_id": "crm-1", "email": "billing@acme.test"}
@@ -81,6 +83,48 @@ CASES = [
             resolved="other",
         ),
         id="2. an unlinked CRM record: the link of its key",
+    ),
+    pytest.param(
+        Case(
+            CustomerRef(crm_record="hubspot:contact:51", email="ops@other.test"),
+            customers={"acme": ACME, "other": OTHER},
+            links={"hubspot:company:9": "acme"},
+            parents={"hubspot:contact:51": "hubspot:company:9"},
+            resolved="acme",
+        ),
+        id="2. an unlinked contact: its company's link, before any look-up",
+    ),
+    pytest.param(
+        Case(
+            CustomerRef(crm_record="hubspot:contact:51"),
+            customers={"acme": ACME, "other": OTHER},
+            links={"hubspot:company:9": "acme", "hubspot:contact:51": "other"},
+            parents={"hubspot:contact:51": "hubspot:company:9"},
+            resolved="other",
+        ),
+        id="2. a contact's own link wins over its company's",
+    ),
+    pytest.param(
+        Case(
+            CustomerRef(crm_record="pipedrive:person:7"),
+            customers={"acme": ACME},
+            links={"pipedrive:organization:4": "acme"},
+            parents={"pipedrive:person:7": ""},
+            why_not=r"^no ChartMogul customer matches CRM record pipedrive:person:7 \(no link;",
+        ),
+        id="2. a person whose organization was taken away: no parent",
+    ),
+    pytest.param(
+        Case(
+            CustomerRef(crm_record="salesforce:contact:003A", email="nobody@x.test"),
+            customers={"acme": ACME},
+            parents={"salesforce:contact:003A": "salesforce:account:001A"},
+            why_not=r"^no ChartMogul customer matches CRM record salesforce:contact:003A \(no link, nor has "
+            r"its parent salesforce:account:001A; import one with `relay links import`\) or email "
+            r"nobody@x.test$",
+            calls=[SEARCH],
+        ),
+        id="2. an unlinked parent: the look-ups, and both records named",
     ),
     pytest.param(
         Case(
@@ -186,6 +230,9 @@ def test_resolution_order(case: Case, redis_url: str, simulator: SimulatorHandle
         store = Store.from_url(redis_url)
         try:
             await store.links.add({name: uuids[label] for name, label in case.links.items()})
+            await store.links.add(
+                {keys.parent_link(record): parent for record, parent in case.parents.items()}
+            )
             for key, label in case.cached.items():
                 await store.links.cache_lookup(key, uuids[label], ttl_s=60)
             async with aiohttp.ClientSession() as session:

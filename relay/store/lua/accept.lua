@@ -2,15 +2,17 @@
 -- accept_many.lua calls check() for every event of a webhook before accept() writes anything.
 -- An event's keys are its family prefixes (relay/store/keys.py, passed by accept_many.lua)
 -- followed by its event id or customer key: P.event, P.history, P.pending, P.customer_events.
--- S: the keys every event shares: S.ready, S.leases, S.retry, S.events.
--- E: the event: id, customer, occurred_ms, source, ignored ('' unless the event is only
---    recorded), and where its payload fields are in ARGV: `at`, `n` pairs ("c:0", piece, …
---    the change, "r:0", piece, … the raw payload: pieces of at most 64 bytes cut by the caller,
---    relay/store/records.py says why; cutting them here cost Redis ~1 µs a piece).
+-- S: the keys every event shares: S.ready, S.leases, S.retry, S.events, S.dlq.
+-- E: the event: id, customer, occurred_ms, source, kind ('' queued, 'i' only recorded
+--    (ignored), 'd' a dead letter from the start), and where its payload fields are in ARGV:
+--    `at`, `n` pairs ("c:0", piece, … the change, "r:0", piece, … the raw payload: pieces of
+--    at most 64 bytes cut by the caller, relay/store/records.py says why; cutting them here
+--    cost Redis ~1 µs a piece; an ignored or dead event's "reason" and "error" follow them).
 -- The first history entry ("accepted" at now_ms) is not written: readers derive it from the
 -- record (Ledger.history); the history list is created by the second entry.
 -- accept() returns 0 duplicate, 1 accepted (customer already waiting or busy), 2 accepted and
--- newly ready, 3 recorded as ignored, 4 duplicate with another change (recorded in its history).
+-- newly ready, 3 recorded as ignored, 4 duplicate with another change (recorded in its history),
+-- 5 recorded as a dead letter.
 -- Globals read once: in Redis 7 every global read goes through the protected table's metatable.
 local call, sub, concat, sha1hex, encode = redis.call, string.sub, table.concat, redis.sha1hex, cjson.encode
 local ipairs, unpack, tonumber, min = ipairs, unpack, tonumber, math.min
@@ -72,7 +74,7 @@ end
 -- waiting or busy, and the index entries accept() adds, written by write_indexes() with one
 -- ZADD per sorted set (score, member, score, member, …).
 local function new_memory()
-  return {checked = {}, written = {}, customers = {}, indexes = {}, index_keys = {}}
+  return {checked = {}, written = {}, customers = {}, indexes = {}, index_keys = {}, dead = 0}
 end
 
 local function add_to_index(M, key, score, member)
@@ -102,6 +104,9 @@ local function write_indexes(M, P, expire_at_ms)
   M.indexes, M.index_keys = {}, {}
 end
 
+-- The status a recorded event starts in, by its kind ('' is 'queued').
+local STATUS = {i = 'ignored', d = 'dead'}
+
 -- Records the event (its index entries wait in M for write_indexes()); returns its answer.
 -- The change an event carries: its "c:" pieces, joined.
 local function new_change(E)
@@ -124,17 +129,23 @@ local function accept(K, S, E, M, now_ms, expire_at_ms)
     end
     return 4
   end
-  local ignored = E.ignored ~= ''
+  local kind = E.kind
   -- No event_id (the key names it) and no attempts (absent: 0): see relay/store/records.py.
   call('HSET', K.event,
     'source', E.source, 'customer', E.customer, 'occurred_at_ms', E.occurred_ms, 'received_at_ms', now_ms,
-    'status', ignored and 'ignored' or 'queued', unpack(ARGV, E.at, E.at + 2 * E.n - 1))
-  if ignored then call('HSET', K.event, 'reason', E.ignored) end
+    'status', kind == '' and 'queued' or STATUS[kind], unpack(ARGV, E.at, E.at + 2 * E.n - 1))
   call('PEXPIREAT', K.event, expire_at_ms)
   M.written[K.event] = true
   add_to_index(M, S.events, now_ms, E.id)
   add_to_index(M, K.customer_events, now_ms, E.id)
-  if ignored then return 3 end
+  if kind ~= '' then
+    if kind == 'i' then return 3 end
+    -- Scored in microseconds, one apart within a call, as finish.lua scores its dead letters.
+    M.dead = M.dead + 1
+    call('ZADD', S.dlq, tonumber(now_ms) * 1000 + M.dead, E.id)
+    call('HSET', K.event, 'dead_at_ms', now_ms)
+    return 5
+  end
   add_to_index(M, K.pending, E.occurred_ms, E.id)
   local customer = M.customers[E.customer]
   if customer then return 1 end  -- already found waiting or busy in this call

@@ -3,22 +3,24 @@
 -- write. accept.lua (pasted in ahead of this by the loader) checks and accepts each event; a
 -- webhook's checks all run before its first write, because Redis does not roll back a script
 -- that fails halfway.
--- KEYS: relay:links, relay:ready, relay:leases, relay:retry, relay:events
+-- KEYS: relay:links, relay:ready, relay:leases, relay:retry, relay:events, relay:dlq:us
 -- ARGV: the key prefixes of an event's record, history, customer's pending set and customer's
 --       events index; now_ms; expire_at_ms (when the records expire: PEXPIREAT is written to
 --       the AOF as it is, where EXPIRE is rewritten first); then per webhook: its number of
 --       link pairs, the link fields and values, its number of events, and per event: its id,
---       customer, occurred_ms, source, ignored reason ('' if none), n, and its n payload
+--       customer, occurred_ms, source, kind ('', 'i' ignored, 'd' dead), n, and its n payload
 --       field/value pairs
 -- Returns per webhook: accept.lua's answer for each of its events, in order; or, nothing of
 -- that webhook written, the message naming a key that holds another type than accept() writes.
 -- An error reply (nothing written) when a key every webhook shares holds another type.
-local SHARED = {{KEYS[1], 'hash'}, {KEYS[2], 'zset'}, {KEYS[3], 'zset'}, {KEYS[4], 'zset'}, {KEYS[5], 'zset'}}
+local SHARED = {
+  {KEYS[1], 'hash'}, {KEYS[2], 'zset'}, {KEYS[3], 'zset'}, {KEYS[4], 'zset'}, {KEYS[5], 'zset'}, {KEYS[6], 'zset'},
+}
 for _, key in ipairs(SHARED) do
   local problem = wrong_type(key[1], key[2])
   if problem then return redis.error_reply(problem) end
 end
-local S = {ready = KEYS[2], leases = KEYS[3], retry = KEYS[4], events = KEYS[5]}
+local S = {ready = KEYS[2], leases = KEYS[3], retry = KEYS[4], events = KEYS[5], dlq = KEYS[6]}
 local P = {event = ARGV[1], history = ARGV[2], pending = ARGV[3], customer_events = ARGV[4]}
 local now_ms, expire_at_ms = ARGV[5], ARGV[6]
 local M = new_memory()
@@ -33,7 +35,7 @@ while a <= #ARGV do
   for i = 1, n do
     local E = {
       id = ARGV[a], customer = ARGV[a + 1], occurred_ms = ARGV[a + 2], source = ARGV[a + 3],
-      ignored = ARGV[a + 4], n = tonumber(ARGV[a + 5]), at = a + 6,
+      kind = ARGV[a + 4], n = tonumber(ARGV[a + 5]), at = a + 6,
     }
     a = E.at + 2 * E.n
     local K = event_keys(P, E)
