@@ -11,7 +11,7 @@ RelayError
  │    ├── QueueUnavailable     503: Redis cannot take the events now; the CRM retries
  │    └── StoreFailed          500: Redis answered, but refused the accept script (nothing stored)
  ├── NotReplicated            fewer Redis replicas confirmed a write than RELAY_REDIS_REPLICA_ACKS
- └── DeliveryError             a call to ChartMogul failed (raised in workers/chartmogul.py)
+ └── DeliveryError             a call to ChartMogul failed (raised in relay/chartmogul/client.py)
       ├── Rejected             400/402/404/422: the change is wrong; dead-letter it
       ├── AuthFailed           401/403: the credentials are wrong for every event
       └── Transient            429/5xx/timeouts/resets: try again later

@@ -165,7 +165,7 @@ def reason_label(error: Exception | str) -> str:
 SOURCE_LABELS: tuple[str, ...] = (*KNOWN_SOURCES, "unknown")
 # Why a webhook is refused: one reason per WebhookError subclass (relay/exceptions.py).
 REJECTION_REASONS: tuple[str, ...] = tuple(sorted(_snake(c.__name__) for c in WebhookError.__subclasses__()))
-# ChartMogul's answers to a PATCH that the relay expects (workers/chartmogul.py), plus
+# ChartMogul's answers to a PATCH that the relay expects (relay/chartmogul/client.py), plus
 # "no_answer" (timeout, connection failed) and "rejected" (refused before an HTTP status).
 DELIVERY_STATUSES: tuple[str, ...] = (
     *("200", "400", "401", "403", "404", "409", "422", "429", "500", "502", "503", "504"),

@@ -18,6 +18,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from relay.changes import CustomerChange, CustomerRef
+from relay.chartmogul.client import ChartMogulClient
 from relay.events import ParsedEvent
 from relay.simulator.testing import SimResponse, SimulatorHandle
 from relay.store import Store
@@ -25,7 +26,6 @@ from relay.store.deliveries import Inflight
 from tests.conftest import GENERIC_SECRET, SIM_API_KEY
 from tests.servers import WorkerProcess, event_record, wait_for
 from tests.webhooks import iso, send_generic
-from workers.chartmogul import ChartMogulClient
 
 
 def calls_for(simulator: SimulatorHandle, uuid: str) -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ import redis as redis_sync
 from pydantic import SecretStr
 
 from relay.changes import CONTACT_FIELDS, CustomerChange, CustomerRef
+from relay.chartmogul.client import ChartMogulClient
 from relay.events import ParsedEvent
 from relay.simulator.testing import SimulatorHandle
 from relay.store import Store, keys
@@ -25,7 +26,6 @@ from tests.cli import relay_state
 from tests.conftest import GENERIC_SECRET, SIM_API_KEY
 from tests.servers import WorkerProcess, event_record, wait_for
 from tests.webhooks import iso, send_generic
-from workers.chartmogul import ChartMogulClient
 from workers.plan import idempotency_key
 
 

@@ -23,11 +23,6 @@ BELOW_SOURCES = ("relay.mapping", "relay.changes", "relay.events", "relay.crms",
 # worker process (a lazy import inside the command). Goes when the worker entry point moves out
 # of relay/cli with the RQ module.
 WORKER_ENTRY_POINT = ("relay.cli", "workers.worker")
-# Commands that read the account in bulk (`relay sync`, `relay links suggest`) use the one
-# aiohttp client and the fleet's rate limiter, through this one module (lazy imports).
-API_ENTRY_POINTS = frozenset(
-    {("relay.cli.api", "workers.chartmogul"), ("relay.cli.api", "workers.ratelimit")}
-)
 
 # No cycle is excused.
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset()
@@ -143,9 +138,7 @@ def test_relay_never_imports_workers() -> None:
         for module, targets in graph().items()
         if in_package(module, "relay")
         for target in sorted(targets)
-        if in_package(target, "workers")
-        and (module, target) != WORKER_ENTRY_POINT
-        and (module, target) not in API_ENTRY_POINTS
+        if in_package(target, "workers") and (module, target) != WORKER_ENTRY_POINT
     ]
     assert wrong == []
     assert WORKER_ENTRY_POINT[1] in graph()[WORKER_ENTRY_POINT[0]]  # else drop the exception
@@ -160,6 +153,22 @@ def test_the_domain_below_the_sources_never_imports_them() -> None:
         if in_package(target, "relay.sources")
     ]
     assert wrong == []
+
+
+def test_the_chartmogul_client_lies_below_both_sides() -> None:
+    """Workers deliver with it and the CLI reads the account with it: it is relay's, and
+    imports neither the workers nor the CLI."""
+    edges = graph()
+    assert "relay.chartmogul.client" in edges["workers.delivery"]
+    assert "relay.chartmogul" in edges["relay.cli.api"]
+    client_side = [m for m in edges if in_package(m, "relay.chartmogul")]
+    wrong = [
+        f"{module} imports {target}"
+        for module in client_side
+        for target in sorted(edges[module])
+        if in_package(target, "workers") or in_package(target, "relay.cli")
+    ]
+    assert client_side and wrong == []
 
 
 def test_rq_is_spoken_by_the_queue_module_and_the_worker_entry_point_only() -> None:

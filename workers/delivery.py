@@ -23,18 +23,18 @@ import orjson
 import redis
 
 from relay import metrics
+from relay.chartmogul.client import ChartMogulClient
+from relay.chartmogul.ratelimit import RateLimiter
 from relay.coalesce import CoalescedChange, coalesce
 from relay.exceptions import AuthFailed, DeliveryError, Rejected, Transient
 from relay.logs import get_logger
 from relay.store import DeadLetterReason, EventRecord, EventStatus, Outcome, Store, now_ms
 from relay.store.deliveries import Inflight
-from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
 from workers.decide import Action, Call, decide
 from workers.outcomes import Lease, Settlement, dead_letter, joined_keys, settle_sent
 from workers.plan import WritePlan, needs_customer, plan_writes
 from workers.policy import RetrySchedule
-from workers.ratelimit import RateLimiter
 from workers.recovery import landed_calls
 from workers.resolve import CustomerResolver
 from workers.writes import Progress, record_keys, send_plan

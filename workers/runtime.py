@@ -19,15 +19,15 @@ from typing import Any, TypeVar
 import aiohttp
 import redis
 
+from relay.chartmogul.client import ChartMogulClient
+from relay.chartmogul.ratelimit import RateLimiter
 from relay.logs import get_logger
 from relay.queue import queue_length, relay_queue, rq_connection, wake
 from relay.settings import Settings
 from relay.store import Store
-from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
 from workers.delivery import Deliverer, DeliveryConfig
 from workers.policy import RetrySchedule
-from workers.ratelimit import RateLimiter
 from workers.resolve import CustomerResolver
 
 T = TypeVar("T")

@@ -17,8 +17,8 @@ import aiohttp
 import orjson
 from pydantic import SecretStr
 
+from relay.chartmogul.ratelimit import RateLimiter
 from relay.exceptions import AuthFailed, RateLimited, Rejected, Transient
-from workers.ratelimit import RateLimiter
 
 REJECTED_STATUSES = frozenset({400, 402, 404, 405, 409, 410, 413, 415, 422})
 AUTH_STATUSES = frozenset({401, 403})
