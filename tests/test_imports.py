@@ -197,3 +197,43 @@ def test_redis_keys_and_lua_scripts_live_in_the_store_only() -> None:
                     found.append(f"{module}: {text[:40]!r}")
     lua = [p.name for p in ROOT.glob("relay/**/*.lua") if "store" not in p.parts]
     assert found == [] and lua == []
+
+
+# redis-py's errors are translated into the relay's (relay/exceptions.py: StoreUnavailable,
+# StoreRejected) by the store's client and at RQ's boundary; everyone else catches those.
+TRANSLATORS = {"relay.store.client", "relay.queue", "relay.exceptions"}
+
+
+def caught_redis_errors(path: Path) -> list[str]:
+    """`except` clauses of a module that name one of redis-py's exceptions."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules_named: set[str] = set()  # local names bound to redis modules
+    names: set[str] = set()  # local names bound to things imported from redis
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules_named |= {
+                (a.asname or a.name).split(".")[0] for a in node.names if a.name.split(".")[0] == "redis"
+            }
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "redis":
+            names |= {a.asname or a.name for a in node.names}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ExceptHandler) and node.type is not None:
+            for part in ast.walk(node.type):
+                root = part
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if isinstance(root, ast.Name) and (root.id in modules_named or root.id in names):
+                    found.append(f"line {node.lineno}: except {ast.unparse(node.type)}")
+                    break
+    return found
+
+
+def test_redis_errors_are_caught_only_where_they_are_translated() -> None:
+    wrong = {
+        module: caught
+        for module, path in modules().items()
+        if module not in TRANSLATORS and (caught := caught_redis_errors(path))
+    }
+    assert wrong == {}
+    assert caught_redis_errors(modules()["relay.store.client"])  # else the walk finds nothing

@@ -20,13 +20,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
-import redis
 
 from relay import metrics
 from relay.chartmogul.client import ChartMogulClient
 from relay.chartmogul.ratelimit import RateLimiter
 from relay.coalesce import CoalescedChange, coalesce
-from relay.exceptions import AuthFailed, DeliveryError, Rejected, Transient
+from relay.exceptions import AuthFailed, DeliveryError, Rejected, StoreUnavailable, Transient
 from relay.logs import get_logger
 from relay.store import DeadLetterReason, EventRecord, EventStatus, Outcome, Store, now_ms
 from relay.store.deliveries import Inflight
@@ -109,9 +108,9 @@ class Deliverer:
             # Another worker took the customer over (this one was too slow); it delivers now.
             log.warning("lease_lost", customer_uuid=lease.customer)
             return
-        except redis.RedisError as exc:
+        except StoreUnavailable as exc:
             # Redis went away mid-delivery (a restart, a failover): the events stay pending.
-            log.warning("delivery_interrupted", customer_uuid=lease.customer, error=type(exc).__name__)
+            log.warning("delivery_interrupted", customer_uuid=lease.customer, error=exc.cause)
             retry_due_ms = now_ms() + int(self.schedule.delay_s(3) * 1000) + 1000
         except Exception:
             # A bug must not lose events: they stay pending and the customer is retried.
@@ -132,10 +131,10 @@ class Deliverer:
                 clear_inflight=settled.clear_inflight,
                 retry_due_ms=retry_due_ms,
             )
-        except redis.RedisError as exc:
+        except StoreUnavailable as exc:
             # Still no Redis: the lease runs out and maintenance makes the customer ready again
             # (what this delivery sent is in its in-flight record, so nothing is applied twice).
-            log.warning("delivery_unfinished", customer_uuid=lease.customer, error=type(exc).__name__)
+            log.warning("delivery_unfinished", customer_uuid=lease.customer, error=exc.cause)
 
     async def _keep_lease(self, lease: Lease, done: asyncio.Event) -> None:
         """Extend the lease every third of its length until `done` is set. Not a cancellation
@@ -150,9 +149,9 @@ class Deliverer:
                 return
             try:
                 await self.deliveries.extend(lease.customer, token=lease.token, lease_ms=self.config.lease_ms)
-            except (redis.RedisError, OSError) as exc:
+            except StoreUnavailable as exc:
                 # Redis restarting: the next beat may get through before the lease runs out.
-                log.warning("lease_heartbeat_failed", customer_uuid=lease.customer, error=type(exc).__name__)
+                log.warning("lease_heartbeat_failed", customer_uuid=lease.customer, error=exc.cause)
 
     async def _flush(self, lease: Lease) -> None:
         """Write what is settled so far, before anything else is sent; stop if the lease is lost."""

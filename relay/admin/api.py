@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
-import redis
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,7 +31,7 @@ from relay.admin import actions, queries, state
 from relay.admin.redaction import Redactor
 from relay.appstate import AppState, app_state
 from relay.body import read_body
-from relay.exceptions import WebhookError
+from relay.exceptions import StoreUnavailable, WebhookError
 from relay.logs import get_logger
 from relay.queue import wake
 from relay.store import EventStatus
@@ -103,8 +102,8 @@ def handler(func: Handler) -> Handler:
             if exc.close_connection:
                 response.headers["connection"] = "close"
             return response
-        except (redis.RedisError, OSError) as exc:
-            log.error("admin_redis_unavailable", error=type(exc).__name__, path=request.url.path)
+        except StoreUnavailable as exc:
+            log.error("admin_redis_unavailable", error=exc.cause, path=request.url.path)
             return _error(request, "Redis is unavailable; retry later", 503)
 
     return wrapped

@@ -28,6 +28,7 @@ A customer's delivery (one state at a time; see `keys`):
                └──────────┴─ lease expired (its worker died)
 """
 
+from relay.store.client import connect
 from relay.store.records import (
     DEAD_LETTER_REASONS,
     Accepted,
@@ -42,7 +43,7 @@ from relay.store.records import (
     history_entry,
     now_ms,
 )
-from relay.store.store import Store, connect
+from relay.store.store import Store
 
 __all__ = [
     "DEAD_LETTER_REASONS",

@@ -11,10 +11,10 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
 from relay.changes import CustomerChange
 from relay.events import ParsedEvent
+from relay.exceptions import StoreRejected
 from relay.queue import DeadLetterMirror, mirror_job_id
 from relay.store import keys
 from relay.store.commit import GroupCommit
@@ -85,7 +85,8 @@ class Ledger:
     async def accept_many(self, events: Sequence[ParsedEvent]) -> list[Accepted]:
         """Accept a request's events all-or-nothing in one atomic script call: one durable write,
         shared with the other accepts of this loop tick (group commit). With `replica_acks`,
-        raises NotReplicated unless that many replicas confirm the write in time."""
+        raises NotReplicated unless that many replicas confirm the write in time; StoreRejected
+        (nothing stored) when a key of the request holds another type than accept writes."""
         links = [part for event in events for pair in event.links.items() for part in pair]
         segment: list[str | int | bytes] = [len(links) // 2, *links, len(events)]
         for event in events:
@@ -102,7 +103,7 @@ class Ledger:
             ]
         answer = await self.commit.call(segment, len(events))
         if isinstance(answer, str):  # a key of this request holds another type: nothing stored
-            raise ResponseError(answer)
+            raise StoreRejected(answer)
         return [_ACCEPTED[r] for r in answer]
 
     # --- the dead-letter queue --------------------------------------------------------------
