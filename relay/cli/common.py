@@ -5,26 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import click
-import redis
 
 from relay.admin.redaction import Redactor
+from relay.exceptions import StoreUnavailable
 from relay.logs import configure_logging
-from relay.settings import Settings, get_settings
+from relay.settings import Settings, get_settings, redacted_url
 from relay.store import Store
 
 T = TypeVar("T")
-
-
-def redacted(url: str) -> str:
-    """A URL safe to print: any password replaced."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 def load_settings() -> Settings:
@@ -49,7 +39,7 @@ def run_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (redis.ConnectionError, OSError) as exc:
+    except StoreUnavailable as exc:
         raise click.ClickException(
-            f"cannot reach Redis at {redacted(settings.redis_url)} (RELAY_REDIS_URL): {type(exc).__name__}"
+            f"cannot reach Redis at {redacted_url(settings.redis_url)} (RELAY_REDIS_URL): {exc.cause}"
         ) from None
