@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         store = Store.from_url(
             settings.redis_url,
             event_ttl_s=settings.event_ttl_s,
+            dlq_ttl_s=settings.dlq_ttl_s,
             dlq_mirror_queue=settings.queue_name,
             replica_acks=settings.redis_replica_acks,
             replica_ack_timeout_ms=settings.redis_replica_ack_timeout_ms,

@@ -74,7 +74,10 @@ class DeliveryRuntime:
         settings = self.settings
         api_key = settings.require_api_key()
         self._store = store = Store.from_url(
-            settings.redis_url, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name
+            settings.redis_url,
+            event_ttl_s=settings.event_ttl_s,
+            dlq_ttl_s=settings.dlq_ttl_s,
+            dlq_mirror_queue=settings.queue_name,
         )
         try:
             await store.migrate()

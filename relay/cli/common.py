@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import contextlib
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import click
 
@@ -30,7 +32,10 @@ def run_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
 
     async def main() -> T:
         store = Store.from_url(
-            settings.redis_url, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name
+            settings.redis_url,
+            event_ttl_s=settings.event_ttl_s,
+            dlq_ttl_s=settings.dlq_ttl_s,
+            dlq_mirror_queue=settings.queue_name,
         )
         try:
             return await work(store)
@@ -43,3 +48,13 @@ def run_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
         raise click.ClickException(
             f"cannot reach Redis at {redacted_url(settings.redis_url)} (RELAY_REDIS_URL): {exc.cause}"
         ) from None
+
+
+@contextlib.contextmanager
+def progress(length: int, label: str) -> Iterator[Any]:
+    """click's progress bar on stderr; off a terminal click prints only the label, so the line is
+    ended here (the next line of output must not run on after it)."""
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield bar
+    if not sys.stderr.isatty():
+        click.echo("", err=True)

@@ -87,6 +87,12 @@ def customer_events(customer_key: str) -> str:
     return CUSTOMER_EVENTS_FAMILY + customer_key
 
 
+def events_union(digest: str) -> str:
+    """Sorted set, kept a minute: the union of one customer's events indexes (the keys it is
+    known by), paged like one index; named by a digest of those keys."""
+    return f"{PREFIX}:events_union:{digest}"
+
+
 def lookup(reference_key: str) -> str:
     """String with TTL: a cached ChartMogul look-up of an external_id or email → uuid."""
     return f"{PREFIX}:lookup:{reference_key}"

@@ -20,6 +20,7 @@ from relay.store import keys
 from relay.store.commit import GroupCommit
 from relay.store.records import (
     CHANGE_CHUNK,
+    OUTCOME_FIELDS,
     RAW_CHUNK,
     Accepted,
     Edited,
@@ -150,6 +151,7 @@ class Ledger:
                 change.to_json() if change else b"",
                 "1" if force else "",
                 job_id,
+                orjson.dumps(OUTCOME_FIELDS),
             ],
         )
         return _REPLAYED[int(result)]
@@ -188,6 +190,7 @@ class Ledger:
                 history_entry("edited", changed=changed),
                 self.event_ttl_s,
                 record.event_id,
+                now_ms(),
             ],
         )
         return _EDITED[int(result)]

@@ -16,6 +16,7 @@ from relay.store.links import Links
 from relay.store.scripts import Scripts
 
 DEFAULT_EVENT_TTL_S = 7 * 24 * 3600
+DEFAULT_DLQ_TTL_S = 90 * 24 * 3600
 
 
 class Store:
@@ -25,6 +26,7 @@ class Store:
         *,
         accept_redis: aioredis.Redis | None = None,
         event_ttl_s: int = DEFAULT_EVENT_TTL_S,
+        dlq_ttl_s: int = DEFAULT_DLQ_TTL_S,
         dlq_mirror_queue: str | None = "relay",
         replica_acks: int = 0,
         replica_ack_timeout_ms: int = 1000,
@@ -35,8 +37,9 @@ class Store:
         # its own, a loop turn later); the group commit bounds each round trip itself.
         self.accept_redis = accept_redis or redis
         self.event_ttl_s = event_ttl_s
+        self.dlq_ttl_s = dlq_ttl_s
         # Dead letters are mirrored as failed jobs of this RQ queue, for rq-dashboard (None: off).
-        mirror = DeadLetterMirror(dlq_mirror_queue, event_ttl_s) if dlq_mirror_queue else None
+        mirror = DeadLetterMirror(dlq_mirror_queue, dlq_ttl_s) if dlq_mirror_queue else None
         self.scripts = Scripts(redis)
         self.ledger = Ledger(
             redis,
@@ -47,8 +50,10 @@ class Store:
             replica_acks=replica_acks,
             replica_ack_timeout_ms=replica_ack_timeout_ms,
         )
-        self.deliveries = Deliveries(redis, self.scripts, self.ledger, event_ttl_s=event_ttl_s, mirror=mirror)
-        self.log = EventLog(redis, self.ledger, event_ttl_s=event_ttl_s)
+        self.deliveries = Deliveries(
+            redis, self.scripts, self.ledger, event_ttl_s=event_ttl_s, dlq_ttl_s=dlq_ttl_s, mirror=mirror
+        )
+        self.log = EventLog(redis, self.ledger, event_ttl_s=event_ttl_s, dlq_ttl_s=dlq_ttl_s)
         self.links = Links(redis)
         self.limits = FleetLimits(redis, self.scripts)
         self.circuit = CircuitState(redis)
@@ -59,6 +64,7 @@ class Store:
         redis_url: str,
         *,
         event_ttl_s: int = DEFAULT_EVENT_TTL_S,
+        dlq_ttl_s: int = DEFAULT_DLQ_TTL_S,
         dlq_mirror_queue: str | None = "relay",
         replica_acks: int = 0,
         replica_ack_timeout_ms: int = 1000,
@@ -67,6 +73,7 @@ class Store:
             connect(redis_url),
             accept_redis=connect(redis_url, socket_timeout=None),
             event_ttl_s=event_ttl_s,
+            dlq_ttl_s=dlq_ttl_s,
             dlq_mirror_queue=dlq_mirror_queue,
             replica_acks=replica_acks,
             replica_ack_timeout_ms=replica_ack_timeout_ms,
