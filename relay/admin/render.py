@@ -39,20 +39,31 @@ def compact_json(doc: Any) -> str:
     return orjson.dumps(doc).decode()
 
 
-def table(rows: Sequence[Sequence[str]], header: Sequence[str], *, width: int | None = None) -> list[str]:
+def table(
+    rows: Sequence[Sequence[str]],
+    header: Sequence[str],
+    *,
+    width: int | None = None,
+    shrink: int | None = None,
+) -> list[str]:
     """Columns padded to their widest cell. With `width` (the terminal's), the last column is
     wrapped at word boundaries to fit beside the others, or, when too little room is left, on
-    lines of its own below its row; at most MAX_TEXT_LINES, the rest abbreviated with "…".
-    The other columns (ids an operator pastes into the next command) are never cut."""
+    lines of its own below its row; at most MAX_TEXT_LINES, the rest abbreviated with "…". When
+    the other columns alone are wider than the terminal, column `shrink` is abbreviated with "…"
+    (never an id an operator pastes into the next command)."""
     fixed = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
+    over = sum(fixed) + 2 * len(fixed) - (width or 0)
+    if width and shrink is not None and over > 0:
+        fixed[shrink] = max(MIN_SHRUNK, fixed[shrink] - over)
     indent = sum(fixed) + 2 * len(fixed)
     room = (width - indent) if width else None
     below = room is not None and room < MIN_TEXT_WIDTH
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(str(c).ljust(w) for c, w in zip(cells, fixed, strict=False))
+        return "  ".join(abbreviated(str(c), w).ljust(w) for c, w in zip(cells, fixed, strict=False))
 
-    lines = [(line(header) + "  " + header[-1]).rstrip()]
+    # Text below its row: its column's name would only widen the header past the terminal.
+    lines = [(line(header) + ("" if below else "  " + header[-1])).rstrip()]
     for row in rows:
         text = str(row[-1])
         if room is None:
@@ -65,6 +76,13 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str], *, width: int | 
             lines.append((line(row) + "  " + parts[0]).rstrip())
             lines += [" " * indent + part for part in parts[1:]]
     return lines
+
+
+MIN_SHRUNK = 12
+
+
+def abbreviated(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 MIN_TEXT_WIDTH = 30
@@ -111,7 +129,8 @@ def events_table(records: Sequence[dict[str, Any]], *, width: int | None = None)
         ]
         for r in records
     ]
-    return table(rows, ["OCCURRED", "RECEIVED", "EVENT", "CUSTOMER", "STATUS", "FIELDS"], width=width)
+    header = ["OCCURRED", "RECEIVED", "EVENT", "CUSTOMER", "STATUS", "FIELDS"]
+    return table(rows, header, width=width, shrink=3)
 
 
 def dead_letters_table(records: Sequence[dict[str, Any]], *, width: int | None = None) -> list[str]:
@@ -126,7 +145,7 @@ def dead_letters_table(records: Sequence[dict[str, Any]], *, width: int | None =
         ]
         for r in records
     ]
-    return table(rows, ["DEAD AT", "EVENT", "CUSTOMER", "REASON", "HTTP", "ERROR"], width=width)
+    return table(rows, ["DEAD AT", "EVENT", "CUSTOMER", "REASON", "HTTP", "ERROR"], width=width, shrink=2)
 
 
 def event_text(detail: dict[str, Any]) -> list[str]:

@@ -74,7 +74,7 @@ def _print_totals(totals: Totals, rate: float, *, err: bool = False, real_run: b
     echo(f"Records read: {totals.records_read}", err=err)
     echo(
         f"Matched: {totals.matched} (unchanged {totals.unchanged}, to change {totals.to_change}"
-        f", stale {totals.stale})",
+        f", stale only {totals.stale_only})",
         err=err,
     )
     why = ", ".join(f"{reason} {count}" for reason, count in totals.unmatched_why.most_common())
@@ -87,8 +87,8 @@ def _print_totals(totals: Totals, rate: float, *, err: bool = False, real_run: b
     if totals.stale:
         stale = ", ".join(f"{name} {count}" for name, count in totals.stale_fields.most_common())
         echo(
-            f"Stale, not sent: {stale} (a change applied after --as-of won; if the export is newer, "
-            "run with a later --as-of, e.g. --as-of now)",
+            f"Stale, not sent: {stale} in {totals.stale} record(s) (a change applied after --as-of won; "
+            "if the export is newer, run with a later --as-of, e.g. --as-of now)",
             err=err,
         )
     kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(totals.calls.items()))
@@ -261,9 +261,10 @@ async def _real_run(
 def _print_summary(enqueuer: Enqueuer, totals: Totals) -> None:
     """What the run really did: only what it enqueued is counted as enqueued."""
     already = enqueuer.already
+    stale = sum(totals.stale_fields.values())
     click.echo(
-        f"Enqueued {enqueuer.enqueued} changes; {totals.unmatched} unmatched, {totals.skipped} skipped, "
-        f"{totals.stale} stale (not sent)."
+        f"Enqueued {enqueuer.enqueued} changes; {totals.unmatched} unmatched, {totals.skipped} skipped"
+        + (f"; {stale} stale field(s) not sent." if stale else ".")
     )
     if already:
         states = ", ".join(f"{count} {status}" for status, count in already.most_common())

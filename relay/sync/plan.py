@@ -67,6 +67,7 @@ class Totals:
     unmatched: int = 0
     unchanged: int = 0
     to_change: int = 0
+    stale_only: int = 0  # records whose every difference is stale: nothing to send
     stale: int = 0  # records with a difference not sent: a newer change was applied
     skipped: int = 0
     fields: Counter[str] = field(default_factory=Counter)
@@ -87,6 +88,7 @@ class Totals:
             "unmatched_why": dict(self.unmatched_why),
             "unchanged": self.unchanged,
             "to_change": self.to_change,
+            "stale_only": self.stale_only,
             "stale": self.stale,
             "stale_fields": dict(self.stale_fields.most_common()),
             "skipped": self.skipped,
@@ -147,7 +149,9 @@ class Planner:
             totals.stale += 1
             totals.stale_fields.update(s.change.name for s in stale)
         if diff.is_empty:
-            if not stale:
+            if stale:
+                totals.stale_only += 1
+            else:
                 totals.unchanged += 1
             return Planned(record, crm_record, uuid, stale=stale)
         totals.to_change += 1

@@ -92,7 +92,7 @@ def test_dry_run_prints_each_change_and_totals_and_sends_nothing(
     assert "line 6: has no id (hs_object_id)" in out + result.stderr
     assert "Fields to change: city 1, state 1, status 1, tags 1" in out
     assert "API calls the real run will spend: 3 (list 1, tags 1, update 1)" in out
-    assert "Matched: 2 (unchanged 1, to change 1, stale 0)" in out
+    assert "Matched: 2 (unchanged 1, to change 1, stale only 0)" in out
     rows = list(csv.DictReader(unmatched.read_text().splitlines()))
     assert [(r["source"], r["crm_id"], r["where"]) for r in rows] == [("hubspot", "103", "line 4")]
     assert rows[0]["why"].startswith("no link")
@@ -140,7 +140,7 @@ def test_real_run_enqueues_once_and_the_worker_delivers(
     second = relay_cli(relay_env, "sync", "--source", "hubspot", str(export), "--yes")
 
     assert first.returncode == 0, first.stderr
-    assert "Enqueued 1 changes; 1 unmatched, 2 skipped, 0 stale (not sent)." in first.stdout
+    assert "Enqueued 1 changes; 1 unmatched, 2 skipped." in first.stdout
     assert "API calls this run spends: 3" in first.stdout and "the real run" not in first.stdout
     assert "Enqueued 0 changes;" in second.stdout
     assert "Not enqueued again: 1 made by an earlier run of this export with the same --as-of (1 queued)" in (
@@ -166,7 +166,7 @@ def test_real_run_enqueues_once_and_the_worker_delivers(
 
     third = relay_cli(relay_env, "sync", "--source", "hubspot", str(export), "--yes")
     assert "Nothing to change." in third.stdout + third.stderr
-    assert "Matched: 2 (unchanged 2, to change 0, stale 0)" in third.stdout
+    assert "Matched: 2 (unchanged 2, to change 0, stale only 0)" in third.stdout
     client.close()
 
 
@@ -200,10 +200,10 @@ def test_an_export_older_than_a_webhook_change_never_overwrites_it(
         "--as-of 2026-05-01T00:00:00.000Z)"
     ) in dry.stdout
     assert "  state: CA → US-MA" in dry.stdout
-    assert "Matched: 2 (unchanged 1, to change 1, stale 1)" in dry.stdout
-    assert "Stale, not sent: city 1 (a change applied after --as-of won" in dry.stdout
+    assert "Matched: 2 (unchanged 1, to change 1, stale only 0)" in dry.stdout
+    assert "Stale, not sent: city 1 in 1 record(s) (a change applied after --as-of won" in dry.stdout
     assert result.returncode == 0, result.stderr
-    assert "Enqueued 1 changes; 1 unmatched, 2 skipped, 1 stale (not sent)." in result.stdout
+    assert "Enqueued 1 changes; 1 unmatched, 2 skipped; 1 stale field(s) not sent." in result.stdout
     client = redis_sync.Redis.from_url(relay_env["RELAY_REDIS_URL"], decode_responses=True)
     [sync_id] = [e for e in cast(list[str], client.zrange(keys.EVENTS, 0, -1)) if e.startswith("sync:")]
     wait_for(lambda: client.hget(keys.event(sync_id), "status") == "applied")
