@@ -118,12 +118,12 @@ def run_dev(*, web_port: int, simulator_port: int) -> int:
         target = urlsplit(settings.redis_url)
         if target.hostname not in ("127.0.0.1", "localhost") or shutil.which("redis-server") is None:
             print(
-                f"Redis does not answer at {target.hostname}:{target.port or 6379} (RELAY_REDIS_URL).\n"
-                "Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)\n"
-                "or point RELAY_REDIS_URL at a running Redis.",
+                f"Error: Redis does not answer at {target.hostname}:{target.port or 6379} (RELAY_REDIS_URL): "
+                "install redis-server (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install "
+                "redis) or point RELAY_REDIS_URL at a running Redis",
                 file=sys.stderr,
             )
-            return 2
+            return 1
         data_dir = STATE_DIR / "redis"
         data_dir.mkdir(parents=True, exist_ok=True)
         procs.start(

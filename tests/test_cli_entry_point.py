@@ -191,3 +191,16 @@ def test_relay_serve_warns_when_redis_does_not_answer_at_start_up(tmp_path: Path
     [line] = warned
     assert line["level"] == "warning" and line["redis_url"] == REDIS_DOWN
     assert "RELAY_REDIS_URL" in line["action"]
+
+
+def test_relay_dev_without_a_redis_it_can_start_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    done = relay_process(
+        tmp_path,
+        *("dev", "--port", str(free_port()), "--simulator-port", str(free_port())),
+        RELAY_REDIS_URL="redis://127.0.0.2:1/0",  # not this machine's address: none is started
+    )
+
+    assert "Redis does not answer at 127.0.0.2:1 (RELAY_REDIS_URL): install redis-server" in one_line_error(
+        done
+    )
+    assert done.returncode == 1 and "running" not in done.stdout
