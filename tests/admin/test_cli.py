@@ -201,3 +201,14 @@ def test_status_shows_an_open_circuit(admin_env: dict[str, str], redis_url: str)
     out = relay_cli(admin_env, "status").stdout
 
     assert "Circuit      OPEN since 1970-01-01T00:00:00.001Z" in out and "401 Unauthorized" in out
+
+
+def test_closed_sets_are_choices_that_list_the_valid_values(admin_env: dict[str, str]) -> None:
+    reason = relay_cli(admin_env, "dlq", "list", "--reason", "rejectd")
+    source = relay_cli(admin_env, "events", "list", "--source", "hubspt")
+
+    assert reason.returncode == 2
+    assert (
+        "Invalid value for '--reason': 'rejectd' is not one of 'rejected', 'invalid_change'" in reason.stderr
+    )
+    assert source.returncode == 2 and "'hubspt' is not one of 'generic', 'hubspot'" in source.stderr
