@@ -20,6 +20,10 @@ An event's life (its record's `status`):
        ├──▶ duplicate (answered, not stored again)
        └──▶ ignored (recorded only)           expired: its record outlived the event TTL
 
+A record is kept for the event TTL; a dead one for the dead letters' retention (RELAY_DLQ_TTL_S)
+from when it died. Its fields describing the latest outcome (records.OUTCOME_FIELDS) are
+replaced by each outcome and cleared by a replay; its history keeps every one.
+
 A customer's delivery (one state at a time; see `keys`):
 
     idle ──▶ ready ──▶ leased ──▶ idle

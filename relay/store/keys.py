@@ -99,8 +99,9 @@ def lookup(reference_key: str) -> str:
 
 
 def applied_fields(customer_uuid: str) -> str:
-    """Hash: field ("city", "primary_contact.email", "tag:vip", "custom:CAC") → occurred_at (ms)
-    of the newest change applied to it; older changes to that field are stale."""
+    """Hash: field ("city", "primary_contact.email", "tag:vip", "custom:CAC") → "<occurred_at
+    ms>:<event id>" of the newest change applied to it (the first layout: the ms alone); older
+    changes to that field are stale, and that event is the one that won."""
     return f"{PREFIX}:applied:{customer_uuid}"
 
 
