@@ -73,8 +73,6 @@ class EventFilter:
     source: str | None = None
     since_ms: int | None = None
     until_ms: int | None = None
-    # Every key the customer is known by (customer_keys): its events are found under any of them.
-    customer_keys: frozenset[str] = frozenset()
 
     @classmethod
     def parse(
