@@ -110,7 +110,7 @@ class DeadLetterFilter:
     customer: str | None = None
     since_ms: int | None = None
     until_ms: int | None = None
-    customer_keys: frozenset[str] = frozenset()  # as EventFilter's
+    customer_keys: frozenset[str] = frozenset()  # every key the customer is known by (customer_keys)
 
     @classmethod
     def parse(
