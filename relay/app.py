@@ -6,7 +6,6 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 
-import redis
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -23,10 +22,10 @@ from relay.admin.auth import check as check_token
 from relay.admin.browser import BrowserGuard
 from relay.admin.redaction import Redactor
 from relay.appstate import AppState, app_state
-from relay.exceptions import WebhookError
+from relay.exceptions import StoreUnavailable, WebhookError
 from relay.logs import get_logger, mark_logged
 from relay.queue import Waker, read_workers, relay_queue, rq_connection
-from relay.settings import Settings, get_settings
+from relay.settings import Settings, get_settings, redacted_url
 from relay.sources import KNOWN_SOURCES, enabled_sources
 from relay.store import Store
 
@@ -55,20 +54,20 @@ async def readyz(request: Request) -> Response:
     try:
         await state.store.ping()
         checks["redis"] = "ok"
-    except (redis.RedisError, OSError) as exc:
-        checks["redis"] = f"unreachable: {type(exc).__name__}"
+    except StoreUnavailable as exc:
+        checks["redis"] = f"unreachable: {exc.cause}"
     if "workers" in wanted:
         try:
             workers = await run_in_threadpool(read_workers, state.queue)
             checks["workers"] = "ok" if workers else "no worker heartbeat on the queue"
-        except (redis.RedisError, OSError) as exc:
-            checks["workers"] = f"unknown: {type(exc).__name__}"
+        except StoreUnavailable as exc:
+            checks["workers"] = f"unknown: {exc.cause}"
     if "circuit" in wanted:
         try:
             is_open = await state.store.circuit.is_open()
             checks["circuit"] = "open: ChartMogul refused the API key" if is_open else "ok"
-        except (redis.RedisError, OSError) as exc:
-            checks["circuit"] = f"unknown: {type(exc).__name__}"
+        except StoreUnavailable as exc:
+            checks["circuit"] = f"unknown: {exc.cause}"
     checks = {name: result for name, result in checks.items() if name in wanted}
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
@@ -87,8 +86,8 @@ async def metrics_endpoint(request: Request) -> Response:
     snapshot: admin_state.RelayState | None
     try:
         snapshot = await admin_state.snapshot(state.store, state.queue)
-    except (redis.RedisError, OSError) as exc:
-        log.warning("metrics_state_unavailable", error=type(exc).__name__)
+    except StoreUnavailable as exc:
+        log.warning("metrics_state_unavailable", error=exc.cause)
         snapshot = None
     body = await run_in_threadpool(metrics.exposition, snapshot)
     return Response(body, media_type=metrics.CONTENT_TYPE)
@@ -161,12 +160,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         store = Store.from_url(
             settings.redis_url,
             event_ttl_s=settings.event_ttl_s,
+            dlq_ttl_s=settings.dlq_ttl_s,
             dlq_mirror_queue=settings.queue_name,
             replica_acks=settings.redis_replica_acks,
             replica_ack_timeout_ms=settings.redis_replica_ack_timeout_ms,
         )
-        with contextlib.suppress(redis.RedisError, OSError):  # a worker migrates if Redis is down now
+        try:
             await store.migrate()
+        except StoreUnavailable as exc:
+            # Start anyway: webhooks are answered 503 (the CRMs retry) until Redis answers.
+            log.warning(
+                "redis_unavailable_at_start",
+                redis_url=redacted_url(settings.redis_url),
+                error=exc.cause,
+                action="webhooks get 503 until Redis answers; check RELAY_REDIS_URL and Redis itself",
+            )
         rq_redis = rq_connection(settings.redis_url)
         app.state.redactor = Redactor.from_settings(settings)
         queue = relay_queue(rq_redis, settings.queue_name)

@@ -7,6 +7,10 @@ them through ChartMogul's attribute endpoints, which add and remove rather than 
 A change older than what was already applied to the same field is stale and dropped, so an
 out-of-order delivery from the CRM never overwrites a newer value. Field keys are
 "city", "primary_contact.email", "tag:vip", "custom:CAC".
+
+What each event's record may claim follows from two maps: `senders` (key → the event whose
+value is the one sent; an older event's value for that key was superseded by it) and `dropped`
+(event → its keys older than what was already applied, so never sent).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relay.changes import CustomerChange
+from relay.contract import normalize_update, validate_update
 
 
 @dataclass(slots=True)
@@ -26,6 +31,8 @@ class CoalescedChange:
     tag_ops: list[tuple[str, str]] = field(default_factory=list)  # ("add" | "remove", tag)
     custom_ops: list[tuple[str, str, Any]] = field(default_factory=list)  # ("set" | "remove", key, value)
     field_times: dict[str, int] = field(default_factory=dict)  # field key → newest occurred_at applied
+    senders: dict[str, str] = field(default_factory=dict)  # field key → event whose value is sent
+    dropped: dict[str, list[str]] = field(default_factory=dict)  # event id → its keys found stale
 
     @property
     def touches_attributes(self) -> bool:
@@ -47,6 +54,17 @@ class CoalescedChange:
         )
 
 
+def contract_violations(coalesced: CoalescedChange, current: Mapping[str, Any] | None = None) -> list[str]:
+    """Every rule of ChartMogul's contract (relay/contract) the writes of `coalesced` break: the
+    PATCH's fields, and the tags and custom values the attribute calls send. Delivery checks
+    each plan with it before spending a call; `relay dlq edit` checks an operator's edit."""
+    checked = normalize_update(dict(coalesced.fields))
+    if coalesced.touches_attributes:
+        calls = coalesced.attribute_calls()
+        checked["attributes"] = {"tags": [*calls.tags_add, *calls.tags_remove], "custom": calls.custom_set}
+    return [str(v) for v in validate_update(checked, current=current)]
+
+
 @dataclass(frozen=True, slots=True)
 class AttributeCalls:
     tags_add: list[str]
@@ -61,14 +79,17 @@ def coalesce(
     applied_at = applied_at or {}
     merged = CoalescedChange()
 
-    def fresh(key: str, occurred_ms: int) -> bool:
-        if applied_at.get(key, -1) > occurred_ms:
-            return False
-        merged.field_times[key] = max(occurred_ms, merged.field_times.get(key, occurred_ms))
-        return True
-
     for change in sorted(changes, key=lambda c: c.occurred_at_ms):
         at = change.occurred_at_ms
+
+        def fresh(key: str, occurred_ms: int, event_id: str = change.event_id) -> bool:
+            if applied_at.get(key, -1) > occurred_ms:
+                merged.dropped.setdefault(event_id, []).append(key)
+                return False
+            merged.field_times[key] = max(occurred_ms, merged.field_times.get(key, occurred_ms))
+            merged.senders[key] = event_id  # in occurred_at order: the last one is sent
+            return True
+
         live = False
         for name, value in change.fields.items():
             if name == "primary_contact" and isinstance(value, Mapping):

@@ -63,6 +63,8 @@ CRMS: Final[tuple[Crm, ...]] = (
 BY_NAME: Final[Mapping[str, Crm]] = {crm.name: crm for crm in CRMS}
 
 KNOWN_SOURCES: Final[tuple[str, ...]] = tuple(BY_NAME)
+# The source of the events `relay sync` makes from a CRM export (no webhook endpoint).
+SYNC_SOURCE: Final = "sync"
 # The object types each mapped source's file may name.
 SOURCE_OBJECTS: Final[Mapping[str, tuple[str, ...]]] = {
     crm.name: crm.objects for crm in CRMS if crm.has_mapping

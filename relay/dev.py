@@ -7,6 +7,7 @@ as the target. Prints the URLs and a signed demo `curl`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import secrets
@@ -23,10 +24,10 @@ from typing import IO
 from urllib.parse import urlsplit
 
 import orjson
-import redis
 
 from relay.demo import demo_curl
 from relay.settings import Settings, get_settings
+from relay.store.client import redis_answers as answers
 
 STATE_DIR = Path(".relay")
 DEV_ENV = STATE_DIR / "dev.env"
@@ -51,14 +52,11 @@ def dev_secrets() -> dict[str, str]:
 
 
 def redis_answers(url: str) -> bool:
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except (redis.RedisError, OSError):
-        return False
+    return asyncio.run(answers(url))
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the children as Ctrl-C does
 
 
 class Processes:
@@ -114,17 +112,18 @@ def run_dev(*, web_port: int, simulator_port: int) -> int:
         env.setdefault(name, value)
     relay = [sys.executable, "-m", "relay"]
     procs = Processes()
+    signal.signal(signal.SIGTERM, _interrupted)
 
     if not redis_answers(settings.redis_url):
         target = urlsplit(settings.redis_url)
         if target.hostname not in ("127.0.0.1", "localhost") or shutil.which("redis-server") is None:
             print(
-                f"Redis does not answer at {target.hostname}:{target.port or 6379} (RELAY_REDIS_URL).\n"
-                "Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)\n"
-                "or point RELAY_REDIS_URL at a running Redis.",
+                f"Error: Redis does not answer at {target.hostname}:{target.port or 6379} (RELAY_REDIS_URL): "
+                "install redis-server (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install "
+                "redis) or point RELAY_REDIS_URL at a running Redis",
                 file=sys.stderr,
             )
-            return 2
+            return 1
         data_dir = STATE_DIR / "redis"
         data_dir.mkdir(parents=True, exist_ok=True)
         procs.start(

@@ -12,14 +12,25 @@ RelayError
  │    ├── QueueUnavailable     503: Redis cannot take the events now; the CRM retries
  │    └── StoreFailed          500: Redis answered, but refused the accept script (nothing stored)
  ├── NotReplicated            fewer Redis replicas confirmed a write than RELAY_REDIS_REPLICA_ACKS
- └── DeliveryError             a call to ChartMogul failed (raised in workers/chartmogul.py)
+ ├── StoreError                Redis failed a command (redis-py's errors, translated by the store)
+ │    ├── StoreUnavailable     unreachable, timed out, or cannot take it now (loading, read-only,
+ │    │                        out of memory, failing over): the same command may work later
+ │    └── StoreRejected        Redis answered, and refused the command itself (a key of another
+ │                             type, a script's error): our bug or a damaged database
+ └── DeliveryError             a call to ChartMogul failed (raised in relay/chartmogul/client.py)
       ├── Rejected             400/402/404/422: the change is wrong; dead-letter it
       ├── AuthFailed           401/403: the credentials are wrong for every event
       └── Transient            429/5xx/timeouts/resets: try again later
            └── RateLimited     429
+
+redis-py's errors are translated in two places only, both with `store_error` below: the store's
+client (relay/store/client.py), for everything the relay keeps, and relay/queue.py, for what RQ
+does with its own client. The rest of the code catches StoreUnavailable (or StoreError).
 """
 
 from __future__ import annotations
+
+from redis import exceptions as redis_errors
 
 
 class RelayError(Exception):
@@ -83,6 +94,53 @@ class NotReplicated(RelayError):
         super().__init__(f"{acked} of {wanted} Redis replicas confirmed the write in time")
         self.acked = acked
         self.wanted = wanted
+
+
+class StoreError(RelayError):
+    def __init__(self, message: str, *, cause: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        # The foreign error's class name ("ConnectionError"), for logs and one-line errors.
+        self.cause = cause or type(self).__name__
+
+
+class StoreUnavailable(StoreError):
+    pass
+
+
+class StoreRejected(StoreError):
+    pass
+
+
+# Error replies that mean "not now" (a replica after failover, loading, out of memory, busy
+# with a script, no primary): the same command succeeds later. redis-py names some of them.
+_NOT_NOW = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.BusyLoadingError,
+    redis_errors.ReadOnlyError,
+    redis_errors.MasterDownError,
+    redis_errors.OutOfMemoryError,
+    OSError,  # TimeoutError too (asyncio's is the builtin)
+)
+_NOT_NOW_REPLIES = (
+    "BUSY",
+    "NOREPLICAS",
+    "MASTERDOWN",
+    "TRYAGAIN",
+    "LOADING",
+    "CLUSTERDOWN",
+    "READONLY",
+    "OOM",
+)
+
+
+def store_error(exc: BaseException) -> StoreError:
+    """redis-py's error (or the socket's under it) as the relay's: unavailable or rejected."""
+    name = type(exc).__name__
+    if isinstance(exc, _NOT_NOW) or str(exc).startswith(_NOT_NOW_REPLIES):
+        return StoreUnavailable(f"Redis is unavailable ({name})", cause=name)
+    return StoreRejected(f"Redis refused the command: {str(exc)[:300]}", cause=name)
 
 
 class DeliveryError(RelayError):

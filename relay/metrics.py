@@ -28,6 +28,7 @@ go to that directory and `exposition()` merges every process's files.
     relay_fields_not_applied_total{field}            fields ChartMogul answered without the value sent
     relay_redis_up, relay_queue_customers{state}, relay_rq_queue_jobs,
     relay_oldest_waiting_event_age_seconds, relay_dlq_events{reason}, relay_circuit_open,
+    relay_dlq_oldest_age_seconds, relay_dlq_retention_seconds,
     relay_workers, relay_chartmogul_requests_in_flight, relay_rate_slowdown_factor   (gauges)
 """
 
@@ -165,7 +166,7 @@ def reason_label(error: Exception | str) -> str:
 SOURCE_LABELS: tuple[str, ...] = (*KNOWN_SOURCES, "unknown")
 # Why a webhook is refused: one reason per WebhookError subclass (relay/exceptions.py).
 REJECTION_REASONS: tuple[str, ...] = tuple(sorted(_snake(c.__name__) for c in WebhookError.__subclasses__()))
-# ChartMogul's answers to a PATCH that the relay expects (workers/chartmogul.py), plus
+# ChartMogul's answers to a PATCH that the relay expects (relay/chartmogul/client.py), plus
 # "no_answer" (timeout, connection failed) and "rejected" (refused before an HTTP status).
 DELIVERY_STATUSES: tuple[str, ...] = (
     *("200", "400", "401", "403", "404", "409", "422", "429", "500", "502", "503", "504"),
@@ -299,6 +300,16 @@ class StateCollector:
         for reason, count in sorted(by_reason.items()):
             dlq.add_metric([reason], count)
         yield dlq
+        yield GaugeMetricFamily(
+            "relay_dlq_oldest_age_seconds",
+            "How long ago the oldest dead letter died (0 when there is none).",
+            value=state.dlq_oldest_age_s,
+        )
+        yield GaugeMetricFamily(
+            "relay_dlq_retention_seconds",
+            "How long a dead letter is kept before it expires (RELAY_DLQ_TTL_S).",
+            value=state.dlq_retention_s,
+        )
         yield GaugeMetricFamily(
             "relay_circuit_open",
             "1 while the circuit is open (ChartMogul refused the credentials; delivery paused).",

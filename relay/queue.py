@@ -20,7 +20,8 @@ The job is built with rq's own Job.to_dict, so the hash is what rq itself would 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer as JSONSerializer  # re-exported for rq-dashboard's config
 
+from relay.exceptions import StoreError, StoreUnavailable, store_error
 from relay.logs import get_logger
 
 log = get_logger("relay.queue")
@@ -51,6 +53,22 @@ MAX_WAITING_WAKEUPS = 16
 WAKE_INTERVAL_S = 0.05
 
 
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """RQ's calls raise redis-py's errors; the relay's (StoreError) come out instead, as from
+    the store. Every function here that reaches Redis runs under it; so does the RQ worker loop
+    (workers/worker.py)."""
+    try:
+        yield
+    except (redis.RedisError, OSError) as exc:
+        raise store_error(exc) from exc
+
+
+def redis_failure(exc: BaseException) -> StoreError | None:
+    """The relay's error for one of redis-py's raised inside RQ or rq-dashboard; None otherwise."""
+    return store_error(exc) if isinstance(exc, redis.RedisError) else None
+
+
 def rq_connection(redis_url: str) -> redis.Redis:
     """RQ needs a bytes-mode client of its own (it pickles nothing: jobs are JSON)."""
     return redis.Redis.from_url(redis_url, health_check_interval=15, socket_keepalive=True)
@@ -60,6 +78,7 @@ def relay_queue(connection: redis.Redis, name: str) -> Queue:
     return Queue(name, connection=connection, serializer=JSONSerializer)
 
 
+@translated()
 def enqueue_wakeup(queue: Queue, *, max_waiting: int = MAX_WAITING_WAKEUPS) -> bool:
     """Enqueue one wake-up unless `max_waiting` are already waiting (they would only no-op)."""
     if queue.count >= max_waiting:
@@ -78,8 +97,8 @@ async def wake(queue: Queue) -> None:
     """Wake a worker from async code; a failure is only logged (maintenance loops cover it)."""
     try:
         await asyncio.to_thread(enqueue_wakeup, queue)
-    except redis.RedisError as exc:
-        log.warning("wakeup_failed", error=type(exc).__name__)
+    except StoreUnavailable as exc:
+        log.warning("wakeup_failed", error=exc.cause)
 
 
 class Waker:
@@ -117,19 +136,22 @@ def finished_meanwhile(exc: BaseException) -> bool:
     return text.startswith("Execution ") and text.endswith(" not found in Redis")
 
 
+@translated()
 def queue_length(queue: Queue) -> int:
     return int(queue.count)
 
 
+@translated()
 def compact(connection: redis.Redis, queue_name: str) -> None:
     """Drop expired job ids from the queue; an empty queue (no list in Redis) has none."""
     try:
         relay_queue(connection, queue_name).compact()  # type: ignore[no-untyped-call]
-    except redis.ResponseError as exc:
+    except redis.ResponseError as exc:  # rq RENAMEs the list, which an empty queue does not have
         if "no such key" not in str(exc).lower():
             raise
 
 
+@translated()
 def requeue_failed(connection: redis.Redis, queue_name: str) -> int:
     """Requeue every failed job of the queue (the dashboard's "requeue all"); how many were."""
     registry = FailedJobRegistry(queue_name, connection=connection, serializer=JSONSerializer)
@@ -156,6 +178,7 @@ class WorkerInfo:
     failed_jobs: int
 
 
+@translated()
 def read_workers(queue: Queue) -> list[WorkerInfo]:
     """The queue's workers from RQ's registry: only those whose heartbeat key has not expired."""
     workers = []

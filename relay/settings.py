@@ -1,18 +1,27 @@
 """Settings, read once from the environment (and `.env`) into one typed object.
 
 Every secret is a `SecretStr`, so no repr, log line or error message can show it.
-Durations carry their unit in their name.
+Durations carry their unit in their name. A value the relay cannot use (a number that is not
+one, a negative size, a log level it does not know, a secret in the wrong shape) is refused when
+the settings are read: `get_settings` raises `InvalidSettings`, one line per setting, naming it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from relay.crms import BY_NAME
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class MissingSetting(Exception):
@@ -21,6 +30,25 @@ class MissingSetting(Exception):
     def __init__(self, env_name: str, why: str) -> None:
         super().__init__(f"{env_name} is not set: {why}")
         self.env_name = env_name
+
+
+class InvalidSettings(Exception):
+    """Settings the relay cannot start with; the message has one line per setting, naming it."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)]
+Positive = Annotated[int, Field(gt=0)]
+PositiveSeconds = Annotated[float, Field(gt=0)]
+_HEX = re.compile(r"^[0-9A-Fa-f]+$")
+_SALESFORCE_ORG_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 
 
 class Settings(BaseSettings):
@@ -35,7 +63,7 @@ class Settings(BaseSettings):
 
     # --- Redis and queues
     redis_url: str = "redis://127.0.0.1:6379/0"
-    queue_name: str = "relay"
+    queue_name: str = Field(default="relay", min_length=1)
     # Answer 2xx only once this many replicas hold the write (Redis WAIT); 0: the primary alone.
     redis_replica_acks: int = Field(default=0, ge=0)
     redis_replica_ack_timeout_ms: int = Field(default=1000, gt=0)
@@ -67,31 +95,88 @@ class Settings(BaseSettings):
     metrics_require_auth: bool = False
 
     # --- Ingest
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: Positive = 1024 * 1024
     # The whole body must arrive within this, else 408 (slow or stalled uploads hold connections).
-    body_timeout_s: float = 10.0
-    event_ttl_s: int = 7 * 24 * 3600
-    signature_tolerance_s: int = 300
+    body_timeout_s: PositiveSeconds = 10.0
+    event_ttl_s: Positive = 7 * 24 * 3600
+    # Dead letters wait for an operator: kept this long (or until replayed or purged), not the
+    # event TTL; relay_dlq_oldest_age_seconds and its alert warn well before it runs out.
+    dlq_ttl_s: Positive = 90 * 24 * 3600
+    signature_tolerance_s: Positive = 300
     # How far ahead of the relay's clock a CRM's time (an event's occurred_at, a signed
     # timestamp) may be before it is refused (422 / 401): clocks drift, a year 9999 is a mistake.
     max_clock_skew_s: int = Field(default=300, ge=0)
 
     # --- Delivery
-    delivery_concurrency: int = 8
-    rate_limit_per_s: float = 40.0
-    max_connections: int = 20
-    http_timeout_s: float = 10.0
-    retry_base_s: float = 1.0
-    retry_cap_s: float = 3600.0
-    retry_deadline_s: float = 12 * 3600.0
-    lease_s: float = 30.0
-    job_budget_s: float = 20.0
-    lookup_ttl_s: int = 3600
-    maintenance_interval_s: float = 1.0
+    delivery_concurrency: Positive = 8
+    rate_limit_per_s: PositiveSeconds = 40.0
+    max_connections: Positive = 20
+    http_timeout_s: PositiveSeconds = 10.0
+    retry_base_s: PositiveSeconds = 1.0
+    retry_cap_s: PositiveSeconds = 3600.0
+    retry_deadline_s: PositiveSeconds = 12 * 3600.0
+    lease_s: PositiveSeconds = 30.0
+    job_budget_s: PositiveSeconds = 20.0
+    lookup_ttl_s: Positive = 3600
+    maintenance_interval_s: PositiveSeconds = 1.0
 
     # --- Logs
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
     log_format: Literal["json", "console"] = "json"
+
+    # --- values in the shape the relay can use (each message names what is expected)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value.startswith(REDIS_SCHEMES):
+            raise ValueError(f"a Redis URL starts with {', '.join(REDIS_SCHEMES)} (redis://HOST:6379/0)")
+        return value
+
+    @field_validator("chartmogul_api_base", "public_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("an http:// or https:// address (https://api.chartmogul.com)")
+        return value
+
+    @field_validator("generic_secret")
+    @classmethod
+    def _standard_webhooks_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value()
+        if not text.startswith("whsec_"):
+            raise ValueError("a Standard Webhooks secret starts with whsec_ (whsec_<base64>)")
+        try:
+            encoded = text.removeprefix("whsec_").rstrip("=")
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if not key:
+            raise ValueError("whsec_ must be followed by the key in base64 (openssl rand -base64 24)")
+        return value
+
+    @field_validator("close_signature_key")
+    @classmethod
+    def _hex_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _HEX.match(value.get_secret_value().strip()):
+            raise ValueError("the hex signature_key Close returned for the webhook subscription")
+        return value
+
+    @field_validator("pipedrive_basic_auth")
+    @classmethod
+    def _user_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and ":" not in value.get_secret_value():
+            raise ValueError("user:password, the HTTP Basic credentials set on the Pipedrive webhook")
+        return value
+
+    @field_validator("salesforce_org_id")
+    @classmethod
+    def _org_id(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _SALESFORCE_ORG_ID.match(value.get_secret_value().strip()):
+            raise ValueError("a Salesforce organization id: 15 or 18 letters and digits (00D…)")
+        return value
 
     def source_secret(self, source: str) -> SecretStr | None:
         """The secret that enables `source` (relay/crms.py says which setting holds it)."""
@@ -117,6 +202,42 @@ def env_name(field: str) -> str:
     return f"RELAY_{field.upper()}"
 
 
+def redacted_url(url: str) -> str:
+    """A URL safe to print: any password replaced (RELAY_REDIS_URL may carry one)."""
+    try:
+        parts = urlsplit(url)
+        if not parts.password:
+            return url
+        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    except ValueError:  # not a URL at all (a port that is not a number): show nothing of it
+        return "(not a URL)"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def problems(error: ValidationError) -> list[str]:
+    """One line per refused setting: its variable, the value (never a secret's) and what it wants."""
+    lines = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else ""
+        name = env_name(field) if field in Settings.model_fields else field.upper()
+        secret = field in Settings.model_fields and _is_secret(field)
+        value = item.get("input")
+        if field == "redis_url" and isinstance(value, str):
+            value = redacted_url(value)
+        shown = "" if secret or "input" not in item else f"={value!r}"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"{name}{shown} is not valid: {message}; fix it in the environment or .env")
+    return lines
+
+
+def _is_secret(field: str) -> bool:
+    annotation = Settings.model_fields[field].annotation
+    return annotation is SecretStr or "SecretStr" in str(annotation)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSettings(problems(exc)) from None

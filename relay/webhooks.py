@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
-import redis
-from redis.exceptions import MasterDownError, OutOfMemoryError, ReadOnlyError, ResponseError
 from starlette.datastructures import URL
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -26,7 +24,15 @@ from relay import metrics
 from relay.appstate import AppState
 from relay.body import read_body
 from relay.events import IncomingWebhook, ParsedEvent
-from relay.exceptions import NotReplicated, QueueUnavailable, SourceDisabled, StoreFailed, WebhookError
+from relay.exceptions import (
+    NotReplicated,
+    QueueUnavailable,
+    SourceDisabled,
+    StoreFailed,
+    StoreRejected,
+    StoreUnavailable,
+    WebhookError,
+)
 from relay.logs import get_logger
 from relay.settings import Settings
 from relay.sources import KNOWN_SOURCES, WebhookSource
@@ -215,27 +221,16 @@ async def store_events(state: AppState, source: WebhookSource, events: list[Pars
         # duplicate, answered 2xx once the replicas confirm it.
         log.error("write_not_replicated", replicas=exc.acked, wanted=exc.wanted, source=source.name)
         raise QueueUnavailable("the write is not yet on enough Redis replicas; retry later") from None
-    except ResponseError as exc:
-        if redis_is_unavailable(exc):
-            log.error("redis_unavailable", error=type(exc).__name__, source=source.name)
-            raise QueueUnavailable("the queue is unavailable; retry later") from None
+    except StoreUnavailable as exc:
+        log.error("redis_unavailable", error=exc.cause, source=source.name)
+        raise QueueUnavailable("the queue is unavailable; retry later") from None
+    except StoreRejected as exc:
         # Redis is up but the accept script failed (e.g. a key of another type): our bug or a
         # damaged database, not an outage. The script checks before it writes: nothing is stored.
-        log.error("accept_script_failed", error=str(exc), source=source.name, events=len(events))
+        log.error("accept_script_failed", error=exc.message, source=source.name, events=len(events))
         raise StoreFailed(
             "the relay could not store the events (its accept script failed); nothing was stored"
         ) from None
-    except (redis.RedisError, OSError) as exc:
-        log.error("redis_unavailable", error=type(exc).__name__, source=source.name)
-        raise QueueUnavailable("the queue is unavailable; retry later") from None
-
-
-def redis_is_unavailable(exc: ResponseError) -> bool:
-    """Error replies that mean "not now" (a replica after failover, out of memory, busy, no
-    primary): the CRM's retry will succeed. Every other error reply is the script's own."""
-    if isinstance(exc, ReadOnlyError | OutOfMemoryError | MasterDownError):
-        return True
-    return str(exc).startswith(("BUSY", "NOREPLICAS", "MASTERDOWN", "TRYAGAIN", "LOADING"))
 
 
 def public_url(scope: Scope, settings: Settings) -> str:

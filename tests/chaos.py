@@ -367,9 +367,9 @@ def _check_exactly_once(
             (report.resent_keys if harmless else report.double_applied_keys).append(key)
     with client.pipeline(transaction=False) as pipe:
         for event_id in event_ids:
-            pipe.hmget(keys.event(event_id), ["status", "applied_by"])
-        for event_id, (status, applied_by) in zip(event_ids, pipe.execute(), strict=True):
-            if status == "applied" and applied_by not in ok_keys:
+            pipe.hmget(keys.event(event_id), ["status", "idempotency_key"])
+        for event_id, (status, idempotency_key) in zip(event_ids, pipe.execute(), strict=True):
+            if status == "applied" and idempotency_key not in ok_keys:
                 report.applied_without_patch.append(event_id)
 
 

@@ -225,7 +225,7 @@ def _deliver_and_count(
     def statuses() -> list[str | None]:
         with replica.pipeline(transaction=False) as pipe:
             for event_id in acknowledged:
-                pipe.hmget(keys.event(event_id), ["status", "applied_by"])
+                pipe.hmget(keys.event(event_id), ["status", "idempotency_key"])
             return [status for status, _ in pipe.execute()]
 
     with contextlib.suppress(AssertionError):  # on a timeout the counts below say what is missing
@@ -236,10 +236,10 @@ def _deliver_and_count(
     report.applied_twice = [key for key, n in ok_keys.items() if n > 1]
     with replica.pipeline(transaction=False) as pipe:
         for event_id in acknowledged:
-            pipe.hmget(keys.event(event_id), ["status", "applied_by"])
+            pipe.hmget(keys.event(event_id), ["status", "idempotency_key"])
         rows = pipe.execute()
-    for event_id, (status, applied_by) in zip(acknowledged, rows, strict=True):
-        if status in ("applied", "stale") and (status == "stale" or applied_by in ok_keys):
+    for event_id, (status, idempotency_key) in zip(acknowledged, rows, strict=True):
+        if status in ("applied", "stale") and (status == "stale" or idempotency_key in ok_keys):
             report.applied += 1
         else:
             report.not_applied.append(event_id)

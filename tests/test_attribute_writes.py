@@ -18,6 +18,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from relay.changes import CustomerChange, CustomerRef
+from relay.chartmogul.client import ChartMogulClient
 from relay.events import ParsedEvent
 from relay.simulator.testing import SimResponse, SimulatorHandle
 from relay.store import Store
@@ -25,7 +26,6 @@ from relay.store.deliveries import Inflight
 from tests.conftest import GENERIC_SECRET, SIM_API_KEY
 from tests.servers import WorkerProcess, event_record, wait_for
 from tests.webhooks import iso, send_generic
-from workers.chartmogul import ChartMogulClient
 
 
 def calls_for(simulator: SimulatorHandle, uuid: str) -> list[tuple[str, str]]:
@@ -105,7 +105,11 @@ def test_another_writers_tags_and_custom_attributes_survive_a_burst(
     start_worker()
     writer.join()
 
-    wait_for(lambda: all_applied(redis_url, event_ids), timeout_s=30)
+    # evt_two_writers_2's plan (Basic) was superseded by evt_two_writers_3's (Pro): stale.
+    applied = [e for e in event_ids if e != "evt_two_writers_2"]
+    wait_for(lambda: all_applied(redis_url, applied), timeout_s=30)
+    superseded = event_record(redis_url, "evt_two_writers_2")
+    assert superseded["status"] == "stale" and "evt_two_writers_3" in superseded["stale_fields"]
     assert [answer.status for answer in theirs] == [200, 200]
     attributes = simulator.stored_customer(uuid)["attributes"]
     assert sorted(attributes["tags"]) == ["a1", "a2", "a3", "own", "theirs"]  # "old" removed, "theirs" kept
@@ -218,7 +222,7 @@ def test_tag_calls_that_landed_before_the_worker_died_are_not_sent_again(
 
     wait_for(lambda: all_applied(redis_url, ["evt_tag_window"]))
     assert calls_for(simulator, customer["uuid"]) == [("POST", "/attributes/tags"), ("GET", "/")]
-    assert event_record(redis_url, "evt_tag_window")["applied_by"] == "evt_tag_window"
+    assert event_record(redis_url, "evt_tag_window")["idempotency_key"] == "evt_tag_window"
 
 
 def test_after_a_crash_between_calls_only_the_calls_that_did_not_land_are_sent(

@@ -13,10 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import orjson
 import redis as redis_sync
 from pydantic import SecretStr
 
 from relay.changes import CONTACT_FIELDS, CustomerChange, CustomerRef
+from relay.chartmogul.client import ChartMogulClient
 from relay.events import ParsedEvent
 from relay.simulator.testing import SimulatorHandle
 from relay.store import Store, keys
@@ -25,7 +27,6 @@ from tests.cli import relay_state
 from tests.conftest import GENERIC_SECRET, SIM_API_KEY
 from tests.servers import WorkerProcess, event_record, wait_for
 from tests.webhooks import iso, send_generic
-from workers.chartmogul import ChartMogulClient
 from workers.plan import idempotency_key
 
 
@@ -44,6 +45,12 @@ def behind_open_circuit(env: dict[str, str]) -> dict[str, Any] | None:
     probed = circuit["state"] == "open" and circuit["probes"] >= 1
     waiting = (state["ready"], state["delivering"], state["retrying"]) == (1, 0, 0)
     return state if probed and waiting else None
+
+
+def done_statuses(redis_url: str, event_ids: list[str]) -> list[str] | None:
+    """The events' statuses once none is queued any more."""
+    statuses = [event_status(redis_url, e) or "" for e in event_ids]
+    return None if "queued" in statuses else statuses
 
 
 def jobs_done(state: dict[str, Any]) -> int:
@@ -69,7 +76,16 @@ def test_a_burst_of_changes_to_one_customer_costs_one_patch(
 
     start_worker()
 
-    wait_for(lambda: all(event_status(redis_url, f"evt_burst_{i}") == "applied" for i in range(50)))
+    statuses = wait_for(lambda: done_statuses(redis_url, [f"evt_burst_{i}" for i in range(50)]))
+    # Only the newest writer of each field sent its value: those are applied; every value of
+    # the others was superseded by a newer event of the same delivery, which each record names.
+    assert [i for i, status in enumerate(statuses) if status == "applied"] == [45, 46, 47, 48, 49]
+    assert set(statuses[:45]) == {"stale"}
+    first = event_record(redis_url, "evt_burst_0")
+    assert orjson.loads(first["stale_fields"]) == {"city": "evt_burst_49", "tag:t0": "evt_burst_45"}
+    assert "applied_fields" not in first
+    assert event_record(redis_url, "evt_burst_49")["applied_fields"] == "city,tag:t4"
+    assert event_record(redis_url, "evt_burst_45")["applied_fields"] == "tag:t0"
     [patch] = customer_requests(simulator, customer["uuid"], "PATCH")
     assert patch["body"] == {"city": "City 49"}  # the last writer wins; no `attributes`
     assert patch["idempotency_key"] == idempotency_key([f"evt_burst_{i}" for i in range(50)])
@@ -275,7 +291,8 @@ def test_bad_credentials_pause_delivery_without_dead_lettering(
     start_worker()  # the operator fixes CHARTMOGUL_API_KEY and restarts the workers
 
     wait_for(lambda: client.hget(keys.CIRCUIT, "state") is None, timeout_s=20)
-    wait_for(lambda: all(event_status(redis_url, f"evt_key_{i}") == "applied" for i in range(3)))
+    statuses = wait_for(lambda: done_statuses(redis_url, [f"evt_key_{i}" for i in range(3)]))
+    assert statuses == ["stale", "stale", "applied"]  # one PATCH: the newest zip won
     assert simulator.stored_customer(customer["uuid"])["zip"] == "02"
     client.close()
 

@@ -23,11 +23,6 @@ BELOW_SOURCES = ("relay.mapping", "relay.changes", "relay.events", "relay.crms",
 # worker process (a lazy import inside the command). Goes when the worker entry point moves out
 # of relay/cli with the RQ module.
 WORKER_ENTRY_POINT = ("relay.cli", "workers.worker")
-# Commands that read the account in bulk (`relay sync`, `relay links suggest`) use the one
-# aiohttp client and the fleet's rate limiter, through this one module (lazy imports).
-API_ENTRY_POINTS = frozenset(
-    {("relay.cli.api", "workers.chartmogul"), ("relay.cli.api", "workers.ratelimit")}
-)
 
 # No cycle is excused.
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset()
@@ -143,9 +138,7 @@ def test_relay_never_imports_workers() -> None:
         for module, targets in graph().items()
         if in_package(module, "relay")
         for target in sorted(targets)
-        if in_package(target, "workers")
-        and (module, target) != WORKER_ENTRY_POINT
-        and (module, target) not in API_ENTRY_POINTS
+        if in_package(target, "workers") and (module, target) != WORKER_ENTRY_POINT
     ]
     assert wrong == []
     assert WORKER_ENTRY_POINT[1] in graph()[WORKER_ENTRY_POINT[0]]  # else drop the exception
@@ -160,6 +153,22 @@ def test_the_domain_below_the_sources_never_imports_them() -> None:
         if in_package(target, "relay.sources")
     ]
     assert wrong == []
+
+
+def test_the_chartmogul_client_lies_below_both_sides() -> None:
+    """Workers deliver with it and the CLI reads the account with it: it is relay's, and
+    imports neither the workers nor the CLI."""
+    edges = graph()
+    assert "relay.chartmogul.client" in edges["workers.delivery"]
+    assert "relay.chartmogul" in edges["relay.cli.api"]
+    client_side = [m for m in edges if in_package(m, "relay.chartmogul")]
+    wrong = [
+        f"{module} imports {target}"
+        for module in client_side
+        for target in sorted(edges[module])
+        if in_package(target, "workers") or in_package(target, "relay.cli")
+    ]
+    assert client_side and wrong == []
 
 
 def test_rq_is_spoken_by_the_queue_module_and_the_worker_entry_point_only() -> None:
@@ -188,3 +197,45 @@ def test_redis_keys_and_lua_scripts_live_in_the_store_only() -> None:
                     found.append(f"{module}: {text[:40]!r}")
     lua = [p.name for p in ROOT.glob("relay/**/*.lua") if "store" not in p.parts]
     assert found == [] and lua == []
+
+
+# redis-py's errors are translated into the relay's (relay/exceptions.py: StoreUnavailable,
+# StoreRejected) by the store's client and at RQ's boundary; everyone else catches those.
+TRANSLATORS = {"relay.queue", "relay.exceptions"}  # and the store itself (relay.store.*)
+
+
+def caught_redis_errors(path: Path) -> list[str]:
+    """`except` clauses of a module that name one of redis-py's exceptions."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules_named: set[str] = set()  # local names bound to redis modules
+    names: set[str] = set()  # local names bound to things imported from redis
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules_named |= {
+                (a.asname or a.name).split(".")[0] for a in node.names if a.name.split(".")[0] == "redis"
+            }
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "redis":
+            names |= {a.asname or a.name for a in node.names}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ExceptHandler) and node.type is not None:
+            for part in ast.walk(node.type):
+                root = part
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if isinstance(root, ast.Name) and (root.id in modules_named or root.id in names):
+                    found.append(f"line {node.lineno}: except {ast.unparse(node.type)}")
+                    break
+    return found
+
+
+def test_redis_errors_are_caught_only_where_they_are_translated() -> None:
+    wrong = {
+        module: caught
+        for module, path in modules().items()
+        if module not in TRANSLATORS
+        and not in_package(module, "relay.store")
+        and (caught := caught_redis_errors(path))
+    }
+    assert wrong == {}
+    assert caught_redis_errors(modules()["relay.store.client"])  # else the walk finds nothing

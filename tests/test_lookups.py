@@ -13,13 +13,13 @@ import pytest
 import redis as redis_sync
 from pydantic import SecretStr
 
+from relay.chartmogul.client import LOOKUP_PER_PAGE, ChartMogulClient, parse_error_message
 from relay.exceptions import Transient
 from relay.simulator.testing import SimulatorHandle
 from relay.store import keys
 from tests.conftest import GENERIC_SECRET, SIM_API_KEY
 from tests.servers import WorkerProcess, wait_for
 from tests.webhooks import send_generic
-from workers.chartmogul import LOOKUP_PER_PAGE, ChartMogulClient, parse_error_message
 
 T = TypeVar("T")
 

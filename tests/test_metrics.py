@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def test_web_counts_webhooks_events_duplicates_and_refusals(web: str) -> None:
 def test_gauges_are_read_from_redis_at_scrape_time(web: str, redis_url: str) -> None:
     send_generic(web, GENERIC_SECRET, event("evt_g1", set={"city": "Oslo"}))
     client = redis.Redis.from_url(redis_url)
-    client.zadd(keys.DLQ, {"evt_g1": 1})
+    client.zadd(keys.DLQ, {"evt_g1": time.time() * 1_000_000})  # died now (µs)
     client.hset("relay:event:evt_g1", mapping={"status": "dead", "reason": "rejected"})
     client.hset("relay:circuit", mapping={"state": "open", "since_ms": 1, "reason": "401"})
     rq_worker = Worker(

@@ -63,8 +63,8 @@ def test_an_owner_chartmogul_ignores_is_a_dead_letter_not_applied_then_replays(
     assert listed["event_id"] == "evt_quiet_owner"
     assert dead_letters(relay_env, "--reason", "rejected") == []
     shown = relay_cli(relay_env, "events", "show", "evt_quiet_owner")
-    assert "not applied: owner: sent 'nobody@example.com'" in shown.stdout
-    assert "applied:     city" in shown.stdout
+    assert "  not applied:    owner: sent 'nobody@example.com'" in shown.stdout
+    assert "  applied:        city" in shown.stdout
     exposition = wait_for(lambda: get(f"http://127.0.0.1:{port}/metrics").text)
     assert 'relay_fields_not_applied_total{field="owner"} 1.0' in exposition
     assert 'relay_fields_not_applied_total{field="city"} 0.0' in exposition  # known from the start

@@ -9,10 +9,10 @@ the store's (relay/store/circuit.py); this module decides when it changes.
 
 from __future__ import annotations
 
+from relay.chartmogul.client import ChartMogulClient
 from relay.exceptions import AuthFailed, DeliveryError
 from relay.logs import get_logger
 from relay.store.circuit import CircuitState
-from workers.chartmogul import ChartMogulClient
 
 log = get_logger("relay.circuit")
 

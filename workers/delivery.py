@@ -19,26 +19,23 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-import orjson
-import redis
-
 from relay import metrics
+from relay.chartmogul.client import ChartMogulClient
+from relay.chartmogul.ratelimit import RateLimiter
 from relay.coalesce import CoalescedChange, coalesce
-from relay.exceptions import AuthFailed, DeliveryError, Rejected, Transient
+from relay.exceptions import AuthFailed, DeliveryError, Rejected, StoreUnavailable, Transient
 from relay.logs import get_logger
 from relay.store import DeadLetterReason, EventRecord, EventStatus, Outcome, Store, now_ms
 from relay.store.deliveries import Inflight
-from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
 from workers.decide import Action, Call, decide
 from workers.merges import apply_merges
-from workers.outcomes import Lease, Settlement, dead_letter, joined_keys, settle_sent
+from workers.outcomes import Lease, Settlement, dead_letter, recovered, settle_sent, stale
 from workers.plan import WritePlan, needs_customer, plan_writes
 from workers.policy import RetrySchedule
-from workers.ratelimit import RateLimiter
 from workers.recovery import landed_calls
 from workers.resolve import CustomerResolver
-from workers.writes import Progress, record_keys, send_plan
+from workers.writes import Progress, send_plan
 
 log = get_logger("relay.delivery")
 
@@ -110,9 +107,9 @@ class Deliverer:
             # Another worker took the customer over (this one was too slow); it delivers now.
             log.warning("lease_lost", customer_uuid=lease.customer)
             return
-        except redis.RedisError as exc:
+        except StoreUnavailable as exc:
             # Redis went away mid-delivery (a restart, a failover): the events stay pending.
-            log.warning("delivery_interrupted", customer_uuid=lease.customer, error=type(exc).__name__)
+            log.warning("delivery_interrupted", customer_uuid=lease.customer, error=exc.cause)
             retry_due_ms = now_ms() + int(self.schedule.delay_s(3) * 1000) + 1000
         except Exception:
             # A bug must not lose events: they stay pending and the customer is retried.
@@ -130,13 +127,14 @@ class Deliverer:
                 lease.token,
                 settled.outcomes,
                 applied_fields=settled.applied_fields,
+                applied_by=settled.applied_by,
                 clear_inflight=settled.clear_inflight,
                 retry_due_ms=retry_due_ms,
             )
-        except redis.RedisError as exc:
+        except StoreUnavailable as exc:
             # Still no Redis: the lease runs out and maintenance makes the customer ready again
             # (what this delivery sent is in its in-flight record, so nothing is applied twice).
-            log.warning("delivery_unfinished", customer_uuid=lease.customer, error=type(exc).__name__)
+            log.warning("delivery_unfinished", customer_uuid=lease.customer, error=exc.cause)
 
     async def _keep_lease(self, lease: Lease, done: asyncio.Event) -> None:
         """Extend the lease every third of its length until `done` is set. Not a cancellation
@@ -151,9 +149,9 @@ class Deliverer:
                 return
             try:
                 await self.deliveries.extend(lease.customer, token=lease.token, lease_ms=self.config.lease_ms)
-            except (redis.RedisError, OSError) as exc:
+            except StoreUnavailable as exc:
                 # Redis restarting: the next beat may get through before the lease runs out.
-                log.warning("lease_heartbeat_failed", customer_uuid=lease.customer, error=type(exc).__name__)
+                log.warning("lease_heartbeat_failed", customer_uuid=lease.customer, error=exc.cause)
 
     async def _flush(self, lease: Lease) -> None:
         """Write what is settled so far, before anything else is sent; stop if the lease is lost."""
@@ -163,6 +161,7 @@ class Deliverer:
             lease.token,
             settled.outcomes,
             applied_fields=settled.applied_fields,
+            applied_by=settled.applied_by,
             clear_inflight=settled.clear_inflight,
         )
         if not ok:
@@ -179,6 +178,7 @@ class Deliverer:
             token,
             settled.outcomes,
             applied_fields=settled.applied_fields,
+            applied_by=settled.applied_by,
             clear_inflight=settled.clear_inflight,
             retry_due_ms=retry_due_ms,
         )
@@ -245,34 +245,24 @@ class Deliverer:
             await self.deliveries.clear_inflight(lease.customer)
             return records
         landed_events = set(inflight.event_ids)
-        key = inflight.idempotency_key
-        sent = orjson.dumps(inflight.body).decode()
-        lease.settlement.outcomes += [
-            Outcome(
-                r.event_id,
-                EventStatus.APPLIED,
-                fields={"applied_by": key, "patch": sent, "applied_fields": joined_keys(record_keys(r))},
-                history={"idempotency_key": key, "recovered": True},
-            )
-            for r in records
-            if r.event_id in landed_events
-        ]
-        lease.settlement.applied_fields.update(inflight.field_times)
-        lease.settlement.clear_inflight = True
+        recovered(lease, [r for r in records if r.event_id in landed_events], inflight)
         log.info(
-            "inflight_recovered", customer_uuid=lease.customer, events=len(landed_events), idempotency_key=key
+            "inflight_recovered",
+            customer_uuid=lease.customer,
+            events=len(landed_events),
+            idempotency_key=inflight.idempotency_key,
         )
         return [r for r in records if r.event_id not in landed_events]
 
     async def _apply(self, lease: Lease, records: Sequence[EventRecord]) -> None:
         customer = lease.customer
-        applied_at = await self.deliveries.applied_fields(customer)
-        applied_at.update(lease.settlement.applied_fields)
-        coalesced = coalesce([r.change for r in records if r.change], applied_at)
-        why_stale = {"why": "a newer change to the same fields was already applied"}
-        lease.settlement.outcomes += [
-            Outcome(e, EventStatus.STALE, history=why_stale) for e in coalesced.stale_event_ids
-        ]
+        applied = await self.deliveries.applied_state(customer)
+        settled = lease.settlement
+        applied.update({k: (at, settled.applied_by.get(k, "")) for k, at in settled.applied_fields.items()})
+        coalesced = coalesce(
+            [r.change for r in records if r.change], {k: at for k, (at, _) in applied.items()}
+        )
+        stale(lease, [r for r in records if r.event_id in set(coalesced.stale_event_ids)], applied)
         if coalesced.is_empty:
             return
         live = [r for r in records if r.event_id in set(coalesced.event_ids)]
@@ -289,17 +279,29 @@ class Deliverer:
             message = "; ".join(plan.violations)
             await self._reject(lease, live, DeadLetterReason.INVALID_CHANGE, message, None, plan)
             return
-        await self._send(lease, live, coalesced, plan)
+        await self._send(lease, live, coalesced, plan, applied)
 
     async def _send(
-        self, lease: Lease, live: list[EventRecord], coalesced: CoalescedChange, plan: WritePlan
+        self,
+        lease: Lease,
+        live: list[EventRecord],
+        coalesced: CoalescedChange,
+        plan: WritePlan,
+        applied: dict[str, tuple[int, str]],
     ) -> None:
         customer, key = lease.customer, plan.idempotency_key
         if lease.landed is not None and lease.landed[0] == key:
             plan = plan.without(lease.landed[1])  # a dead worker's calls that landed: not again
         await self._flush(lease)  # never send what another worker may be sending too
         await self.deliveries.begin_inflight(
-            customer, Inflight(key, plan.to_json(), list(coalesced.event_ids), dict(coalesced.field_times))
+            customer,
+            Inflight(
+                key,
+                plan.to_json(),
+                list(coalesced.event_ids),
+                dict(coalesced.field_times),
+                dict(coalesced.senders),
+            ),
         )
         progress = Progress()
         changes = [r.change for r in live if r.change is not None]
@@ -326,7 +328,7 @@ class Deliverer:
                     return
             await self._reject(lease, live, decision.reason, exc.message, exc.status, plan)
             return
-        settle_sent(lease, live, coalesced, plan, missed)
+        settle_sent(lease, live, coalesced, plan, missed, applied)
 
     @staticmethod
     def _may_re_resolve(record: EventRecord, uuid: str) -> bool:
@@ -351,7 +353,8 @@ class Deliverer:
             for record in live:
                 await self._apply(lease, [record])
             return
-        dead_letter(lease, live, reason, message, status=status, plan=plan)
+        sent = reason is not DeadLetterReason.INVALID_CHANGE  # refused before any call was spent
+        dead_letter(lease, live, reason, message, status=status, plan=plan, sent=sent)
 
     async def _schedule_retry(
         self, lease: Lease, records: Sequence[EventRecord], exc: Transient

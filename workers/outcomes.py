@@ -4,12 +4,18 @@ written by the store's `finish` (with the end of the lease) in one atomic call.
     Settlement     outcomes decided but not yet written, what was applied, the in-flight end
     Lease          one leased customer, its token and its settlement
     settle_sent    every call answered: applied, or dead letter `not_applied` per value not kept
+    stale          events none of whose values was sent: a newer change won each field
     dead_letter    dead letters with ChartMogul's reason and message
+
+What a record says is what happened to *that* event: `applied_fields` are the keys whose value
+this event sent and ChartMogul kept; `stale_fields` the keys a newer event won (in the same
+delivery, or applied before), each naming that event; `not_applied` the values ChartMogul did
+not keep. `attempts` counts the deliveries that sent it to ChartMogul.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -18,6 +24,7 @@ from relay import metrics
 from relay.coalesce import CoalescedChange
 from relay.logs import get_logger
 from relay.store import DeadLetterReason, EventRecord, EventStatus, Outcome, now_ms
+from relay.store.deliveries import Inflight
 from workers.plan import WriteKind, WritePlan
 from workers.verify import NotApplied
 from workers.writes import not_kept_by_event, record_keys
@@ -31,6 +38,7 @@ class Settlement:
 
     outcomes: list[Outcome] = field(default_factory=list)
     applied_fields: dict[str, int] = field(default_factory=dict)
+    applied_by: dict[str, str] = field(default_factory=dict)  # field key → the event it came from
     clear_inflight: bool = False
 
     def __bool__(self) -> bool:
@@ -51,15 +59,58 @@ def joined_keys(keys: Sequence[str]) -> str:
     return ",".join(dict.fromkeys(keys))
 
 
+SHOWN_WITH = 10  # other events of a delivery a record names
+
+
+def delivered_with(record: EventRecord, live: Sequence[EventRecord]) -> str:
+    """The other events of the same delivery, as a person reads them (not a digest of their ids)."""
+    others = [r.event_id for r in live if r.event_id != record.event_id]
+    more = len(others) - SHOWN_WITH
+    return ",".join(others[:SHOWN_WITH]) + (f",… {more} more" if more > 0 else "")
+
+
+def stale_fields(
+    record: EventRecord, senders: Mapping[str, str], applied: Mapping[str, tuple[int, str]]
+) -> dict[str, str]:
+    """The record's keys a newer event won: sent by a newer event of the same delivery, or
+    applied before (field key → that event; "" when the applied state does not name it)."""
+    won: dict[str, str] = {}
+    for key in record_keys(record):
+        sender = senders.get(key)
+        if sender is not None and sender != record.event_id:
+            won[key] = sender
+        elif sender is None:  # dropped: an applied change to it is newer
+            won[key] = applied.get(key, (0, ""))[1]
+    return won
+
+
+def stale(lease: Lease, records: Sequence[EventRecord], applied: Mapping[str, tuple[int, str]]) -> None:
+    """Events none of whose values was sent: a newer change to each field had been applied."""
+    for record in records:
+        won = stale_fields(record, {}, applied)
+        winners = sorted({w for w in won.values() if w})
+        lease.settlement.outcomes.append(
+            Outcome(
+                record.event_id,
+                EventStatus.STALE,
+                fields={"stale_fields": orjson.dumps(won).decode()},
+                history={"why": "a newer change to the same fields was already applied", "newer": winners},
+            )
+        )
+
+
 def settle_sent(
     lease: Lease,
     live: list[EventRecord],
     coalesced: CoalescedChange,
     plan: WritePlan,
     missed: list[NotApplied],
+    applied: Mapping[str, tuple[int, str]],
 ) -> None:
-    """Every call answered: the events are applied, except those whose value for a field
-    ChartMogul did not keep was the one sent (dead letters `not_applied`)."""
+    """Every call answered. Each event is applied with the keys whose value it sent and
+    ChartMogul kept; a dead letter `not_applied` when a value it sent was not kept; stale when
+    none of its values was sent (newer events won every field). `applied`: the customer's
+    applied state before this delivery (who won the keys dropped as stale)."""
     key = plan.idempotency_key
     applied_ms = now_ms()
     metrics.record_delivery(
@@ -70,20 +121,43 @@ def settle_sent(
     not_kept = {miss.field for miss in missed}
     by_event = not_kept_by_event(live, missed)
     sent = orjson.dumps(plan.to_json()["calls"]).decode()
+    senders = coalesced.senders
     for record in live:
         mine = by_event.get(record.event_id, [])
-        took = joined_keys([k for k in record_keys(record) if k not in not_kept])
+        own = [k for k in record_keys(record) if senders.get(k) == record.event_id]
+        took = joined_keys([k for k in own if k not in not_kept])
+        won = stale_fields(record, senders, applied)
+        common: dict[str, str | int] = {
+            "http_status": 200,
+            "idempotency_key": key,
+            "attempts": record.attempts + 1,
+            **({"stale_fields": orjson.dumps(won).decode()} if won else {}),
+            **({"delivered_with": delivered_with(record, live)} if len(live) > 1 else {}),
+        }
         if mine:
             message = "ChartMogul answered 200 but did not keep " + "; ".join(map(str, mine))
-            extra = {"applied_fields": took, "not_applied": "; ".join(map(str, mine))}
+            extra = {**common, "applied_fields": took, "not_applied": "; ".join(map(str, mine))}
             reason = DeadLetterReason.NOT_APPLIED
             dead_letter(lease, [record], reason, message, status=200, plan=plan, extra=extra)
+            continue
+        if not own:  # every value it carried was superseded by a newer event of this delivery
+            lease.settlement.outcomes.append(
+                Outcome(
+                    record.event_id,
+                    EventStatus.STALE,
+                    fields={**common, "patch": sent},
+                    history={
+                        "why": "newer events of the same delivery won its fields",
+                        "newer": sorted(set(won.values())),
+                    },
+                )
+            )
             continue
         lease.settlement.outcomes.append(
             Outcome(
                 record.event_id,
                 EventStatus.APPLIED,
-                fields={"applied_by": key, "http_status": 200, "patch": sent, "applied_fields": took},
+                fields={**common, "patch": sent, "applied_fields": took},
                 history={"idempotency_key": key, "coalesced_with": len(live) - 1},
             )
         )
@@ -96,9 +170,34 @@ def settle_sent(
             coalesced=len(live),
         )
     # A value not kept is not applied: an older change to that field may still set it.
-    lease.settlement.applied_fields.update(
-        {k: at for k, at in coalesced.field_times.items() if k not in not_kept}
-    )
+    kept = {k: at for k, at in coalesced.field_times.items() if k not in not_kept}
+    lease.settlement.applied_fields.update(kept)
+    lease.settlement.applied_by.update({k: senders[k] for k in kept if k in senders})
+    lease.settlement.clear_inflight = True
+
+
+def recovered(lease: Lease, records: Sequence[EventRecord], inflight: Inflight) -> None:
+    """A dead worker's calls all landed (workers/recovery.py): its events are applied, each with
+    the keys whose value it sent (all of them for plans written before senders were kept)."""
+    senders = inflight.field_senders
+    sent = orjson.dumps(inflight.body).decode()
+    for record in records:
+        own = [k for k in record_keys(record) if senders.get(k, record.event_id) == record.event_id]
+        lease.settlement.outcomes.append(
+            Outcome(
+                record.event_id,
+                EventStatus.APPLIED,
+                fields={
+                    "idempotency_key": inflight.idempotency_key,
+                    "patch": sent,
+                    "attempts": record.attempts + 1,
+                    "applied_fields": joined_keys(own),
+                },
+                history={"idempotency_key": inflight.idempotency_key, "recovered": True},
+            )
+        )
+    lease.settlement.applied_fields.update(inflight.field_times)
+    lease.settlement.applied_by.update(senders)
     lease.settlement.clear_inflight = True
 
 
@@ -110,20 +209,24 @@ def dead_letter(
     *,
     status: int | None = None,
     plan: WritePlan | None = None,
-    extra: dict[str, str] | None = None,
+    extra: dict[str, str | int] | None = None,
+    sent: bool = True,
 ) -> None:
+    """Dead letters. `sent`: the plan's calls reached ChartMogul (each event counts an attempt,
+    the record shows them as sent); an invalid_change never spends a call, so its plan is only
+    what would have been sent."""
     reason = reason or DeadLetterReason.REJECTED
     fields: dict[str, str | int] = {"reason": reason.value, "error": message}
     if status is not None:
         fields["http_status"] = status
     if plan is not None:
-        fields["patch"] = orjson.dumps(plan.to_json()["calls"]).decode()
+        fields["patch" if sent else "planned_calls"] = orjson.dumps(plan.to_json()["calls"]).decode()
     fields.update(extra or {})
     lease.settlement.outcomes += [
         Outcome(
             r.event_id,
             EventStatus.DEAD,
-            fields=fields,
+            fields={"attempts": r.attempts + 1, **fields} if sent and status is not None else fields,
             history={"reason": reason.value, "error": message},
         )
         for r in records

@@ -26,9 +26,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from relay.changes import CustomerChange
-from relay.coalesce import CoalescedChange
-from relay.contract import normalize_update, validate_update
+from relay.coalesce import CoalescedChange, contract_violations
+from relay.contract import normalize_update
 
 
 class WriteKind(StrEnum):
@@ -107,25 +106,7 @@ def plan_writes(coalesced: CoalescedChange, current: Mapping[str, Any] | None = 
         custom_remove=calls.custom_remove,
         idempotency_key=idempotency_key(coalesced.event_ids),
     )
-    # The contract's checks of tags and custom values apply to what the attribute calls send.
-    checked = dict(patch)
-    if coalesced.touches_attributes:
-        checked["attributes"] = {"tags": [*plan.tags_add, *plan.tags_remove], "custom": calls.custom_set}
-    violations = [str(v) for v in validate_update(checked, current=current)]
-    return replace(plan, violations=violations)
-
-
-def field_keys(change: CustomerChange) -> list[str]:
-    """The field keys a change writes, as coalescing and verification name them."""
-    keys: list[str] = []
-    for name, value in change.fields.items():
-        if name == "primary_contact" and isinstance(value, Mapping):
-            keys += [f"primary_contact.{sub}" for sub in value]
-        else:
-            keys.append(name)
-    keys += [f"tag:{tag}" for tag in (*change.tags_add, *change.tags_remove)]
-    keys += [f"custom:{key}" for key in (*change.custom_set, *change.custom_remove)]
-    return keys
+    return replace(plan, violations=contract_violations(coalesced, current))
 
 
 def idempotency_key(event_ids: Sequence[str]) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from relay.changes import CustomerRef
+from relay.chartmogul.client import ChartMogulClient
 from relay.store.links import Links
-from workers.chartmogul import ChartMogulClient
 
 # An ambiguous look-up's message names this many candidates at most.
 MAX_CANDIDATES_SHOWN = 10

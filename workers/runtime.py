@@ -17,17 +17,17 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import aiohttp
-import redis
 
+from relay.chartmogul.client import ChartMogulClient
+from relay.chartmogul.ratelimit import RateLimiter
+from relay.exceptions import StoreUnavailable
 from relay.logs import get_logger
 from relay.queue import queue_length, relay_queue, rq_connection, wake
 from relay.settings import Settings
 from relay.store import Store
-from workers.chartmogul import ChartMogulClient
 from workers.circuit import Circuit
 from workers.delivery import Deliverer, DeliveryConfig
 from workers.policy import RetrySchedule
-from workers.ratelimit import RateLimiter
 from workers.resolve import CustomerResolver
 
 T = TypeVar("T")
@@ -74,12 +74,15 @@ class DeliveryRuntime:
         settings = self.settings
         api_key = settings.require_api_key()
         self._store = store = Store.from_url(
-            settings.redis_url, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name
+            settings.redis_url,
+            event_ttl_s=settings.event_ttl_s,
+            dlq_ttl_s=settings.dlq_ttl_s,
+            dlq_mirror_queue=settings.queue_name,
         )
         try:
             await store.migrate()
-        except (redis.RedisError, OSError) as exc:  # the web app, or the next start, migrates
-            log.warning("migrate_failed", error=type(exc).__name__)
+        except StoreUnavailable as exc:  # the web app, or the next start, migrates
+            log.warning("migrate_failed", error=exc.cause)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=settings.delivery_concurrency, keepalive_timeout=30),
         )
@@ -174,9 +177,9 @@ class DeliveryRuntime:
                 ready = (await self.store.deliveries.waiting()).ready
                 if ready and await asyncio.to_thread(queue_length, self.queue) == 0:
                     await self._wake()
-            except (redis.RedisError, OSError) as exc:
+            except StoreUnavailable as exc:
                 # Redis restarting: keep trying; the client reconnects by itself.
-                log.warning("maintenance_failed", error=type(exc).__name__)
+                log.warning("maintenance_failed", error=exc.cause)
             except Exception:
                 # Whatever it was, this loop must outlive it: it recovers everyone's leases.
                 log.exception("maintenance_crashed")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 import uuid
 
-import redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
+from relay.exceptions import StoreUnavailable
 from relay.logs import get_logger
-from relay.queue import relay_queue, rq_connection
+from relay.queue import relay_queue, rq_connection, translated
 from relay.settings import Settings
 from workers import jobs
 from workers.runtime import DeliveryRuntime
@@ -73,9 +73,10 @@ def run_worker(settings: Settings, *, burst: bool = False, metrics_port: int | N
             )
             worker.runtime = runtime
             try:
-                worker.work(burst=burst, logging_level=settings.log_level.upper(), with_scheduler=False)
-            except redis.ConnectionError as exc:
-                log.warning("worker_lost_redis", error=type(exc).__name__)
+                with translated():
+                    worker.work(burst=burst, logging_level=settings.log_level.upper(), with_scheduler=False)
+            except StoreUnavailable as exc:
+                log.warning("worker_lost_redis", error=exc.cause)
             if burst or runtime.stopping.is_set():
                 break
             # RQ gives up on some Redis errors (e.g. while Redis restarts); nothing is lost,

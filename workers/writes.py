@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relay.changes import CustomerChange
+from relay.chartmogul.client import ChartMogulClient
 from relay.exceptions import Rejected
 from relay.logs import get_logger
 from relay.store import EventRecord
-from workers.chartmogul import ChartMogulClient
 from workers.decide import Action, Call, decide
-from workers.plan import WriteKind, WritePlan, field_keys, guessed_type
+from workers.plan import WriteKind, WritePlan, guessed_type
 from workers.verify import NotApplied, custom_not_set, patch_not_applied, tags_not_added, tags_not_removed
 
 log = get_logger("relay.delivery")
@@ -117,7 +117,7 @@ def declared_type(changes: Sequence[CustomerChange], key: str, value: Any) -> st
 
 
 def record_keys(record: EventRecord) -> list[str]:
-    return field_keys(record.change) if record.change else []
+    return record.change.field_keys() if record.change else []
 
 
 def not_kept_by_event(

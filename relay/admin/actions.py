@@ -2,9 +2,11 @@
 
 Replay re-maps by default: the event's stored CRM payload (`raw`) goes through the source's
 *current* mapping (`WebhookSource.remap`), so a mapping fix applies to the events it failed.
-`as_stored` resends the stored change (e.g. after `relay dlq edit`). When the current mapping
-refuses or ignores the payload the event is skipped, unless `force` sends the stored change.
-A dry run changes nothing and shows what would be sent.
+An operator's edit (`relay dlq edit`) is different: an edited dead letter is replayed as edited,
+by every replay, unless `remap` asks to re-map it (which replaces the edit). `as_stored`
+resends the stored change of any event. When the current mapping refuses or ignores the payload
+the event is skipped, unless `force` sends the stored change. A dry run changes nothing and
+shows what would be sent, and which of these it is (`mode`, `edited`, `differences`).
 
 Every action appends to the event's history (the store writes "replayed", "edited" and
 "purged"); nothing here deletes history.
@@ -21,13 +23,13 @@ import orjson
 
 from relay.admin.queries import QueryError, change_document
 from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES, CustomerChange, CustomerRef
-from relay.coalesce import coalesce
+from relay.coalesce import coalesce, contract_violations
+from relay.crms import SYNC_SOURCE
 from relay.exceptions import WebhookError
 from relay.logs import get_logger
 from relay.sources import WebhookSource
 from relay.sources.base import EARLIEST_EVENT_MS
 from relay.store import EventRecord, EventStatus, Replayed, Store, now_ms
-from relay.sync.plan import SYNC_SOURCE
 
 log = get_logger("relay.admin")
 EDIT_CLOCK_SKEW_MS = 300_000  # RELAY_MAX_CLOCK_SKEW_S's default
@@ -40,6 +42,7 @@ class ReplayOptions:
     dry_run: bool = False
     as_stored: bool = False
     force: bool = False
+    remap: bool = False  # re-map an edited dead letter too (its edit is replaced)
 
 
 @dataclass(slots=True)
@@ -52,13 +55,20 @@ class ReplayResult:
     differs_from_stored: bool | None = None
     warning: str | None = None
     error: str | None = None
+    edited: bool = False  # an operator edited its stored change
+    differences: list[str] = dataclasses.field(default_factory=list)  # re-mapped vs stored, by path
 
     @property
     def ok(self) -> bool:
         return self.outcome in ("replayed", "would_replay")
 
     def public(self) -> dict[str, Any]:
-        view: dict[str, Any] = {"event_id": self.event_id, "outcome": self.outcome, "mode": self.mode}
+        view: dict[str, Any] = {
+            "event_id": self.event_id,
+            "outcome": self.outcome,
+            "mode": self.mode,
+            "edited": self.edited,
+        }
         if self.change is not None:
             body, merged = patch_preview(self.change)
             view["customer"] = self.change.customer.key
@@ -66,6 +76,7 @@ class ReplayResult:
             view["patch"] = body
             view["merged_at_delivery"] = merged
             view["differs_from_stored"] = self.differs_from_stored
+            view["differences"] = self.differences
         if self.warning:
             view["warning"] = self.warning
         if self.error:
@@ -88,14 +99,17 @@ def plan_change(
 ) -> ReplayResult:
     """What replaying `record` would send, without sending it."""
     stored = record.change
-    if options.as_stored or record.source not in sources:
+    edited = "edited_at_ms" in record.details
+    if options.as_stored or record.source not in sources or (edited and not options.remap):
         if stored is None or stored.is_empty:  # (an invalid_event was never read: it has none)
             return ReplayResult(record.event_id, "skipped", error="the event has no stored change")
         warning = None
         # A sync event has no CRM payload to re-map: its change is what the sync found different.
-        if not options.as_stored and record.source != SYNC_SOURCE:
+        if not (options.as_stored or edited) and record.source != SYNC_SOURCE:
             warning = f"source {record.source!r} is not enabled here; replaying the stored change"
-        return ReplayResult(record.event_id, "would_replay", "as_stored", stored, False, warning=warning)
+        return ReplayResult(
+            record.event_id, "would_replay", "as_stored", stored, False, warning=warning, edited=edited
+        )
     refusal: str | None = None
     remapped: CustomerChange | None = None
     try:
@@ -115,8 +129,20 @@ def plan_change(
         else:
             remapped = dataclasses.replace(parsed.change, event_id=record.event_id)
     if remapped is not None:
-        differs = stored is None or remapped.to_json() != stored.to_json()
-        return ReplayResult(record.event_id, "would_replay", "remapped", remapped, differs)
+        differences = changed_paths(
+            orjson.loads(stored.to_json()) if stored else None, orjson.loads(remapped.to_json())
+        )
+        warning = "re-mapping replaces the operator's edit" if edited else None
+        return ReplayResult(
+            record.event_id,
+            "would_replay",
+            "remapped",
+            remapped,
+            bool(differences),
+            warning=warning,
+            edited=edited,
+            differences=differences,
+        )
     if options.force and stored is not None and not stored.is_empty:
         warning = f"{refusal}; replaying the stored change (force)"
         return ReplayResult(record.event_id, "would_replay", "as_stored", stored, False, warning=warning)
@@ -273,6 +299,10 @@ def validate_change(doc: object, *, event_id: str) -> CustomerChange:
     )
     if change.is_empty:
         raise QueryError("the change changes nothing: give fields, tags or custom attributes")
+    # The same rules as the relay's own changes, before any call is spent on it.
+    violations = contract_violations(coalesce([change]))
+    if violations:
+        raise QueryError("ChartMogul would refuse it: " + "; ".join(violations))
     return change
 
 

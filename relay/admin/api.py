@@ -5,12 +5,15 @@
     GET  /admin/events/{id}                 the record (change, patch, CRM payload) and its history
     GET  /admin/dlq?source=&reason=&status=&customer=&since=&until=&limit=&cursor=
     GET  /admin/dlq/{id}
-    POST /admin/dlq/replay   {"ids": [...]} or {"filter": {...}}, "dry_run", "as_stored", "force", "limit"
+    POST /admin/dlq/replay   {"ids": [...]} or {"filter": {...}}, "dry_run", "as_stored", "remap",
+                             "force", "limit" (an edited dead letter is sent as edited unless "remap")
     POST /admin/dlq/purge    {"ids": [...]} or {"filter": {...}}, "dry_run", "limit"
     PUT  /admin/dlq/{id}/change  {"set": {"fields.owner": "ann@acme.com"}, "unset": [...]}
                                  or {"change": {...}}
 
-Times (since, until) are durations ago ("1h", "30m", "7d") or ISO 8601. `status` on /dlq is
+Times (since, until) are durations ago ("1h", "30m", "7d"), "now", a time today on the server's
+clock ("10:05") or ISO 8601. An {id} may be the dashboard's job id of a dead letter (dlq-…). A
+dead letter's record carries `next_step`: what happened, what to do, and the command. `status` on /dlq is
 ChartMogul's HTTP status; on /events the event's status. Lists are newest first; pass
 `next_cursor` back as `cursor` for the next page. Bad input answers 400/422 with
 {"error": "..."}; Redis unreachable answers 503.
@@ -22,7 +25,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
-import redis
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,7 +34,7 @@ from relay.admin import actions, queries, state
 from relay.admin.redaction import Redactor
 from relay.appstate import AppState, app_state
 from relay.body import read_body
-from relay.exceptions import WebhookError
+from relay.exceptions import StoreUnavailable, WebhookError
 from relay.logs import get_logger
 from relay.queue import wake
 from relay.store import EventStatus
@@ -59,6 +61,7 @@ class BulkBody(_Body):
 class ReplayBody(BulkBody):
     as_stored: bool = False
     force: bool = False
+    remap: bool = False  # re-map edited dead letters too (else they are sent as edited)
 
 
 class EditBody(_Body):
@@ -103,8 +106,8 @@ def handler(func: Handler) -> Handler:
             if exc.close_connection:
                 response.headers["connection"] = "close"
             return response
-        except (redis.RedisError, OSError) as exc:
-            log.error("admin_redis_unavailable", error=type(exc).__name__, path=request.url.path)
+        except StoreUnavailable as exc:
+            log.error("admin_redis_unavailable", error=exc.cause, path=request.url.path)
             return _error(request, "Redis is unavailable; retry later", 503)
 
     return wrapped
@@ -170,7 +173,10 @@ async def events(request: Request) -> Response:
 @handler
 async def event(request: Request) -> Response:
     _params(request, set())
-    detail = await queries.event_detail(app_state(request).store, request.path_params["event_id"])
+    store = app_state(request).store
+    detail = await queries.event_detail(
+        store, await queries.resolve_id(store, request.path_params["event_id"])
+    )
     if detail is None:
         return _error(request, "no such event (unknown, or its record has expired)", 404)
     return _json(request, detail)
@@ -198,7 +204,10 @@ async def dead_letters(request: Request) -> Response:
 @handler
 async def dead_letter(request: Request) -> Response:
     _params(request, set())
-    detail = await queries.event_detail(app_state(request).store, request.path_params["event_id"])
+    store = app_state(request).store
+    detail = await queries.event_detail(
+        store, await queries.resolve_id(store, request.path_params["event_id"])
+    )
     if detail is None or detail["event"]["status"] != EventStatus.DEAD:
         return _error(request, "not in the dead-letter queue", 404)
     return _json(request, detail)
@@ -208,7 +217,7 @@ async def _selected(relay: AppState, body: BulkBody) -> list[str]:
     if (body.ids is None) == (body.filter is None):
         raise BadRequest('give either "ids" or "filter" ({} matches every dead letter)')
     if body.ids is not None:
-        return list(dict.fromkeys(body.ids))[: body.limit]
+        return (await queries.resolve_ids(relay.store, body.ids))[: body.limit]
     query = queries.DeadLetterFilter.from_document(body.filter)
     records = await queries.matching_dead_letters(relay.store, query, limit=body.limit)
     return [r.event_id for r in records]
@@ -217,14 +226,20 @@ async def _selected(relay: AppState, body: BulkBody) -> list[str]:
 @handler
 async def replay(request: Request) -> Response:
     body: ReplayBody = await _body(request, ReplayBody)
+    if body.as_stored and body.remap:
+        raise BadRequest('"as_stored" and "remap" contradict each other: give one')
     relay = app_state(request)
     event_ids = await _selected(relay, body)
-    options = actions.ReplayOptions(dry_run=body.dry_run, as_stored=body.as_stored, force=body.force)
+    options = actions.ReplayOptions(
+        dry_run=body.dry_run, as_stored=body.as_stored, force=body.force, remap=body.remap
+    )
     results = [r async for r in actions.replay_events(relay.store, relay.sources, event_ids, options)]
     replayed = sum(r.outcome == "replayed" for r in results)
     if replayed:
         await wake(relay.queue)
-        log.info("dlq_replayed", events=replayed, as_stored=body.as_stored, force=body.force)
+        log.info(
+            "dlq_replayed", events=replayed, as_stored=body.as_stored, remap=body.remap, force=body.force
+        )
     return _json(
         request,
         {
@@ -264,7 +279,7 @@ async def purge(request: Request) -> Response:
 async def edit(request: Request) -> Response:
     body: EditBody = await _body(request, EditBody)
     store = app_state(request).store
-    record = await store.ledger.event(request.path_params["event_id"])
+    record = await store.ledger.event(await queries.resolve_id(store, request.path_params["event_id"]))
     if record is None or record.status != EventStatus.DEAD:
         return _error(request, "not in the dead-letter queue", 404)
     if body.change is not None and (body.set or body.unset):

@@ -18,13 +18,20 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import redis
 from flask import Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
+from relay.exceptions import StoreUnavailable
 from relay.logs import get_logger
-from relay.queue import InvalidJobOperation, NoSuchJobError, compact, finished_meanwhile, requeue_failed
+from relay.queue import (
+    InvalidJobOperation,
+    NoSuchJobError,
+    compact,
+    finished_meanwhile,
+    redis_failure,
+    requeue_failed,
+)
 
 log = get_logger("relay.dashboard")
 
@@ -87,10 +94,9 @@ def on_error(exc: Exception) -> ResponseReturnValue:
         return _error(409, f"{exc} (only a failed job can be requeued)")
     if finished_meanwhile(exc):
         return _error(409, "a job finished while it was being deleted; look again, then retry")
-    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-        log.error(
-            "dashboard_redis_unavailable", error=type(exc).__name__, path=request.script_root + request.path
-        )
+    failure = exc if isinstance(exc, StoreUnavailable) else redis_failure(exc)
+    if isinstance(failure, StoreUnavailable):
+        log.error("dashboard_redis_unavailable", error=failure.cause, path=request.script_root + request.path)
         return _error(503, "Redis is unavailable; retry later")
     log.exception("dashboard_error", path=request.script_root + request.path, error=type(exc).__name__)
     return _error(500, "internal error")

@@ -10,75 +10,28 @@ opaque cursors.
 
 from __future__ import annotations
 
-import re
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from relay.store import EventRecord, EventStatus, Store, now_ms
+from relay.admin.advice import next_step
+from relay.crms import KNOWN_SOURCES, SYNC_SOURCE
+from relay.queue import mirrored_event_id
+from relay.store import DEAD_LETTER_REASONS, EventRecord, EventStatus, Store, now_ms
 from relay.store.eventlog import Page
 from relay.store.eventlog import QueryError as QueryError  # raised for bad cursors too
+from relay.times import TimeSpecError, iso, parse_time
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-MAX_DURATION_MS = 100 * 365 * 86_400_000
 EVENT_STATUSES: tuple[str, ...] = tuple(status.value for status in EventStatus)
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+# What an event's source may be: a webhook source, or `relay sync`.
+SOURCES: tuple[str, ...] = (*KNOWN_SOURCES, SYNC_SOURCE)
 # Detail fields stored as strings that are numbers to operators.
 _INT_FIELDS = ("http_status", "coalesced_with")
-
-
-# --- times ------------------------------------------------------------------------------
-
-
-def parse_duration_ms(text: str) -> int | None:
-    """ "90s", "30m", "1h", "1h30m", "7d", "2w", "500ms" → milliseconds; None if not a duration."""
-    text = text.strip().lower()
-    if not text:
-        return None
-    position, total = 0, 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != position:
-            return None
-        total += float(match.group(1)) * _UNIT_MS[match.group(2)]
-        position = match.end()
-    if position != len(text):
-        return None
-    if total > MAX_DURATION_MS:
-        raise QueryError(f"{text!r} is longer ago than anything the relay keeps")
-    return int(total)
-
-
-def parse_time(text: str, *, now: int | None = None) -> int:
-    """A point in time (ms): a duration means that long ago; else an ISO 8601 time (UTC if naive)."""
-    now = now_ms() if now is None else now
-    duration = parse_duration_ms(text)
-    if duration is not None:
-        return now - duration
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise QueryError(
-            f"{text!r} is neither a duration (30m, 1h, 7d) nor an ISO time (2026-11-20T10:00:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
-def iso(ms: int | None) -> str | None:
-    """ms as ISO 8601 UTC; None for no time and for one no calendar can show (a stored
-    occurred_at of 10**17 ms: the `_ms` field beside it still says what is stored)."""
-    if not ms:
-        return None
-    try:
-        moment = datetime.fromtimestamp(ms / 1000, UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_limit(value: str | int | None, *, default: int = DEFAULT_LIMIT) -> int:
@@ -94,7 +47,15 @@ def parse_limit(value: str | int | None, *, default: int = DEFAULT_LIMIT) -> int
 
 
 def _optional_time(value: str | None, now: int) -> int | None:
-    return parse_time(value, now=now) if value else None
+    try:
+        return parse_time(value, now=now) if value else None
+    except TimeSpecError as exc:
+        raise QueryError(str(exc)) from None
+
+
+def _check_choice(name: str, value: str | None, choices: Sequence[str]) -> None:
+    if value and value not in choices:
+        raise QueryError(f"{name} {value!r} is not one of: {', '.join(choices)}")
 
 
 def _check_range(since_ms: int | None, until_ms: int | None) -> None:
@@ -127,15 +88,15 @@ class EventFilter:
         now = now_ms() if now is None else now
         if status and status not in EVENT_STATUSES:
             raise QueryError(f"status must be one of {', '.join(EVENT_STATUSES)}")
+        _check_choice("source", source, SOURCES)
         since_ms, until_ms = _optional_time(since, now), _optional_time(until, now)
         _check_range(since_ms, until_ms)
         return cls(customer or None, status or None, source or None, since_ms, until_ms)
 
     def matches(self, record: EventRecord) -> bool:
-        return (
-            (self.status is None or record.status == self.status)
-            and (self.source is None or record.source == self.source)
-            and (self.customer is None or record.customer == self.customer)
+        """The customer is not checked here: the customer's events indexes are what is read."""
+        return (self.status is None or record.status == self.status) and (
+            self.source is None or record.source == self.source
         )
 
 
@@ -149,6 +110,7 @@ class DeadLetterFilter:
     customer: str | None = None
     since_ms: int | None = None
     until_ms: int | None = None
+    customer_keys: frozenset[str] = frozenset()  # every key the customer is known by (customer_keys)
 
     @classmethod
     def parse(
@@ -169,6 +131,8 @@ class DeadLetterFilter:
                 http_status = int(status)
             except (TypeError, ValueError):
                 raise QueryError(f"status is ChartMogul's HTTP status (e.g. 400), not {status!r}") from None
+        _check_choice("source", source, SOURCES)
+        _check_choice("reason", reason, DEAD_LETTER_REASONS)
         since_ms, until_ms = _optional_time(since, now), _optional_time(until, now)
         _check_range(since_ms, until_ms)
         return cls(source or None, reason or None, http_status, customer or None, since_ms, until_ms)
@@ -209,7 +173,7 @@ class DeadLetterFilter:
             and (self.source is None or record.source == self.source)
             and (self.reason is None or record.details.get("reason") == self.reason)
             and (self.http_status is None or record.details.get("http_status") == str(self.http_status))
-            and (self.customer is None or record.customer == self.customer)
+            and (self.customer is None or _named_by(record, self.customer_keys or {self.customer}))
         )
 
     def describe(self) -> str:
@@ -232,6 +196,57 @@ def _str_or_none(value: str | int | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _named_by(record: EventRecord, keys: frozenset[str] | set[str]) -> bool:
+    ref = record.change.customer if record.change is not None else None
+    named = {
+        record.customer,
+        ref.key if ref else "",
+        f"crm:{ref.crm_record}" if ref and ref.crm_record else "",
+    }
+    return bool(named & set(keys))
+
+
+# --- customers --------------------------------------------------------------------------
+
+_KEY_PREFIXES = ("crm:", "ext:", "extn:", "email:", "uuid:")
+
+
+def customer_key(given: str) -> str:
+    """How an operator names a customer → its key: a uuid (cus_…), a CRM record
+    (hubspot:company:9001, or crm:…), an email, an external id (ext:<data source>:<id>, or the
+    bare id of events that named no data source), or a key as the relay prints it."""
+    text = given.strip()
+    if text.startswith("cus_") or text.startswith(_KEY_PREFIXES):
+        return text
+    if "@" in text:
+        return f"email:{text.lower()}"
+    if text.split(":")[0] in KNOWN_SOURCES and text.count(":") >= 2:
+        return f"crm:{text}"
+    return f"ext:*:{text}"
+
+
+async def customer_keys(store: Store, given: str) -> frozenset[str]:
+    """Every key the customer is known by: the one given, the uuid it resolved to (the link
+    table, a cached look-up), and the CRM records and keys linked to that uuid. A customer's
+    events are indexed under the key they named it by and, once resolved, under its uuid."""
+    key = customer_key(given)
+    found = {key}
+    uuid = key if key.startswith("cus_") else None
+    if uuid is None:
+        record = key.removeprefix("crm:") if key.startswith("crm:") else None
+        for link in (record, key):
+            if link and (linked := await store.links.get(link)):
+                uuid = linked
+                break
+        uuid = uuid or await store.links.cached_lookup(key)
+    if uuid:
+        found.add(uuid)
+        for link, target in (await store.links.all()).items():
+            if target == uuid:
+                found.add(link if link.startswith(_KEY_PREFIXES) else f"crm:{link}")
+    return frozenset(found)
+
+
 # --- listing ----------------------------------------------------------------------------
 
 
@@ -242,8 +257,9 @@ def page_public(page: Page, name: str) -> dict[str, Any]:
 async def list_events(
     store: Store, query: EventFilter, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page:
+    known = sorted(await customer_keys(store, query.customer)) if query.customer else None
     return await store.log.events(
-        customer=query.customer,
+        customer=known,
         matches=query.matches,
         since_ms=query.since_ms,
         until_ms=query.until_ms,
@@ -255,6 +271,8 @@ async def list_events(
 async def list_dead_letters(
     store: Store, query: DeadLetterFilter, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page:
+    if query.customer and not query.customer_keys:
+        query = dataclasses.replace(query, customer_keys=await customer_keys(store, query.customer))
     return await store.log.dead_letters(
         matches=query.matches,
         since_ms=query.since_ms,
@@ -295,7 +313,8 @@ def change_document(record: EventRecord) -> dict[str, Any] | None:
 
 
 def public_record(record: EventRecord, *, with_raw: bool = False) -> dict[str, Any]:
-    """The record as the admin API and `--json` show it: typed numbers, JSON parsed, ISO times."""
+    """The record as the admin API and `--json` show it: typed numbers, JSON parsed, ISO times,
+    the field keys its change touches, and for a dead letter what to do next."""
     view: dict[str, Any] = record.to_public()
     for name in _INT_FIELDS:
         if isinstance(view.get(name), str) and view[name].lstrip("-").isdigit():
@@ -306,11 +325,29 @@ def public_record(record: EventRecord, *, with_raw: bool = False) -> dict[str, A
     for name in [n for n in view if n.endswith("_at_ms")]:
         view[name.removesuffix("_ms")] = iso(view[name]) if isinstance(view[name], int) else None
     view["change"] = change_document(record)
-    if isinstance(view.get("patch"), str):
-        view["patch"] = _json_or_text(view["patch"])
+    view["fields"] = record.change.field_keys() if record.change is not None else []
+    for name in ("patch", "planned_calls", "stale_fields"):
+        if isinstance(view.get(name), str):
+            view[name] = _json_or_text(view[name])
+    view["edited"] = "edited_at_ms" in view
+    if record.status == EventStatus.DEAD:
+        view["next_step"] = next_step(view.get("reason"), record.event_id)
     if with_raw:
         view["raw"] = _json_or_text(record.raw)
     return view
+
+
+async def resolve_id(store: Store, given: str) -> str:
+    """The event an operator means: an event id, or the dashboard's job id of a dead letter
+    (`dlq-hubspot_c42`, pasted from /dashboard) when no event has that id."""
+    mirrored = mirrored_event_id(given)
+    if mirrored is None or mirrored == given or await store.ledger.event(given) is not None:
+        return given
+    return mirrored
+
+
+async def resolve_ids(store: Store, given: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys([await resolve_id(store, text) for text in given]))
 
 
 async def event_detail(store: Store, event_id: str) -> dict[str, Any] | None:

@@ -3,14 +3,15 @@ they print with --json is the admin API's, unchanged)."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from relay.admin.queries import iso
 from relay.admin.state import RelayState
+from relay.times import iso
 
 
 def duration(seconds: float) -> str:
@@ -38,84 +39,198 @@ def compact_json(doc: Any) -> str:
     return orjson.dumps(doc).decode()
 
 
-def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+def table(
+    rows: Sequence[Sequence[str]],
+    header: Sequence[str],
+    *,
+    width: int | None = None,
+    shrink: int | None = None,
+) -> list[str]:
+    """Columns padded to their widest cell. With `width` (the terminal's), the last column is
+    wrapped at word boundaries to fit beside the others, or, when too little room is left, on
+    lines of its own below its row; at most MAX_TEXT_LINES, the rest abbreviated with "…". When
+    the other columns alone are wider than the terminal, column `shrink` is abbreviated with "…"
+    (never an id an operator pastes into the next command)."""
+    fixed = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
+    over = sum(fixed) + 2 * len(fixed) - (width or 0)
+    if width and shrink is not None and over > 0:
+        fixed[shrink] = max(MIN_SHRUNK, fixed[shrink] - over)
+    indent = sum(fixed) + 2 * len(fixed)
+    room = (width - indent) if width else None
+    below = room is not None and room < MIN_TEXT_WIDTH
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(abbreviated(str(c), w).ljust(w) for c, w in zip(cells, fixed, strict=False))
+
+    # Text below its row: its column's name would only widen the header past the terminal.
+    lines = [(line(header) + ("" if below else "  " + header[-1])).rstrip()]
     for row in rows:
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        text = str(row[-1])
+        if room is None:
+            lines.append((line(row) + "  " + text).rstrip())
+        elif below:
+            lines.append(line(row).rstrip())
+            lines += ["    " + part for part in wrapped(text, (width or 80) - 4)]
+        else:
+            parts = wrapped(text, room) or [""]
+            lines.append((line(row) + "  " + parts[0]).rstrip())
+            lines += [" " * indent + part for part in parts[1:]]
     return lines
 
 
-def events_table(records: Sequence[dict[str, Any]]) -> list[str]:
+MIN_SHRUNK = 12
+
+
+def abbreviated(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+MIN_TEXT_WIDTH = 30
+MAX_TEXT_LINES = 3
+
+
+def wrapped(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width`, broken between words; a word longer than a line,
+    and lines past MAX_TEXT_LINES, end in "…" (never cut off without saying so)."""
+    width = max(width, 10)
+    lines = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+    lines = [part if len(part) <= width else part[: width - 1] + "…" for part in lines]
+    if len(lines) > MAX_TEXT_LINES:
+        last = lines[MAX_TEXT_LINES - 1]
+        lines = [*lines[: MAX_TEXT_LINES - 1], (last[: width - 1] if len(last) >= width else last) + "…"]
+    return lines
+
+
+def short_time(moment: str | None) -> str:
+    """ISO time to the second, still ISO (and UTC, with its Z): `2026-12-05T11:09:41Z`."""
+    if not moment:
+        return ""
+    return moment.split(".")[0].removesuffix("Z") + "Z"
+
+
+def status_label(record: dict[str, Any]) -> str:
+    reason = record.get("reason")
+    return (
+        f"{record['status']}: {reason}"
+        if reason and record["status"] in ("dead", "ignored")
+        else record["status"]
+    )
+
+
+def events_table(records: Sequence[dict[str, Any]], *, width: int | None = None) -> list[str]:
     rows = [
         [
-            r.get("received_at") or "",
+            short_time(r.get("occurred_at")),
+            short_time(r.get("received_at")),
             r["event_id"],
-            r["source"],
             r["customer"],
-            r["status"],
-            str(r["attempts"]),
-            str(r.get("reason") or ""),
+            status_label(r),
+            ", ".join(r.get("fields") or []),
         ]
         for r in records
     ]
-    return table(rows, ["RECEIVED", "EVENT", "SOURCE", "CUSTOMER", "STATUS", "ATTEMPTS", "REASON"])
+    header = ["OCCURRED", "RECEIVED", "EVENT", "CUSTOMER", "STATUS", "FIELDS"]
+    return table(rows, header, width=width, shrink=3)
 
 
-def dead_letters_table(records: Sequence[dict[str, Any]]) -> list[str]:
+def dead_letters_table(records: Sequence[dict[str, Any]], *, width: int | None = None) -> list[str]:
     rows = [
         [
-            r.get("dead_at") or "",
+            short_time(r.get("dead_at")),
             r["event_id"],
-            r["source"],
             r["customer"],
-            str(r.get("reason") or ""),
+            str(r.get("reason") or "") + (" (edited)" if r.get("edited") else ""),
             str(r.get("http_status") or ""),
-            str(r.get("error") or "")[:80],
+            str(r.get("error") or ""),
         ]
         for r in records
     ]
-    return table(rows, ["DEAD AT", "EVENT", "SOURCE", "CUSTOMER", "REASON", "HTTP", "ERROR"])
+    return table(rows, ["DEAD AT", "EVENT", "CUSTOMER", "REASON", "HTTP", "ERROR"], width=width, shrink=2)
 
 
 def event_text(detail: dict[str, Any]) -> list[str]:
+    """The record's current state (what the latest outcome found), then its history (every
+    attempt, in order): the two are never mixed."""
     event = detail["event"]
-    lines = [f"Event {event['event_id']}  ({event['status']})"]
-    for label, name in (
-        ("source", "source"),
-        ("customer", "customer"),
-        ("occurred", "occurred_at"),
-        ("received", "received_at"),
-        ("attempts", "attempts"),
-        ("reason", "reason"),
-        ("http status", "http_status"),
-        ("error", "error"),
-        ("applied by", "applied_by"),
-        ("applied", "applied_fields"),
-        ("not applied", "not_applied"),
-    ):
-        if event.get(name) not in (None, ""):
-            lines.append(f"  {label + ':':<13}{event[name]}")
-    lines.append(f"  {'change:':<13}{compact_json(event.get('change'))}")
+    lines = [f"Event {event['event_id']}  ({status_label(event)})"]
+
+    def add(label: str, value: Any) -> None:
+        if value not in (None, "", [], {}):
+            lines.append(f"  {label + ':':<16}{value}")
+
+    add("source", event.get("source"))
+    add("customer", event.get("customer"))
+    add("occurred", event.get("occurred_at"))
+    add("received", event.get("received_at"))
+    add("fields", ", ".join(event.get("fields") or []))
+    add("attempts", f"{event.get('attempts', 0)} (deliveries that sent it to ChartMogul)")
+    add("http status", event.get("http_status"))
+    add("error", event.get("error"))
+    add("applied", (event.get("applied_fields") or "").replace(",", ", "))
+    add("not applied", event.get("not_applied"))
+    add("stale", stale_text(event.get("stale_fields")))
+    add("delivered with", (event.get("delivered_with") or "").replace(",", ", "))
+    if event.get("edited"):
+        add("edited", f"{event.get('edited_at')}: a replay sends the edited change (--remap re-maps)")
+    lines.append(f"  {'change:':<16}{compact_json(event.get('change'))}")
     if event.get("patch") is not None:
-        lines.append(f"  {'calls sent:':<13}{compact_json(event['patch'])}")
-    lines.append(f"  {'payload:':<13}{compact_json(event.get('raw'))[:2000]}")
+        lines.append(f"  {'calls sent:':<16}{compact_json(event['patch'])}")
+    if event.get("planned_calls") is not None:
+        lines.append(f"  {'not sent:':<16}{compact_json(event['planned_calls'])} (refused before sending)")
+    lines.append(f"  {'payload:':<16}{compact_json(event.get('raw'))[:2000]}")
+    step = event.get("next_step")
+    if step:
+        lines.append(f"What to do: {step['what_to_do']}")
+        if step.get("command"):
+            lines.append(f"  {step['command']}")
     lines.append("History")
     for entry in detail["history"]:
-        rest = {k: v for k, v in entry.items() if k not in ("at_ms", "what")}
         lines.append(
-            f"  {iso(entry.get('at_ms'))}  {entry.get('what', '?'):<10} {compact_json(rest) if rest else ''}"
+            f"  {iso(entry.get('at_ms'))}  {entry.get('what', '?'):<10} {history_text(entry)}".rstrip()
         )
     return lines
 
 
+def stale_text(won: Any) -> str:
+    """`{"city": "evt_9", "zip": "evt_9"}` → "city, zip (newer: evt_9)"."""
+    if not isinstance(won, dict) or not won:
+        return ""
+    by_winner: dict[str, list[str]] = {}
+    for key, winner in won.items():
+        by_winner.setdefault(str(winner or ""), []).append(key)
+    parts = [
+        ", ".join(keys) + (f" (newer: {winner})" if winner else " (a newer change was applied)")
+        for winner, keys in by_winner.items()
+    ]
+    return "; ".join(parts)
+
+
+# History details that are the relay's own bookkeeping, not what happened.
+_INTERNAL = ("at_ms", "what", "idempotency_key")
+
+
+def history_text(entry: dict[str, Any]) -> str:
+    rest = {k: v for k, v in entry.items() if k not in _INTERNAL}
+    others = rest.pop("coalesced_with", None)
+    text = compact_json(rest) if rest else ""
+    if others:
+        text = f"with {others} other event(s) in one delivery {text}".rstrip()
+    return text
+
+
 def replay_text(result: dict[str, Any]) -> list[str]:
+    """One replay (or its dry run): which change it sends and why that one: the edited change,
+    the stored one, or the CRM payload re-mapped (and what differs from the stored change)."""
     outcome = result["outcome"].replace("_", " ")
-    mode = {"remapped": "re-mapped through the current mapping", "as_stored": "the stored change"}.get(
-        result.get("mode") or "", ""
-    )
+    mode = result.get("mode") or ""
+    if mode == "as_stored" and result.get("edited"):
+        how = "as edited; --remap re-maps the CRM payload instead"
+    else:
+        how = {"remapped": "re-mapped through the current mapping", "as_stored": "the stored change"}.get(
+            mode, ""
+        )
     head = f"{result['event_id']}: {outcome}" + (
-        f" ({mode})" if mode and result["outcome"] != "skipped" else ""
+        f" ({how})" if how and result["outcome"] != "skipped" else ""
     )
     if result.get("customer"):
         head += f" → {result['customer']}"
@@ -125,8 +240,14 @@ def replay_text(result: dict[str, Any]) -> list[str]:
     if result.get("error"):
         lines.append(f"  {result['error']}")
     if "change" in result and result["outcome"] == "would_replay":
-        same = " (same as stored)" if result.get("differs_from_stored") is False else ""
-        lines.append(f"  change{same}: {compact_json(result['change'])}")
+        if mode == "remapped":
+            differences = result.get("differences") or []
+            lines.append(
+                "  differs from the stored change: " + ", ".join(differences)
+                if differences
+                else "  same as the stored change"
+            )
+        lines.append(f"  change: {compact_json(result['change'])}")
         lines.append(f"  PATCH body: {compact_json(result['patch'])}")
         merged = result.get("merged_at_delivery")
         if merged:
@@ -181,6 +302,11 @@ def status_text(state: RelayState, *, redis_url: str) -> list[str]:
     if state.dlq_total:
         reasons = " · ".join(f"{reason} {count}" for reason, count in sorted(state.dlq_by_reason.items()))
         lines.append(f"Dead letters {state.dlq_total}: {reasons}  (relay dlq list)")
+        left = max(0.0, state.dlq_retention_s - state.dlq_oldest_age_s)
+        lines.append(
+            f"             oldest died {duration(state.dlq_oldest_age_s)} ago; it expires in {duration(left)}"
+            f" (kept {duration(state.dlq_retention_s)}: RELAY_DLQ_TTL_S)"
+        )
     else:
         lines.append("Dead letters none")
     return lines

@@ -12,9 +12,9 @@ import asyncio
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from relay.admin.queries import iso
 from relay.queue import Queue, WorkerInfo, queue_length, read_workers
 from relay.store import Store, now_ms
+from relay.times import iso
 
 
 @dataclass(slots=True)
@@ -36,6 +36,8 @@ class RelayState:
     oldest_waiting: OldestWaiting | None = None
     dlq_total: int = 0
     dlq_by_reason: dict[str, int] = field(default_factory=dict)
+    dlq_oldest_age_s: float = 0.0  # how long ago the oldest dead letter died (0: none)
+    dlq_retention_s: int = 0  # how long a dead letter is kept (RELAY_DLQ_TTL_S)
     circuit: dict[str, Any] = field(default_factory=lambda: {"state": "closed"})
     rate: dict[str, Any] = field(default_factory=dict)
     workers: list[WorkerInfo] = field(default_factory=list)
@@ -62,6 +64,8 @@ async def snapshot(
             event_id, customer, received_ms, round(max(0, now - received_ms) / 1000, 3)
         )
     state.dlq_total, state.dlq_by_reason = await store.log.dead_letter_counts(cap=dlq_cap)
+    state.dlq_oldest_age_s = round(await store.log.oldest_dead_letter_age_s(), 3)
+    state.dlq_retention_s = store.dlq_ttl_s
     circuit = await store.circuit.read()
     if circuit["state"] == "open":
         circuit["since"] = iso(circuit["since_ms"])

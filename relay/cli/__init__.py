@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Any
 
 import click
-import redis
 
-from relay.cli.common import load_settings, redacted
+from relay.cli.common import load_settings
 from relay.cli.dlq import dlq
+from relay.cli.errors import TRANSLATED, UNREACHABLE, one_line, port_in_use, require_free_port
 from relay.cli.events import events
 from relay.cli.links import links
 from relay.cli.mapping import mapping
+from relay.cli.send import send
 from relay.cli.status import status
 from relay.cli.sync import sync
-from relay.mapping.config import MappingError
-from relay.settings import MissingSetting
-from relay.sources.close import CloseKeyError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class RelayGroup(click.Group):
+    """The `relay` group: whatever command raises one of the mistakes relay/cli/errors.py knows
+    (a bad setting, Redis or ChartMogul unreachable, a refused key), the operator sees one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TRANSLATED as exc:
+            raise one_line(exc) from None
+
+
+@click.group(cls=RelayGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="chartmogul-relay")
 def cli() -> None:
     """chartmogul-relay: keeps ChartMogul customers in step with your CRM."""
@@ -44,6 +55,7 @@ def serve(host: str, port: int, proxy_headers: bool) -> None:
             "no webhook source is configured: set RELAY_GENERIC_SECRET (a whsec_… secret) "
             "or a CRM's secret (see the README's settings table)"
         )
+    require_free_port(host, port)
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -65,12 +77,9 @@ def worker(burst: bool, metrics_port: int | None) -> None:
     from workers.worker import run_worker
 
     settings = load_settings()
-    try:
-        run_worker(settings, burst=burst, metrics_port=metrics_port)
-    except redis.ConnectionError as exc:
-        raise click.ClickException(
-            f"cannot reach Redis at {redacted(settings.redis_url)} (RELAY_REDIS_URL): {type(exc).__name__}"
-        ) from None
+    if metrics_port is not None:
+        require_free_port("0.0.0.0", metrics_port, "--metrics-port")
+    run_worker(settings, burst=burst, metrics_port=metrics_port)
 
 
 @cli.command()
@@ -94,10 +103,13 @@ def simulator(host: str, port: int, api_key: str, seed: str | None, behaviour: t
     from relay.simulator.customers import InvalidSetup
 
     load_settings()
+    require_free_port(host, port)
     try:
         run_simulator(host, port, api_key, seed, behaviour)
     except InvalidSetup as exc:
         raise click.BadParameter(str(exc), param_hint="--behaviour or --seed") from None
+    except OSError as exc:  # taken between the check and the bind
+        raise port_in_use(host, port, "--port", exc) from None
 
 
 @cli.command()
@@ -107,6 +119,11 @@ def dev(port: int, simulator_port: int) -> None:
     """Run everything locally: Redis (if needed), web, worker, and the simulator when no API key is set."""
     from relay.dev import run_dev
 
+    settings = load_settings()
+    # Refused before anything starts: "running" must never be printed over a port another owns.
+    require_free_port("127.0.0.1", port)
+    if settings.chartmogul_api_key is None:  # the simulator runs too
+        require_free_port("127.0.0.1", simulator_port, "--simulator-port")
     sys.exit(run_dev(web_port=port, simulator_port=simulator_port))
 
 
@@ -116,12 +133,20 @@ cli.add_command(events)
 cli.add_command(status)
 cli.add_command(mapping)
 cli.add_command(sync)
+cli.add_command(send)
 
 
 def main() -> None:
-    # Configuration mistakes end with one line naming what to fix, never a traceback.
+    # The group turns every known mistake into one line; what is left is a bug of ours, said in
+    # one line too (RELAY_LOG_LEVEL=DEBUG shows its traceback).
     try:
         cli(standalone_mode=True)
-    except (MissingSetting, MappingError, CloseKeyError) as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
+    except Exception as exc:
+        if os.environ.get("RELAY_LOG_LEVEL", "").upper() == "DEBUG":
+            raise
+        click.echo(
+            f"Error: unexpected {type(exc).__name__}: {str(exc)[:300]} (a bug in the relay; "
+            "run again with RELAY_LOG_LEVEL=DEBUG for the traceback, and report it)",
+            err=True,
+        )
+        sys.exit(UNREACHABLE)

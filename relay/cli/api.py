@@ -1,8 +1,7 @@
 """ChartMogul's API for commands that read the account (`relay sync`, `relay links suggest`).
 
-The one aiohttp client lives in workers/chartmogul.py; this is the second entry point allowed
-to import from workers/ (lazily, inside the function), like `relay worker`. Its calls share the
-fleet's rate limit with the workers, so a sync never starves delivery of its budget.
+The client is the workers' own (relay/chartmogul/), so its calls share the fleet's rate limit
+with delivery: a sync never starves delivery of its budget.
 """
 
 from __future__ import annotations
@@ -11,6 +10,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
+
+from relay.chartmogul import ChartMogulClient, RateLimiter
 from relay.settings import Settings
 from relay.store import Store
 
@@ -20,11 +22,6 @@ async def customer_pages(
     settings: Settings, store: Store
 ) -> AsyncIterator[AsyncIterator[list[dict[str, Any]]]]:
     """The account's customers, a page of 200 at a time, through the shared rate limit."""
-    import aiohttp
-
-    from workers.chartmogul import ChartMogulClient
-    from workers.ratelimit import RateLimiter
-
     limiter = RateLimiter(
         store.limits,
         per_s=settings.rate_limit_per_s,

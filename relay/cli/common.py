@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
+import contextlib
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import click
-import redis
 
 from relay.admin.redaction import Redactor
+from relay.exceptions import StoreUnavailable
 from relay.logs import configure_logging
-from relay.settings import Settings, get_settings
+from relay.settings import Settings, get_settings, redacted_url
 from relay.store import Store
 
 T = TypeVar("T")
-
-
-def redacted(url: str) -> str:
-    """A URL safe to print: any password replaced."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 def load_settings() -> Settings:
@@ -40,7 +32,10 @@ def run_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
 
     async def main() -> T:
         store = Store.from_url(
-            settings.redis_url, event_ttl_s=settings.event_ttl_s, dlq_mirror_queue=settings.queue_name
+            settings.redis_url,
+            event_ttl_s=settings.event_ttl_s,
+            dlq_ttl_s=settings.dlq_ttl_s,
+            dlq_mirror_queue=settings.queue_name,
         )
         try:
             return await work(store)
@@ -49,7 +44,17 @@ def run_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (redis.ConnectionError, OSError) as exc:
+    except StoreUnavailable as exc:
         raise click.ClickException(
-            f"cannot reach Redis at {redacted(settings.redis_url)} (RELAY_REDIS_URL): {type(exc).__name__}"
+            f"cannot reach Redis at {redacted_url(settings.redis_url)} (RELAY_REDIS_URL): {exc.cause}"
         ) from None
+
+
+@contextlib.contextmanager
+def progress(length: int, label: str) -> Iterator[Any]:
+    """click's progress bar on stderr; off a terminal click prints only the label, so the line is
+    ended here (the next line of output must not run on after it)."""
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield bar
+    if not sys.stderr.isatty():
+        click.echo("", err=True)

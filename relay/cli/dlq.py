@@ -4,8 +4,10 @@ relay dlq list --reason rejected --since 1h
 relay dlq show EVENT_ID
 relay dlq replay --reason rejected --since 1h --dry-run      # what would be sent
 relay dlq replay --reason rejected --since 1h                # re-mapped through the current mapping
-relay dlq edit EVENT_ID --set fields.owner=ann@acme.com      # then: replay EVENT_ID --as-stored
+relay dlq edit EVENT_ID --set fields.owner=ann@acme.com      # then: replay EVENT_ID (as edited)
 relay dlq purge --reason customer_not_found --until 3d
+
+EVENT_ID may also be the dashboard's job id of a dead letter (dlq-…), pasted from /dashboard.
 """
 
 from __future__ import annotations
@@ -18,12 +20,11 @@ import click
 import orjson
 
 from relay.admin import actions, queries, render
-from relay.cli.common import load_settings, run_store
-from relay.cli.events import TIME_HELP, echo_json, echo_lines, usage
-from relay.crms import KNOWN_SOURCES
+from relay.cli.common import load_settings, progress, run_store
+from relay.cli.events import TIME_HELP, echo_json, echo_lines, say_clock, terminal_width, usage
 from relay.settings import Settings
 from relay.sources import enabled_sources
-from relay.store import DeadLetterReason, Store
+from relay.store import DEAD_LETTER_REASONS, Store
 from relay.store.eventlog import Page
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,8 +34,8 @@ def filter_options(func: F) -> F:
     """--reason --source --status --customer --since --until (since/until: when dead-lettered)."""
     for option in reversed(
         [
-            click.option("--reason", help=", ".join(DeadLetterReason) + "."),
-            click.option("--source", help=", ".join(KNOWN_SOURCES)),
+            click.option("--reason", type=click.Choice(DEAD_LETTER_REASONS), help="Why it died."),
+            click.option("--source", type=click.Choice(queries.SOURCES), help="Where it came from."),
             click.option("--status", "http_status", help="ChartMogul's HTTP status (e.g. 400)."),
             click.option("--customer", help="A ChartMogul uuid (cus_…) or an unresolved key."),
             click.option("--since", help=f"Dead-lettered since. {TIME_HELP}"),
@@ -78,7 +79,11 @@ def select(
     if event_ids and (not query.is_empty or select_all):
         raise click.UsageError("give event ids or a filter, not both")
     if event_ids:
-        return list(dict.fromkeys(event_ids)), False
+
+        async def known(store: Store) -> list[str]:
+            return await queries.resolve_ids(store, event_ids)
+
+        return run_dlq(settings, known), False
     if query.is_empty and not select_all:
         raise click.UsageError(
             f"give event ids, a filter (--reason, --since, …) or --all to {verb} every dead letter"
@@ -124,11 +129,12 @@ def dlq_list(limit: int, cursor: str | None, as_json: bool, **filters: str | Non
 
     page: Page = run_dlq(settings, work)
     records = [queries.public_record(r) for r in page.records]
+    say_clock(filters.get("since"), filters.get("until"))
     if as_json:
         for record in records:
             echo_json(settings, record)
     elif records:
-        echo_lines(settings, render.dead_letters_table(records))
+        echo_lines(settings, render.dead_letters_table(records, width=terminal_width()))
     else:
         click.echo("The dead-letter queue is empty." if query.is_empty else "No dead letter matches.")
     if page.next_cursor:
@@ -143,7 +149,7 @@ def dlq_show(event_id: str, as_json: bool) -> None:
     settings = load_settings()
 
     async def work(store: Store) -> dict[str, Any] | None:
-        return await queries.event_detail(store, event_id)
+        return await queries.event_detail(store, await queries.resolve_id(store, event_id))
 
     detail = run_dlq(settings, work)
     if detail is None or detail["event"]["status"] != "dead":
@@ -161,6 +167,11 @@ def dlq_show(event_id: str, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; change nothing.")
 @click.option("--as-stored", is_flag=True, help="Send the stored change as it is (no re-mapping).")
 @click.option(
+    "--remap",
+    is_flag=True,
+    help="Re-map edited dead letters too (their edit is replaced); without it they are sent as edited.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Also send again events already applied; and if the current mapping refuses an event, send its "
@@ -172,14 +183,18 @@ def dlq_replay(
     select_all: bool,
     dry_run: bool,
     as_stored: bool,
+    remap: bool,
     force: bool,
     yes: bool,
     **filters: str | None,
 ) -> None:
-    """Queue dead letters again, re-mapped through the current mapping (after fixing the cause).
+    """Queue dead letters again, re-mapped through the current mapping (after fixing the cause);
+    an edited dead letter is sent as edited (--remap re-maps it too).
 
-    Give event ids, or a filter for a bulk replay. Try --dry-run first.
+    Give event ids, or a filter for a bulk replay. Try --dry-run first: it says which each is.
     """
+    if as_stored and remap:
+        raise click.UsageError("--as-stored and --remap contradict each other: give one")
     settings = load_settings()
     query = parse_filter(**filters)
     ids, bulk = select(settings, event_ids, query, select_all, "replay")
@@ -188,7 +203,7 @@ def dlq_replay(
         return
     if bulk and not dry_run and not yes:
         click.confirm(f"Replay {len(ids)} dead letter(s) ({query.describe()})?", abort=True)
-    options = actions.ReplayOptions(dry_run=dry_run, as_stored=as_stored, force=force)
+    options = actions.ReplayOptions(dry_run=dry_run, as_stored=as_stored, force=force, remap=remap)
     sources = enabled_sources(settings)
 
     async def work(store: Store) -> list[dict[str, Any]]:
@@ -199,7 +214,7 @@ def dlq_replay(
                 results.append(result.public())
                 echo_lines(settings, render.replay_text(results[-1]), err=not result.ok)
             return results
-        with click.progressbar(length=len(ids), label="Replaying", file=sys.stderr) as bar:
+        with progress(len(ids), "Replaying") as bar:
             results = []
             async for result in replaying:
                 results.append(result.public())
@@ -228,17 +243,20 @@ def dlq_replay(
 )
 @click.option("--unset", "unsets", multiple=True, metavar="PATH", help="Remove a key, e.g. fields.city")
 def dlq_edit(event_id: str, assignments: tuple[str, ...], unsets: tuple[str, ...]) -> None:
-    """Fix a dead letter's stored change (it stays dead-lettered; then replay it --as-stored).
+    """Fix a dead letter's stored change (it stays dead-lettered; every replay then sends it as
+    edited, unless --remap).
 
     Without --set/--unset, opens the change in $EDITOR. Values are JSON when they parse
-    (tags_add='["vip"]', custom_set.CAC=25), text otherwise; fields.* are always text.
+    (tags_add='["vip"]', custom_set.CAC=25), text otherwise; fields.* are always text. The
+    edit is checked by the same rules as the relay's own changes (ChartMogul's contract).
     """
     settings = load_settings()
 
     async def load(store: Store) -> Any:
-        return await store.ledger.event(event_id)
+        return await store.ledger.event(await queries.resolve_id(store, event_id))
 
     record = run_dlq(settings, load)
+    event_id = record.event_id if record is not None else event_id
     if record is None or record.status != "dead":
         raise click.ClickException(f"{event_id} is not in the dead-letter queue")
     before = queries.change_document(record) or {}
@@ -270,9 +288,8 @@ def dlq_edit(event_id: str, assignments: tuple[str, ...], unsets: tuple[str, ...
     outcome = run_dlq(settings, save)
     if outcome != "edited":
         raise click.ClickException(f"{event_id} is no longer in the dead-letter queue ({outcome})")
-    click.echo(
-        f"{event_id}: stored ({', '.join(changed)}). Replay it with: relay dlq replay {event_id} --as-stored"
-    )
+    click.echo(f"{event_id}: stored ({', '.join(changed)}). Every replay sends it as edited:")
+    click.echo(f"  relay dlq replay {event_id} --dry-run")
 
 
 @dlq.command("purge")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import click
 import orjson
 
+from relay import times
 from relay.admin import queries, render
 from relay.admin.redaction import Redactor
 from relay.cli.common import load_settings, run_store
@@ -14,7 +16,20 @@ from relay.settings import Settings
 from relay.store import Store
 from relay.store.eventlog import Page
 
-TIME_HELP = "A duration ago (30m, 1h, 7d) or an ISO time (2026-11-20T10:00:00Z)."
+TIME_HELP = "A duration ago (30m, 1h, 7d), now, a time today (10:05, this machine's clock) or ISO 8601."
+
+
+def terminal_width() -> int:
+    """Where tables wrap: the terminal's width (COLUMNS when set; 80 when not a terminal)."""
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def say_clock(*given: str | None) -> None:
+    """A time given as a clock time (10:05) is read on this machine's clock: say which."""
+    if any(times.is_clock_time(text) for text in given):
+        click.echo(
+            f"(10:05-style times are today on this machine's clock: now {times.local_clock()})", err=True
+        )
 
 
 def echo_json(settings: Settings, doc: Any) -> None:
@@ -44,7 +59,7 @@ def events_show(event_id: str, as_json: bool) -> None:
     settings = load_settings()
 
     async def work(store: Store) -> dict[str, Any] | None:
-        return await queries.event_detail(store, event_id)
+        return await queries.event_detail(store, await queries.resolve_id(store, event_id))
 
     detail = run_store(settings, work)
     if detail is None:
@@ -56,11 +71,15 @@ def events_show(event_id: str, as_json: bool) -> None:
 
 
 @events.command("list")
-@click.option("--customer", help="A ChartMogul uuid (cus_…) or an unresolved key (crm:hubspot:company:1).")
+@click.option(
+    "--customer",
+    help="Any key of the customer: its uuid (cus_…), a CRM record (hubspot:company:9001), an email or an "
+    "external id; finds its events before and after resolution.",
+)
 @click.option("--since", help=f"Received since. {TIME_HELP}")
 @click.option("--until", help=f"Received until. {TIME_HELP}")
 @click.option("--status", type=click.Choice(queries.EVENT_STATUSES), help="Only events in this state.")
-@click.option("--source", help="Only events from this source (generic, hubspot, …).")
+@click.option("--source", type=click.Choice(queries.SOURCES), help="Only events from this source.")
 @click.option("--limit", default=queries.DEFAULT_LIMIT, show_default=True, type=int)
 @click.option("--cursor", help="Go on from a previous listing (it prints the cursor).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -92,11 +111,12 @@ def events_list(
     except queries.QueryError as exc:
         raise usage(exc) from None
     records = [queries.public_record(r) for r in page.records]
+    say_clock(since, until)
     if as_json:
         for record in records:
             echo_json(settings, record)
     elif records:
-        echo_lines(settings, render.events_table(records))
+        echo_lines(settings, render.events_table(records, width=terminal_width()))
     else:
         click.echo("No event matches.")
     if page.next_cursor:

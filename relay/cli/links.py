@@ -11,7 +11,6 @@ that were dead-lettered as customer_not_found can then be replayed:
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import re
 import sys
@@ -27,7 +26,7 @@ from relay.mapping.config import load_mapping
 from relay.sources import records
 from relay.store import Store
 from relay.sync.readers import ExportError, read_export
-from relay.sync.suggest import RULES, CustomerKeys, Suggester, read_keys
+from relay.sync.suggest import RULES, CustomerKeys, Suggester, Suggestion, read_keys
 
 SHOWN = 50  # ambiguous and unmatched records listed (all are counted)
 CUSTOMER_UUID = re.compile(r"^cus_[A-Za-z0-9\-]{1,64}$")
@@ -131,12 +130,13 @@ def links_delete(source: str, crm_id: str) -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write the unambiguous matches here, in `relay links import` format.",
+    help="Write the unambiguous matches here, in `relay links import` format (names beside them).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 def links_suggest(source: str, file: Path, out: Path | None, as_json: bool) -> None:
     """Match a CRM export's records to ChartMogul customers (uuid, external_id, email, domain,
-    company name); nothing is written to the link table until `relay links import`."""
+    company name), listing each with both names and the rule that matched, the ambiguous ones
+    first; nothing is written to the link table until `relay links import`."""
     settings = load_settings()
     shape = records(source)
     mapping = load_mapping(source, settings.mapping_dir)
@@ -147,31 +147,15 @@ def links_suggest(source: str, file: Path, out: Path | None, as_json: bool) -> N
 
     keys = run_store(settings, work)
     suggester = Suggester(mapping, shape, keys)
-    ambiguous: list[dict[str, object]] = []
-    unmatched: list[str] = []
-    with contextlib.ExitStack() as stack:
-        writer = None
-        if out is not None:
-            writer = csv.writer(stack.enter_context(out.open("w", newline="", encoding="utf-8")))
-            writer.writerow(("source", "crm_id", "customer_uuid", "rule"))
-        try:
-            for found in suggester.suggest(read_export(file, shape, mapping, every_column=True)):
-                if found.uuid and writer:
-                    writer.writerow((source, found.record.record_id, found.uuid, found.rule))
-                elif found.rule and not found.uuid and len(ambiguous) < SHOWN:
-                    ambiguous.append(
-                        {
-                            "crm_id": found.record.record_id,
-                            "where": found.record.where,
-                            "rule": found.rule,
-                            "value": found.value,
-                            "candidates": list(found.candidates),
-                        }
-                    )
-                elif found.rule is None and len(unmatched) < SHOWN:
-                    unmatched.append(found.record.record_id)
-        except ExportError as exc:
-            raise click.ClickException(str(exc)) from None
+    try:
+        found = list(suggester.suggest(read_export(file, shape, mapping, every_column=True)))
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    # Ambiguous first (each needs a person's choice), then the matches to review, then the rest.
+    order = {"ambiguous": 0, "matched": 1, "unmatched": 2}
+    found.sort(key=lambda s: order[_verdict(s)])
+    if out is not None:
+        _write_links(out, source, found, keys)
     totals = suggester.totals
     if as_json:
         doc = {
@@ -179,24 +163,86 @@ def links_suggest(source: str, file: Path, out: Path | None, as_json: bool) -> N
             "matched": sum(totals.matched.values()),
             "matched_by_rule": {rule: totals.matched[rule] for rule in RULES},
             "ambiguous": totals.ambiguous,
-            "ambiguous_records": ambiguous,
             "unmatched": totals.unmatched,
-            "unmatched_records": unmatched,
             "skipped": totals.skipped,
+            "suggestions": [_suggestion_json(s, keys) for s in found],
         }
         click.echo(orjson.dumps(doc).decode())
         return
+    _print_suggestions(found, keys)
     click.echo(f"Records: {totals.records}; matched {sum(totals.matched.values())}")
     for rule in RULES:
         click.echo(f"  by {rule}: {totals.matched[rule]}")
     click.echo(f"Ambiguous: {totals.ambiguous}")
-    for entry in ambiguous:
-        candidates = ", ".join(map(str, entry["candidates"]))  # type: ignore[call-overload]
-        click.echo(f"  {entry['crm_id']} ({entry['where']}): {entry['rule']} {entry['value']} → {candidates}")
-    click.echo(f"Unmatched: {totals.unmatched}" + (f" ({', '.join(unmatched)})" if unmatched else ""))
+    unmatched = [s.record.record_id for s in found if s.rule is None]
+    click.echo(f"Unmatched: {totals.unmatched}" + (f" ({', '.join(unmatched[:SHOWN])})" if unmatched else ""))
     for line in totals.skipped[:SHOWN]:
         click.echo(f"Skipped {line}", err=True)
     if out is not None:
         click.echo(
             f"Wrote {sum(totals.matched.values())} links to {out}; review, then: relay links import {out}"
         )
+
+
+def _verdict(found: Suggestion) -> str:
+    return "unmatched" if found.rule is None else "matched" if found.uuid else "ambiguous"
+
+
+def _named(uuid: str, keys: CustomerKeys) -> str:
+    name = keys.shown_name.get(uuid)
+    return f'{uuid} "{name}"' if name else uuid
+
+
+def _print_suggestions(found: list[Suggestion], keys: CustomerKeys) -> None:
+    """One line per record: the CRM's name, → ChartMogul's (each candidate when ambiguous), the rule."""
+    heading = ""
+    for suggestion in found:
+        verdict = _verdict(suggestion)
+        if verdict != heading:
+            heading = verdict
+            click.echo(
+                {"ambiguous": "Ambiguous (choose one, or leave out):", "matched": "Matched:"}.get(
+                    verdict, "Unmatched:"
+                )
+            )
+        record = suggestion.record
+        crm = f'  {record.record_id} ({record.where}) "{suggestion.name}"'
+        if verdict == "unmatched":
+            click.echo(crm)
+            continue
+        customers = " | ".join(_named(uuid, keys) for uuid in suggestion.candidates)
+        click.echo(f"{crm} → {customers}  [{suggestion.rule} {suggestion.value}]")
+
+
+def _suggestion_json(found: Suggestion, keys: CustomerKeys) -> dict[str, object]:
+    return {
+        "crm_id": found.record.record_id,
+        "where": found.record.where,
+        "crm_name": found.name or None,
+        "verdict": _verdict(found),
+        "rule": found.rule,
+        "value": found.value or None,
+        "customer_uuid": found.uuid,
+        "customer_name": keys.shown_name.get(found.uuid) if found.uuid else None,
+        "candidates": [{"uuid": uuid, "name": keys.shown_name.get(uuid)} for uuid in found.candidates],
+    }
+
+
+def _write_links(path: Path, source: str, found: list[Suggestion], keys: CustomerKeys) -> None:
+    """The unambiguous matches in `relay links import` format, with both names and the rule
+    beside them for review (import reads only source, crm_id and customer_uuid)."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("source", "crm_id", "customer_uuid", "rule", "crm_name", "customer_name"))
+        for suggestion in found:
+            if suggestion.uuid:
+                name = keys.shown_name.get(suggestion.uuid, "")
+                row = (
+                    source,
+                    suggestion.record.record_id,
+                    suggestion.uuid,
+                    suggestion.rule,
+                    suggestion.name,
+                    name,
+                )
+                writer.writerow(row)

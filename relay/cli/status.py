@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from relay.admin import render, state
-from relay.cli.common import load_settings, redacted, run_store
+from relay.cli.common import load_settings, run_store
 from relay.cli.events import echo_json, echo_lines
 from relay.queue import relay_queue, rq_connection
+from relay.settings import redacted_url
 from relay.store import Store
 
 
@@ -28,4 +29,4 @@ def status(as_json: bool) -> None:
     if as_json:
         echo_json(settings, snapshot.public())
     else:
-        echo_lines(settings, render.status_text(snapshot, redis_url=redacted(settings.redis_url)))
+        echo_lines(settings, render.status_text(snapshot, redis_url=redacted_url(settings.redis_url)))

@@ -20,7 +20,7 @@ import click
 import orjson
 
 from relay.cli.api import customer_pages
-from relay.cli.common import load_settings, run_store
+from relay.cli.common import load_settings, progress, run_store
 from relay.crms import MAPPED_SOURCES
 from relay.mapping.config import load_mapping
 from relay.queue import enqueue_wakeup, relay_queue, rq_connection
@@ -28,9 +28,10 @@ from relay.settings import Settings
 from relay.sources import records
 from relay.store import Store
 from relay.sync.account import Account, read_account
-from relay.sync.plan import Planned, Planner, Totals
+from relay.sync.plan import Planned, Planner, StaleChange, Totals
 from relay.sync.readers import ExportError, Skipped, read_export
-from relay.sync.run import Enqueuer, UnmatchedFile, file_digest, parse_as_of
+from relay.sync.run import Enqueuer, UnmatchedFile, parse_as_of
+from relay.times import TimeSpecError, iso
 
 
 def _show(value: Any) -> str:
@@ -47,14 +48,36 @@ def _customer_json(planned: Planned) -> dict[str, Any]:
         "where": planned.record.where,
         "customer_uuid": planned.uuid,
         "changes": [{"field": c.name, "current": c.current, "new": c.new} for c in planned.changes],
+        "stale": [
+            {
+                "field": s.change.name,
+                "current": s.change.current,
+                "new": s.change.new,
+                "newer_event": s.newer_event or None,
+                "newer_at": iso(s.newer_at_ms),
+            }
+            for s in planned.stale
+        ],
     }
 
 
-def _print_totals(totals: Totals, rate: float, *, err: bool = False) -> None:
+def _stale_line(stale: StaleChange, as_of_ms: int) -> str:
+    newer = stale.newer_event or "a change"
+    return (
+        f"  {stale.change.name}: {_show(stale.change.current)} → {_show(stale.change.new)}"
+        f"  (stale, not sent: {newer} at {iso(stale.newer_at_ms)} is newer than --as-of {iso(as_of_ms)})"
+    )
+
+
+def _print_totals(totals: Totals, rate: float, *, err: bool = False, real_run: bool = False) -> None:
     echo = click.echo
     doc = totals.to_json(rate)
     echo(f"Records read: {totals.records_read}", err=err)
-    echo(f"Matched: {totals.matched} (unchanged {totals.unchanged}, to change {totals.to_change})", err=err)
+    echo(
+        f"Matched: {totals.matched} (unchanged {totals.unchanged}, to change {totals.to_change}"
+        f", stale only {totals.stale_only})",
+        err=err,
+    )
     why = ", ".join(f"{reason} {count}" for reason, count in totals.unmatched_why.most_common())
     echo(f"Unmatched: {totals.unmatched}" + (f" ({why})" if why else ""), err=err)
     echo(f"Skipped (bad input): {totals.skipped}", err=err)
@@ -62,18 +85,24 @@ def _print_totals(totals: Totals, rate: float, *, err: bool = False) -> None:
         echo(f"  {line}", err=err)
     fields = ", ".join(f"{name} {count}" for name, count in totals.fields.most_common())
     echo(f"Fields to change: {fields or 'none'}", err=err)
+    if totals.stale:
+        stale = ", ".join(f"{name} {count}" for name, count in totals.stale_fields.most_common())
+        echo(
+            f"Stale, not sent: {stale} in {totals.stale} record(s) (a change applied after --as-of won; "
+            "if the export is newer, run with a later --as-of, e.g. --as-of now)",
+            err=err,
+        )
     kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(totals.calls.items()))
-    echo(f"API calls the real run will spend: {doc['api_calls']} ({kinds})", err=err)
+    spend = "API calls this run spends" if real_run else "API calls the real run will spend"
+    echo(f"{spend}: {doc['api_calls']} ({kinds})", err=err)
     echo(f"Time at {rate:g} requests/s: {doc['seconds_at_rate']:g} s", err=err)
 
 
 def _as_of(value: str | None, path: Path) -> int:
     try:
         return parse_as_of(value, path)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a time (ISO 8601, e.g. 2026-11-30T12:00:00Z)", param_hint="--as-of"
-        ) from None
+    except TimeSpecError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
 
 
 @contextlib.contextmanager
@@ -93,7 +122,11 @@ def _unmatched_file(path: Path | None, source: str) -> Iterator[UnmatchedFile | 
 @click.option("--dry-run", is_flag=True, help="Send nothing: print each change and what the run would cost.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 @click.option("--yes", is_flag=True, help="Do not ask before enqueueing.")
-@click.option("--as-of", help="When the export was taken (ISO 8601); default: the file's modification time.")
+@click.option(
+    "--as-of",
+    help="When the export was taken: now, a duration ago (2h), a time today (10:05) or ISO 8601; "
+    "default: the file's modification time. A change applied after it wins over the export's value.",
+)
 @click.option(
     "--unmatched",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -113,16 +146,16 @@ def sync(
     occurred_at_ms = _as_of(as_of, file)
     shape = records(source)
     mapping = load_mapping(source, settings.mapping_dir)
-    digest = file_digest(file)
     rate = settings.rate_limit_per_s
 
     async def work(store: Store) -> int:
         links = await store.links.all()
         async with customer_pages(settings, store) as pages:
             account = await read_account(pages)
+        applied = await store.deliveries.applied_states(list(account.customers))
 
         def planner() -> Planner:
-            return Planner(mapping, shape, account, links, digest=digest, occurred_at_ms=occurred_at_ms)
+            return Planner(mapping, shape, account, links, occurred_at_ms=occurred_at_ms, applied=applied)
 
         try:
             if dry_run:
@@ -153,7 +186,7 @@ def _dry_run(
             if out:
                 out.add(item)
             continue
-        if not item.changes:
+        if not (item.changes or item.stale):
             continue
         if as_json:
             stdout.write(("" if first else ",") + orjson.dumps(_customer_json(item)).decode())
@@ -162,6 +195,8 @@ def _dry_run(
             click.echo(f"{item.crm_record} ({item.record.where}) → {item.uuid}")
             for change in item.changes:
                 click.echo(f"  {change.name}: {_show(change.current)} → {_show(change.new)}")
+            for stale in item.stale:
+                click.echo(_stale_line(stale, planner.occurred_at_ms))
     if as_json:
         stdout.write('], "totals": ' + orjson.dumps(planner.totals.to_json(rate)).decode() + "}\n")
         return
@@ -186,7 +221,7 @@ async def _real_run(
     totals = first.totals
     rate = settings.rate_limit_per_s
     if not as_json or not yes:
-        _print_totals(totals, rate, err=as_json)
+        _print_totals(totals, rate, err=as_json, real_run=True)
     if totals.to_change == 0:
         click.echo("Nothing to change.", err=as_json)
     elif not yes and not click.confirm(f"Enqueue changes for {totals.to_change} customers?", err=True):
@@ -197,7 +232,7 @@ async def _real_run(
     length = totals.records_read + totals.skipped
     with (
         _unmatched_file(unmatched, run.shape.source) as out,
-        click.progressbar(length=length, label="Enqueueing", file=sys.stderr) as bar,
+        progress(length, "Enqueueing") as bar,
     ):
         for item in run.plan(read_export(file, run.shape, run.mapping)):
             bar.update(1)
@@ -213,15 +248,35 @@ async def _real_run(
     summary = {
         **run.totals.to_json(rate),
         "enqueued": enqueuer.enqueued,
-        "already_enqueued": enqueuer.already,
+        "already_enqueued": sum(enqueuer.already.values()),
+        "already_by_status": dict(enqueuer.already),
         "list_calls": account.pages,
     }
     if as_json:
         click.echo(orjson.dumps(summary).decode())
     else:
-        click.echo(
-            f"Enqueued {enqueuer.enqueued} changes ({enqueuer.already} were already enqueued by an earlier "
-            f"run of this file); {run.totals.unmatched} unmatched, {run.totals.skipped} skipped."
-        )
-        click.echo("Watch delivery: relay status; relay events list --source sync; relay dlq list")
+        _print_summary(enqueuer, run.totals)
     return 0
+
+
+def _print_summary(enqueuer: Enqueuer, totals: Totals) -> None:
+    """What the run really did: only what it enqueued is counted as enqueued."""
+    already = enqueuer.already
+    stale = sum(totals.stale_fields.values())
+    click.echo(
+        f"Enqueued {enqueuer.enqueued} changes; {totals.unmatched} unmatched, {totals.skipped} skipped"
+        + (f"; {stale} stale field(s) not sent." if stale else ".")
+    )
+    if already:
+        states = ", ".join(f"{count} {status}" for status, count in already.most_common())
+        click.echo(
+            f"Not enqueued again: {sum(already.values())} made by an earlier run of this export with "
+            f"the same --as-of ({states})."
+        )
+        if already["applied"] or already["stale"]:
+            click.echo(
+                "If ChartMogul has drifted since, run again with a later --as-of (e.g. --as-of now) to "
+                "repair it."
+            )
+    if enqueuer.enqueued:
+        click.echo("Watch delivery: relay status; relay events list --source sync; relay dlq list")

@@ -21,6 +21,10 @@ An event's life (its record's `status`):
        ├──▶ ignored (recorded only)           expired: its record outlived the event TTL
        └──▶ dead (invalid_event: the CRM sent what the relay cannot read)
 
+A record is kept for the event TTL; a dead one for the dead letters' retention (RELAY_DLQ_TTL_S)
+from when it died. Its fields describing the latest outcome (records.OUTCOME_FIELDS) are
+replaced by each outcome and cleared by a replay; its history keeps every one.
+
 A customer's delivery (one state at a time; see `keys`):
 
     idle ──▶ ready ──▶ leased ──▶ idle
@@ -29,6 +33,7 @@ A customer's delivery (one state at a time; see `keys`):
                └──────────┴─ lease expired (its worker died)
 """
 
+from relay.store.client import connect
 from relay.store.records import (
     DEAD_LETTER_REASONS,
     Accepted,
@@ -43,7 +48,7 @@ from relay.store.records import (
     history_entry,
     now_ms,
 )
-from relay.store.store import Store, connect
+from relay.store.store import Store
 
 __all__ = [
     "DEAD_LETTER_REASONS",

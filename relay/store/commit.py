@@ -24,9 +24,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError
 
-from relay.exceptions import NotReplicated
+from relay.exceptions import NotReplicated, StoreRejected, StoreUnavailable
 from relay.store import keys
 
 ScriptArgs = Sequence[str | int | bytes]
@@ -94,7 +94,8 @@ class GroupCommit:
         except BaseException as exc:  # every waiting request learns why (Redis down, cancelled)
             for call in calls:
                 if not call.answer.done():
-                    call.answer.set_exception(exc if isinstance(exc, Exception) else ConnectionError())
+                    failed = StoreUnavailable("the accept was cancelled", cause=type(exc).__name__)
+                    call.answer.set_exception(exc if isinstance(exc, Exception) else failed)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -134,8 +135,13 @@ class GroupCommit:
                 args += call.segment
             calls.append(args)
         for attempt in range(2):
-            async with asyncio.timeout(self.round_trip_timeout_s):
-                replies = await self._send_calls(numkeys, calls)
+            try:
+                async with asyncio.timeout(self.round_trip_timeout_s):
+                    replies = await self._send_calls(numkeys, calls)
+            except TimeoutError:
+                raise StoreUnavailable(
+                    f"Redis did not answer within {self.round_trip_timeout_s:g} s", cause="TimeoutError"
+                ) from None
             self.stats.round_trips += 1
             if attempt == 0 and any(isinstance(r, NoScriptError) for r in replies):
                 await self.redis.script_load(self.script.script)
@@ -147,7 +153,7 @@ class GroupCommit:
         if len(calls) == 1 and not self.replica_acks:  # the usual case: one command, no pipeline
             try:
                 return [await self.redis.evalsha(self.script.sha, numkeys, *calls[0])]
-            except ResponseError as exc:  # as the pipeline would answer it
+            except (StoreRejected, NoScriptError) as exc:  # as the pipeline would answer it
                 return [exc]
         async with self.redis.pipeline(transaction=False) as pipe:
             for args in calls:

@@ -10,7 +10,7 @@ in between is recovered without applying it twice.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -19,7 +19,17 @@ import redis.asyncio as aioredis
 from relay.queue import DeadLetterMirror, mirror_job_id
 from relay.store import keys
 from relay.store.ledger import Ledger
-from relay.store.records import EventRecord, EventStatus, Outcome, Released, history_entry, now_ms
+from relay.store.records import (
+    OUTCOME_FIELDS,
+    EventRecord,
+    EventStatus,
+    Outcome,
+    Released,
+    applied_value,
+    history_entry,
+    now_ms,
+    parse_applied,
+)
 from relay.store.scripts import Scripts
 
 
@@ -31,6 +41,8 @@ class Inflight:
     body: dict[str, Any]
     event_ids: list[str]
     field_times: dict[str, int]
+    # field key → the event whose value the plan sends (absent in plans written before it was kept)
+    field_senders: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +62,14 @@ class Deliveries:
         ledger: Ledger,
         *,
         event_ttl_s: int,
+        dlq_ttl_s: int,
         mirror: DeadLetterMirror | None,
     ) -> None:
         self.redis = redis
         self.scripts = scripts
         self.ledger = ledger
         self.event_ttl_s = event_ttl_s
+        self.dlq_ttl_s = dlq_ttl_s
         self.mirror = mirror
 
     # --- leases -------------------------------------------------------------------------------
@@ -93,13 +107,17 @@ class Deliveries:
         outcomes: Sequence[Outcome],
         *,
         applied_fields: Mapping[str, int] | None = None,
+        applied_by: Mapping[str, str] | None = None,
         clear_inflight: bool = False,
     ) -> bool:
-        """Record outcomes while the delivery goes on; False (nothing written) if the lease is lost."""
+        """Record outcomes while the delivery goes on; False (nothing written) if the lease is lost.
+        `applied_fields`: field key → occurred_at (ms) of the change applied to it, `applied_by`:
+        → the event that change came from (what a later stale change is told won)."""
         if not outcomes and not applied_fields and not clear_inflight:
             return await self.holds(customer, token)
+        applied = _applied(applied_fields, applied_by)
         result = await self._finish(
-            customer, token, outcomes, applied_fields, clear_inflight, release=False, retry_due_ms=None
+            customer, token, outcomes, applied, clear_inflight, release=False, retry_due_ms=None
         )
         return result != -1
 
@@ -110,13 +128,15 @@ class Deliveries:
         outcomes: Sequence[Outcome] = (),
         *,
         applied_fields: Mapping[str, int] | None = None,
+        applied_by: Mapping[str, str] | None = None,
         clear_inflight: bool = False,
         retry_due_ms: int | None = None,
     ) -> Released:
         """Settle the last outcomes and end the lease: the customer becomes retrying (when
         `retry_due_ms` is given), ready (events still wait) or idle."""
+        applied = _applied(applied_fields, applied_by)
         result = await self._finish(
-            customer, token, outcomes, applied_fields, clear_inflight, release=True, retry_due_ms=retry_due_ms
+            customer, token, outcomes, applied, clear_inflight, release=True, retry_due_ms=retry_due_ms
         )
         return Released(result)
 
@@ -125,7 +145,7 @@ class Deliveries:
         customer: str,
         token: str,
         outcomes: Sequence[Outcome],
-        applied_fields: Mapping[str, int] | None,
+        applied: dict[str, str],
         clear_inflight: bool,
         *,
         release: bool,
@@ -152,8 +172,10 @@ class Deliveries:
             "1" if release else "",
             "" if retry_due_ms is None else retry_due_ms,
             "1" if clear_inflight else "",
-            orjson.dumps(dict(applied_fields)) if applied_fields else "",
+            orjson.dumps(applied) if applied else "",
             len(outcomes),
+            orjson.dumps(OUTCOME_FIELDS),
+            self.dlq_ttl_s,
         ]
         for outcome in outcomes:
             fields: dict[str, str | int] = {**outcome.fields, f"{outcome.status}_at_ms": at_ms}
@@ -246,8 +268,30 @@ class Deliveries:
         return int(attempt), int(since_ms)
 
     async def applied_fields(self, customer: str) -> dict[str, int]:
-        times: dict[str, str] = await self.redis.hgetall(keys.applied_fields(customer))  # type: ignore[misc,assignment]
-        return {name: int(at) for name, at in times.items()}
+        """Field key → occurred_at (ms) of the newest change applied to it."""
+        return {name: at for name, (at, _) in (await self.applied_state(customer)).items()}
+
+    async def applied_state(self, customer: str) -> dict[str, tuple[int, str]]:
+        """Field key → (occurred_at ms, event id; "" when the record predates keeping it) of the
+        newest change applied to it: a change older than that is stale, and that event won."""
+        found: dict[str, str] = await self.redis.hgetall(keys.applied_fields(customer))  # type: ignore[misc,assignment]
+        return {name: parse_applied(value) for name, value in found.items()}
+
+    async def applied_states(
+        self, customers: Sequence[str], batch: int = 500
+    ) -> dict[str, dict[str, tuple[int, str]]]:
+        """applied_state of many customers, a pipeline per `batch`; customers with none left out."""
+        states: dict[str, dict[str, tuple[int, str]]] = {}
+        for start in range(0, len(customers), batch):
+            part = customers[start : start + batch]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for customer in part:
+                    pipe.hgetall(keys.applied_fields(customer))
+                found: list[dict[str, str]] = await pipe.execute()
+            for customer, values in zip(part, found, strict=True):
+                if values:
+                    states[customer] = {name: parse_applied(value) for name, value in values.items()}
+        return states
 
     async def begin_inflight(self, customer: str, inflight: Inflight) -> None:
         """Write-ahead: what is about to be sent, before it is sent."""
@@ -259,6 +303,7 @@ class Deliveries:
                     "body": orjson.dumps(inflight.body),
                     "event_ids": orjson.dumps(inflight.event_ids),
                     "field_times": orjson.dumps(inflight.field_times),
+                    "field_senders": orjson.dumps(inflight.field_senders),
                     "at_ms": now_ms(),
                 },
             )
@@ -274,6 +319,7 @@ class Deliveries:
             body=orjson.loads(fields["body"]),
             event_ids=orjson.loads(fields["event_ids"]),
             field_times=orjson.loads(fields["field_times"]),
+            field_senders=orjson.loads(fields.get("field_senders") or "{}"),
         )
 
     async def clear_inflight(self, customer: str) -> None:
@@ -315,3 +361,9 @@ class Deliveries:
             return None
         received_ms, event_id, customer = min(waiting)
         return event_id, customer, received_ms
+
+
+def _applied(times: Mapping[str, int] | None, by: Mapping[str, str] | None) -> dict[str, str]:
+    """The applied-fields hash's new values: each field's time and the event it came from."""
+    by = by or {}
+    return {name: applied_value(at, by.get(name, "")) for name, at in (times or {}).items()}

@@ -3,7 +3,9 @@
 Three time indexes: every event by received time (ms), each customer's events by received time
 (ms), and the DLQ by the time each event died (µs). A cursor encodes the score and the event id
 of the last item returned, so ties (a batch accepted in the same millisecond) page correctly.
-Expired records found on the way are dropped from the index.
+Expired records found on the way are dropped from the index. A customer known by several keys
+(its uuid, the CRM records, external ids and emails its events named) is paged over the union
+of their indexes.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import AsyncGenerator, Callable
+import hashlib
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -23,6 +26,8 @@ from relay.store.records import EventRecord, now_ms
 
 # Records examined per call at most; a filter that matches little returns a cursor to go on.
 MAX_SCAN = 5000
+# How long the union of a customer's indexes is kept for the pages after the first.
+UNION_TTL_MS = 60_000
 
 
 class QueryError(ValueError):
@@ -70,26 +75,50 @@ class _Index:
 
 class EventLog:
     def __init__(
-        self, redis: aioredis.Redis, ledger: Ledger, *, event_ttl_s: int, max_scan: int = MAX_SCAN
+        self,
+        redis: aioredis.Redis,
+        ledger: Ledger,
+        *,
+        event_ttl_s: int,
+        dlq_ttl_s: int | None = None,
+        max_scan: int = MAX_SCAN,
     ) -> None:
         self.redis = redis
         self.ledger = ledger
         self.event_ttl_s = event_ttl_s
+        self.dlq_ttl_s = dlq_ttl_s if dlq_ttl_s is not None else event_ttl_s
         self.max_scan = max_scan
 
     async def events(
         self,
         *,
-        customer: str | None,
+        customer: str | Sequence[str] | None,
         matches: Callable[[EventRecord], bool],
         since_ms: int | None,
         until_ms: int | None,
         cursor: str | None,
         limit: int,
     ) -> Page:
-        await self.trim(customer)
-        index = _Index(keys.customer_events(customer) if customer else keys.EVENTS, 1)
+        """`customer`: one customer key, or every key one customer is known by."""
+        known = [customer] if isinstance(customer, str) else list(customer or [])
+        for key in known:
+            await self.trim(key)
+        if not known:
+            await self.trim()
+        index = _Index(await self._customer_index(known) if known else keys.EVENTS, 1)
         return await self._page(index, matches, since_ms, until_ms, cursor, limit)
+
+    async def _customer_index(self, known: Sequence[str]) -> str:
+        """The events index of one customer key, or the union of several (kept a minute)."""
+        if len(known) == 1:
+            return keys.customer_events(known[0])
+        digest = hashlib.sha256("\n".join(sorted(known)).encode()).hexdigest()[:24]
+        union = keys.events_union(digest)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zunionstore(union, [keys.customer_events(k) for k in known], aggregate="MAX")
+            pipe.pexpire(union, UNION_TTL_MS)
+            await pipe.execute()
+        return union
 
     async def dead_letters(
         self,
@@ -109,8 +138,21 @@ class EventLog:
         if customer:
             await self.redis.zremrangebyscore(keys.customer_events(customer), "-inf", f"({horizon}")
 
+    async def trim_dead_letters(self) -> None:
+        """Drop dead letters older than their retention from the DLQ index (their records expired)."""
+        horizon_us = (now_ms() - self.dlq_ttl_s * 1000) * 1000
+        await self.redis.zremrangebyscore(keys.DLQ, "-inf", f"({horizon_us}")
+
+    async def oldest_dead_letter_age_s(self) -> float:
+        """How long ago the oldest dead letter died (0 when there is none)."""
+        oldest: list[tuple[str, float]] = await self.redis.zrange(keys.DLQ, 0, 0, withscores=True)  # type: ignore[assignment]
+        if not oldest:
+            return 0.0
+        return max(0.0, (now_ms() * 1000 - oldest[0][1]) / 1_000_000)
+
     async def dead_letter_counts(self, *, cap: int = 10_000) -> tuple[int, dict[str, int]]:
         """(total, count by reason) of the DLQ; beyond the newest `cap` entries counted as "not_counted"."""
+        await self.trim_dead_letters()
         total = int(await self.redis.zcard(keys.DLQ))
         event_ids: list[str] = await self.redis.zrevrange(keys.DLQ, 0, cap - 1)  # type: ignore[assignment]
         async with self.redis.pipeline(transaction=False) as pipe:

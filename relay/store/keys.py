@@ -96,14 +96,21 @@ def parent_link(crm_record: str) -> str:
     return PARENT_FIELD + crm_record
 
 
+def events_union(digest: str) -> str:
+    """Sorted set, kept a minute: the union of one customer's events indexes (the keys it is
+    known by), paged like one index; named by a digest of those keys."""
+    return f"{PREFIX}:events_union:{digest}"
+
+
 def lookup(reference_key: str) -> str:
     """String with TTL: a cached ChartMogul look-up of an external_id or email → uuid."""
     return f"{PREFIX}:lookup:{reference_key}"
 
 
 def applied_fields(customer_uuid: str) -> str:
-    """Hash: field ("city", "primary_contact.email", "tag:vip", "custom:CAC") → occurred_at (ms)
-    of the newest change applied to it; older changes to that field are stale."""
+    """Hash: field ("city", "primary_contact.email", "tag:vip", "custom:CAC") → "<occurred_at
+    ms>:<event id>" of the newest change applied to it (the first layout: the ms alone); older
+    changes to that field are stale, and that event is the one that won."""
     return f"{PREFIX}:applied:{customer_uuid}"
 
 

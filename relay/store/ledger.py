@@ -11,15 +11,16 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
 from relay.changes import CustomerChange
 from relay.events import ParsedEvent
+from relay.exceptions import StoreRejected
 from relay.queue import DeadLetterMirror, mirror_job_id
 from relay.store import keys
 from relay.store.commit import GroupCommit
 from relay.store.records import (
     CHANGE_CHUNK,
+    OUTCOME_FIELDS,
     RAW_CHUNK,
     Accepted,
     DeadLetterReason,
@@ -108,7 +109,8 @@ class Ledger:
         shared with the other accepts of this loop tick (group commit). Each event is queued,
         recorded as ignored (`ignored_reason`) or dead-lettered (`invalid`); the links and
         parents the events prove are written with them. With `replica_acks`, raises
-        NotReplicated unless that many replicas confirm the write in time."""
+        NotReplicated unless that many replicas confirm the write in time; StoreRejected
+        (nothing stored) when a key of the request holds another type than accept writes."""
         segment: list[str | int | bytes] = [0, len(events)]
         linking = []
         for event in events:
@@ -134,7 +136,7 @@ class Ledger:
             segment[1:1] = links
         answer = await self.commit.call(segment, len(events))
         if isinstance(answer, str):  # a key of this request holds another type: nothing stored
-            raise ResponseError(answer)
+            raise StoreRejected(answer)
         return [_ACCEPTED[r] for r in answer]
 
     # --- the dead-letter queue --------------------------------------------------------------
@@ -181,6 +183,7 @@ class Ledger:
                 change.to_json() if change else b"",
                 "1" if force else "",
                 job_id,
+                orjson.dumps(OUTCOME_FIELDS),
             ],
         )
         return _REPLAYED[int(result)]
@@ -219,6 +222,7 @@ class Ledger:
                 history_entry("edited", changed=changed),
                 self.event_ttl_s,
                 record.event_id,
+                now_ms(),
             ],
         )
         return _EDITED[int(result)]

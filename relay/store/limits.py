@@ -5,7 +5,7 @@
     connections a counting semaphore of requests in flight (lua/rate_slot.lua); its cap is
                 lowered for a while after a 503
 
-The arithmetic of waiting lives in workers/ratelimit.py; this module only keeps the state.
+The arithmetic of waiting lives in relay/chartmogul/ratelimit.py; this module only keeps the state.
 """
 
 from __future__ import annotations

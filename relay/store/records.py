@@ -54,6 +54,40 @@ class DeadLetterReason(StrEnum):
 DEAD_LETTER_REASONS: tuple[str, ...] = tuple(reason.value for reason in DeadLetterReason)
 
 
+# A record's fields that describe its current outcome: each outcome (finish.lua) and each
+# replay (replay.lua) removes them all first, so a record never shows what an earlier attempt
+# found beside what the latest one did; the history keeps every attempt.
+OUTCOME_FIELDS: tuple[str, ...] = (
+    "reason",  # why it is dead (DeadLetterReason) or ignored
+    "error",  # ChartMogul's message, or the rule broken
+    "http_status",  # ChartMogul's answer to the call that decided it
+    "patch",  # the calls sent (JSON), of the delivery that decided it
+    "planned_calls",  # the calls that would have been sent: an invalid_change never spends one
+    "applied_fields",  # the field keys whose value this event sent and ChartMogul kept
+    "stale_fields",  # JSON {field key: the newer event whose value won ("" when unknown)}
+    "not_applied",  # the fields ChartMogul answered 200 for but did not keep
+    "idempotency_key",  # the Idempotency-Key of the delivery's calls
+    "delivered_with",  # the other events of the same delivery (comma-separated, at most 10)
+    "applied_by",  # the first layout's name of idempotency_key
+    "applied_at_ms",
+    "stale_at_ms",
+    "dead_at_ms",
+    "expired_at_ms",
+)
+
+
+def applied_value(at_ms: int, event_id: str = "") -> str:
+    """How the applied-fields hash stores a field: when its newest applied change happened and
+    which event that was (`relay:applied:{uuid}`; the first layout held the time alone)."""
+    return f"{at_ms}:{event_id}" if event_id else str(at_ms)
+
+
+def parse_applied(value: str) -> tuple[int, str]:
+    """(occurred ms, event id or "") of an applied-fields hash value, of either layout."""
+    at, _, event_id = value.partition(":")
+    return _int(at), event_id
+
+
 class Accepted(Enum):
     DUPLICATE = 0
     QUEUED = 1  # its customer was already waiting or being delivered

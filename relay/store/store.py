@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import urlsplit
-
-import hiredis
 import redis.asyncio as aioredis
-from redis.utils import HIREDIS_AVAILABLE
 
 from relay.queue import DeadLetterMirror
 from relay.store import keys
 from relay.store.circuit import CircuitState
+from relay.store.client import connect
 from relay.store.deliveries import Deliveries
 from relay.store.eventlog import EventLog
 from relay.store.ledger import Ledger
@@ -20,44 +16,7 @@ from relay.store.links import Links
 from relay.store.scripts import Scripts
 
 DEFAULT_EVENT_TTL_S = 7 * 24 * 3600
-
-
-class HiredisPackingConnection(aioredis.Connection):
-    """redis-py's asyncio connection packs commands in Python (~19 µs for an accept's EVALSHA);
-    its sync connection uses hiredis's C packer, which makes the same bytes in ~6 µs. This is
-    that packer on the asyncio connection: the client library's own code, no RESP of ours.
-    Commands of str, int and bytes arguments (all the relay sends) go to hiredis directly:
-    redis-py's serializer first copies every argument, looking for bytearrays and memoryviews
-    (~0.1 µs an argument, ~20 an accepted event). Anything else (a command name with a space,
-    a bytearray or memoryview argument) takes redis-py's own packer."""
-
-    def pack_command(self, *args: Any) -> list[bytes]:
-        name = args[0]
-        if isinstance(name, str) and " " not in name:
-            try:
-                return [hiredis.pack_command(args)]
-            except TypeError:
-                pass  # a bytearray or memoryview: redis-py's packer converts it
-        return super().pack_command(*args)
-
-
-# redis-py's own default: a command that gets no answer in this long fails.
-SOCKET_TIMEOUT_S = 5.0
-
-
-def connect(redis_url: str, *, socket_timeout: float | None = SOCKET_TIMEOUT_S) -> aioredis.Redis:
-    """The relay's async Redis client; strings in and out, reconnecting on its own."""
-    options: dict[str, Any] = {"socket_timeout": socket_timeout}
-    if HIREDIS_AVAILABLE and urlsplit(redis_url).scheme == "redis":  # not for TLS or unix sockets
-        options["connection_class"] = HiredisPackingConnection
-    return aioredis.Redis.from_url(
-        redis_url,
-        decode_responses=True,
-        health_check_interval=15,
-        socket_keepalive=True,
-        retry_on_timeout=True,
-        **options,
-    )
+DEFAULT_DLQ_TTL_S = 90 * 24 * 3600
 
 
 class Store:
@@ -67,6 +26,7 @@ class Store:
         *,
         accept_redis: aioredis.Redis | None = None,
         event_ttl_s: int = DEFAULT_EVENT_TTL_S,
+        dlq_ttl_s: int = DEFAULT_DLQ_TTL_S,
         dlq_mirror_queue: str | None = "relay",
         replica_acks: int = 0,
         replica_ack_timeout_ms: int = 1000,
@@ -77,8 +37,9 @@ class Store:
         # its own, a loop turn later); the group commit bounds each round trip itself.
         self.accept_redis = accept_redis or redis
         self.event_ttl_s = event_ttl_s
+        self.dlq_ttl_s = dlq_ttl_s
         # Dead letters are mirrored as failed jobs of this RQ queue, for rq-dashboard (None: off).
-        mirror = DeadLetterMirror(dlq_mirror_queue, event_ttl_s) if dlq_mirror_queue else None
+        mirror = DeadLetterMirror(dlq_mirror_queue, dlq_ttl_s) if dlq_mirror_queue else None
         self.scripts = Scripts(redis)
         self.ledger = Ledger(
             redis,
@@ -89,8 +50,10 @@ class Store:
             replica_acks=replica_acks,
             replica_ack_timeout_ms=replica_ack_timeout_ms,
         )
-        self.deliveries = Deliveries(redis, self.scripts, self.ledger, event_ttl_s=event_ttl_s, mirror=mirror)
-        self.log = EventLog(redis, self.ledger, event_ttl_s=event_ttl_s)
+        self.deliveries = Deliveries(
+            redis, self.scripts, self.ledger, event_ttl_s=event_ttl_s, dlq_ttl_s=dlq_ttl_s, mirror=mirror
+        )
+        self.log = EventLog(redis, self.ledger, event_ttl_s=event_ttl_s, dlq_ttl_s=dlq_ttl_s)
         self.links = Links(redis, self.scripts)
         self.limits = FleetLimits(redis, self.scripts)
         self.circuit = CircuitState(redis)
@@ -101,6 +64,7 @@ class Store:
         redis_url: str,
         *,
         event_ttl_s: int = DEFAULT_EVENT_TTL_S,
+        dlq_ttl_s: int = DEFAULT_DLQ_TTL_S,
         dlq_mirror_queue: str | None = "relay",
         replica_acks: int = 0,
         replica_ack_timeout_ms: int = 1000,
@@ -109,6 +73,7 @@ class Store:
             connect(redis_url),
             accept_redis=connect(redis_url, socket_timeout=None),
             event_ttl_s=event_ttl_s,
+            dlq_ttl_s=dlq_ttl_s,
             dlq_mirror_queue=dlq_mirror_queue,
             replica_acks=replica_acks,
             replica_ack_timeout_ms=replica_ack_timeout_ms,

@@ -1,7 +1,7 @@
 """Planning a sync: each export record mapped as a whole snapshot (the webhooks' mapping,
 transforms and validation), its customer found, and compared with what ChartMogul holds.
 
-    planner = Planner(mapping, shape, account, links, digest=…, occurred_at_ms=…)
+    planner = Planner(mapping, shape, account, links, applied=…, occurred_at_ms=…)
     for item in planner.plan(read_export(path, shape, mapping)):   # streamed
         …
     planner.totals
@@ -9,16 +9,26 @@ transforms and validation), its customer found, and compared with what ChartMogu
 Customers are found as delivery finds them, without a call per record: the record's own link
 property (cus_…), the link table, then the mapping's external_id or email link in the account
 read once through the paged list.
+
+A difference is sent only when the export is newer than what was applied to that field: a
+change applied after `--as-of` (a webhook, say) wins, and the field is reported stale with the
+event that won, never enqueued to be found stale at delivery. An event's id is the record's and
+a digest of what it changes and when (`--as-of`): the same export with the same `--as-of` makes
+the same events (enqueued once), a later `--as-of` or a changed value makes new ones.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from relay.changes import CustomerChange, CustomerRef
+from relay.crms import SYNC_SOURCE
 from relay.events import ParsedEvent
 from relay.mapping.apply import Mapped, map_record
 from relay.mapping.rules import SourceMapping
@@ -27,8 +37,16 @@ from relay.sync.account import Account, list_calls
 from relay.sync.diff import Difference, FieldChange, difference
 from relay.sync.readers import ExportRecord, Item, Skipped
 
-SYNC_SOURCE = "sync"
 _KEPT_PROBLEMS = 50  # skipped and unmatched records named in the totals (all go to --unmatched)
+
+
+@dataclass(frozen=True, slots=True)
+class StaleChange:
+    """A difference not sent: a change newer than --as-of was applied to the field."""
+
+    change: FieldChange
+    newer_event: str  # "" when the applied state does not name it
+    newer_at_ms: int
 
 
 @dataclass(slots=True)
@@ -38,7 +56,8 @@ class Planned:
     uuid: str | None
     why_unmatched: str = ""
     changes: list[FieldChange] = field(default_factory=list)
-    event: ParsedEvent | None = None  # None: unmatched or unchanged
+    stale: list[StaleChange] = field(default_factory=list)
+    event: ParsedEvent | None = None  # None: unmatched, unchanged or only stale
 
 
 @dataclass(slots=True)
@@ -48,8 +67,11 @@ class Totals:
     unmatched: int = 0
     unchanged: int = 0
     to_change: int = 0
+    stale_only: int = 0  # records whose every difference is stale: nothing to send
+    stale: int = 0  # records with a difference not sent: a newer change was applied
     skipped: int = 0
     fields: Counter[str] = field(default_factory=Counter)
+    stale_fields: Counter[str] = field(default_factory=Counter)
     unmatched_why: Counter[str] = field(default_factory=Counter)
     skipped_records: list[str] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
@@ -66,6 +88,9 @@ class Totals:
             "unmatched_why": dict(self.unmatched_why),
             "unchanged": self.unchanged,
             "to_change": self.to_change,
+            "stale_only": self.stale_only,
+            "stale": self.stale,
+            "stale_fields": dict(self.stale_fields.most_common()),
             "skipped": self.skipped,
             "skipped_records": self.skipped_records,
             "fields_to_change": dict(self.fields.most_common()),
@@ -84,15 +109,16 @@ class Planner:
         account: Account,
         links: Mapping[str, str],
         *,
-        digest: str,
         occurred_at_ms: int,
+        applied: Mapping[str, Mapping[str, tuple[int, str]]] | None = None,
     ) -> None:
         self.mapping = mapping
         self.shape = shape
         self.account = account
         self.links = links
-        self.digest = digest
         self.occurred_at_ms = occurred_at_ms
+        # customer uuid → field key → (occurred ms, event) of the newest change applied to it
+        self.applied = applied or {}
         self.totals = Totals()
         self.totals.calls["list"] = list_calls(len(account.customers))
 
@@ -118,14 +144,56 @@ class Planner:
             return Planned(record, crm_record, None, why)
         totals.matched += 1
         diff = difference(mapped, self.account.customers[uuid])
+        stale = self._drop_stale(diff, self.applied.get(uuid, {}))
+        if stale:
+            totals.stale += 1
+            totals.stale_fields.update(s.change.name for s in stale)
         if diff.is_empty:
-            totals.unchanged += 1
-            return Planned(record, crm_record, uuid)
+            if stale:
+                totals.stale_only += 1
+            else:
+                totals.unchanged += 1
+            return Planned(record, crm_record, uuid, stale=stale)
         totals.to_change += 1
         totals.fields.update(change.name for change in diff.shown)
         totals.calls.update(_calls(diff))
         event = self._event(record, crm_record, uuid, mapped, diff)
-        return Planned(record, crm_record, uuid, changes=diff.shown, event=event)
+        return Planned(record, crm_record, uuid, changes=diff.shown, stale=stale, event=event)
+
+    def _drop_stale(self, diff: Difference, applied: Mapping[str, tuple[int, str]]) -> list[StaleChange]:
+        """Take out of `diff` what a change newer than --as-of already set (delivery would find
+        it stale); what was taken, with the event that won."""
+        stale: list[StaleChange] = []
+
+        def newer(key: str) -> tuple[int, str] | None:
+            found = applied.get(key)
+            return found if found is not None and found[0] > self.occurred_at_ms else None
+
+        for change in list(diff.shown):
+            if change.name == "tags":
+                keep = [t for t in diff.tags_add if newer(f"tag:{t}") is None]
+                gone = [t for t in diff.tags_add if t not in keep]
+                if not gone:
+                    continue
+                at, event = max(n for t in gone if (n := newer(f"tag:{t}")) is not None)
+                diff.tags_add = keep
+                stale.append(StaleChange(FieldChange("tags", change.current, gone), event, at))
+                if keep:
+                    continue
+            else:
+                key = (
+                    f"custom:{change.name.removeprefix('custom.')}"
+                    if change.name.startswith("custom.")
+                    else change.name
+                )
+                found = newer(key)
+                if found is None:
+                    continue
+                diff.fields.pop(change.name, None)
+                diff.custom_set.pop(change.name.removeprefix("custom."), None)
+                stale.append(StaleChange(change, found[1], found[0]))
+            diff.shown.remove(change)
+        return stale
 
     def _find(self, crm_record: str, mapped: Mapped) -> tuple[str | None, str]:
         customers = self.account.customers
@@ -160,8 +228,7 @@ class Planner:
         self, record: ExportRecord, crm_record: str, uuid: str, mapped: Mapped, diff: Difference
     ) -> ParsedEvent:
         change = CustomerChange(
-            # The same file twice makes the same ids: the ledger accepts each once.
-            event_id=f"sync:{self.digest}:{self.shape.source}:{record.record_id}"[:200],
+            event_id=self._event_id(record, diff),
             source=SYNC_SOURCE,
             occurred_at_ms=self.occurred_at_ms,
             customer=CustomerRef(uuid=uuid, crm_record=crm_record),
@@ -173,6 +240,17 @@ class Planner:
         )
         links = {crm_record: mapped.link_uuid} if mapped.link_uuid else {}
         return ParsedEvent(change=change, raw=record.raw, links=links)
+
+    def _event_id(self, record: ExportRecord, diff: Difference) -> str:
+        """The record's id and a digest of what the event changes and when: the same difference
+        at the same --as-of is one event (the ledger accepts it once), a later --as-of or a
+        changed value a new one. Ids: letters, digits and `_ . : -` (a generic id's alphabet)."""
+        what = orjson.dumps(
+            [self.occurred_at_ms, diff.fields, sorted(diff.tags_add), diff.custom_set],
+            option=orjson.OPT_SORT_KEYS,
+        )
+        digest = hashlib.sha256(what).hexdigest()[:16]
+        return f"{SYNC_SOURCE}:{self.shape.source}:{record.record_id}"[:180] + f":{digest}"
 
 
 def _calls(diff: Difference) -> Counter[str]:

@@ -1,12 +1,12 @@
-"""The parts of a sync run that are neither planning nor printing: the file's digest and time,
-the unmatched file, and enqueueing through the ledger's own accept path."""
+"""The parts of a sync run that are neither planning nor printing: the export's time, the
+unmatched file, and enqueueing through the ledger's own accept path (counting only what it
+really enqueued)."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
+from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -14,27 +14,17 @@ from relay.events import ParsedEvent
 from relay.store import Store
 from relay.store.records import Accepted
 from relay.sync.plan import Planned
+from relay.times import parse_time
 
 ENQUEUE_BATCH = 200
 
 
-def file_digest(path: Path) -> str:
-    """The export's content digest (streamed): event ids derive from it."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
 def parse_as_of(value: str | None, path: Path) -> int:
-    """--as-of (ISO 8601; a time without zone is UTC) or the file's modification time, in ms."""
+    """--as-of as operators write times (relay/times.py: now, 2h, 10:05, ISO 8601), or the
+    file's modification time, in ms. TimeSpecError says what a bad one is not."""
     if value is None:
         return int(path.stat().st_mtime * 1000)
-    moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return parse_time(value)
 
 
 class UnmatchedFile:
@@ -54,14 +44,15 @@ class UnmatchedFile:
 
 
 class Enqueuer:
-    """Sync events into the ledger in batches; counts what was new and what an earlier run of
-    the same file had already enqueued."""
+    """Sync events into the ledger in batches. Counts what it really enqueued, and what an
+    earlier run with the same --as-of had made already, by what became of it (`already`:
+    status → count: queued, applied, dead, …)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.batch: list[ParsedEvent] = []
         self.enqueued = 0
-        self.already = 0
+        self.already: Counter[str] = Counter()
         self.ready = False
 
     async def add(self, event: ParsedEvent) -> None:
@@ -72,11 +63,10 @@ class Enqueuer:
     async def flush(self) -> None:
         if not self.batch:
             return
-        results: Sequence[Accepted] = await self.store.ledger.accept_many(self.batch)
-        self.batch = []
-        for result in results:
-            if result is Accepted.DUPLICATE:
-                self.already += 1
-            else:
-                self.enqueued += 1
-            self.ready = self.ready or result is Accepted.READY
+        batch, self.batch = self.batch, []
+        results: Sequence[Accepted] = await self.store.ledger.accept_many(batch)
+        known = [e.change.event_id for e, r in zip(batch, results, strict=True) if r.is_duplicate]
+        self.enqueued += len(results) - len(known)
+        self.ready = self.ready or any(r is Accepted.READY for r in results)
+        for record in await self.store.ledger.events(known):
+            self.already[record.status if record is not None else "expired"] += 1

@@ -84,6 +84,7 @@ class CustomerKeys:
     email: dict[str, list[str]] = field(default_factory=dict)
     domain: dict[str, list[str]] = field(default_factory=dict)
     name: dict[str, list[str]] = field(default_factory=dict)
+    shown_name: dict[str, str] = field(default_factory=dict)  # uuid → how ChartMogul names it
 
     def add(self, entry: dict[str, Any]) -> None:
         uuid = entry.get("uuid")
@@ -100,6 +101,10 @@ class CustomerKeys:
         names = {company_key(entry.get("company")), company_key(entry.get("name"))} - {None}
         for key in names:
             self.name.setdefault(str(key), []).append(uuid)
+        for shown in (entry.get("company"), entry.get("name")):
+            if isinstance(shown, str) and shown.strip():
+                self.shown_name[uuid] = shown.strip()
+                break
 
 
 async def read_keys(pages: AsyncIterator[list[dict[str, Any]]]) -> CustomerKeys:
@@ -116,6 +121,7 @@ class Suggestion:
     rule: str | None  # the rule that decided; None: unmatched
     candidates: tuple[str, ...]
     value: str = ""  # what matched (an email, a domain, …)
+    name: str = ""  # how the CRM record names the company (its mapped company, or name)
 
     @property
     def uuid(self) -> str | None:
@@ -166,10 +172,18 @@ class Suggester:
     def match(self, record: ExportRecord) -> Suggestion:
         props = record.properties
         mapped = map_record(self.mapping, self.shape.object_type, props)
+        shown = next(
+            (
+                v.strip()
+                for v in (mapped.fields.get("company"), mapped.fields.get("name"))
+                if isinstance(v, str) and v.strip()
+            ),
+            "",
+        )
         texts = list(_texts(props.values()))
         uuids = sorted({m for text in texts for m in _UUID.findall(text) if m in self.keys.uuids})
         if uuids:
-            return Suggestion(record, "uuid", tuple(uuids), uuids[0])
+            return Suggestion(record, "uuid", tuple(uuids), uuids[0], shown)
         contact = mapped.fields.get("primary_contact") or {}
         external: list[Any] = [mapped.link_external_id]
         external += [v for k, v in props.items() if "external" in k.lower() and isinstance(v, str)]
@@ -188,5 +202,5 @@ class Suggester:
         for rule, index, values in checks:
             for value in values:
                 if value and (found := index.get(value)):
-                    return Suggestion(record, rule, tuple(dict.fromkeys(found)), value)
-        return Suggestion(record, None, ())
+                    return Suggestion(record, rule, tuple(dict.fromkeys(found)), value, shown)
+        return Suggestion(record, None, (), name=shown)

@@ -301,7 +301,9 @@ def test_a_dead_letter_is_mirrored_as_a_failed_rq_job_until_replayed(with_store:
     assert (job.func_name, job.args, job.origin) == ("workers.jobs.redeliver_event", ["evt_fix"], "relay")
     assert job.get_status() == "failed"
     assert job.description == "dead letter evt_fix: rejected (400) The owner is unknown"
-    assert 0 < rq.ttl(job.key) <= 7 * 24 * 3600  # it expires with the event's record
+    # Kept as long as the dead letter (RELAY_DLQ_TTL_S, 90 days by default), not the event TTL.
+    record_ttl = rq.ttl(keys.event("evt_fix"))
+    assert 89 * 86400 < record_ttl <= 90 * 86400 and abs(rq.ttl(job.key) - record_ttl) <= 1
 
     async def replay_it(store: Store) -> None:
         await replay(store, ["evt_fix"])

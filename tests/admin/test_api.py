@@ -126,11 +126,12 @@ def test_event_listing_filters_and_pages(admin: AdminClient, with_store: Run) ->
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("since=soon", "neither a duration"),
+        ("since=soon", "is not a time: give a duration ago"),
         ("status=lost", "status must be one of"),
         ("limit=0", "limit"),
         ("cursor=nope", "cursor"),
         ("custmer=cus_1", "unknown parameter"),
+        ("source=hubspt", "source 'hubspt' is not one of: generic, hubspot"),
     ],
 )
 def test_bad_event_queries_are_400_with_the_reason(admin: AdminClient, query: str, message: str) -> None:
@@ -187,7 +188,9 @@ def test_replay_dry_run_by_filter_then_for_real(admin: AdminClient, with_store: 
         ({"ids": ["a"], "dry_run": "yes"}, 422, "dry_run"),
         ({"ids": ["a"], "colour": 1}, 422, "colour"),
         ({"filter": {"reasn": "x"}}, 400, "unknown filter field"),
-        ({"filter": {"since": "later"}}, 400, "neither a duration"),
+        ({"filter": {"since": "later"}}, 400, "is not a time: give a duration ago"),
+        ({"filter": {"reason": "rejectd"}}, 400, "reason 'rejectd' is not one of: rejected, invalid_change"),
+        ({"ids": ["a"], "as_stored": True, "remap": True}, 400, '"as_stored" and "remap" contradict'),
     ],
 )
 def test_bad_replay_requests_say_why(

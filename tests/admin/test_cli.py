@@ -39,7 +39,9 @@ def lines(text: str) -> list[dict[str, Any]]:
 
 
 def test_events_list_and_show(admin_env: dict[str, str], seeded: None) -> None:
-    listed = relay_cli(admin_env, "events", "list", "--customer", UUID_B, "--since", "1h")
+    listed = relay_cli(
+        {**admin_env, "COLUMNS": "200"}, "events", "list", "--customer", UUID_B, "--since", "1h"
+    )
     as_json = relay_cli(admin_env, "events", "list", "--status", "dead", "--limit", "2", "--json")
     shown = relay_cli(admin_env, "events", "show", "evt_gone")
     shown_json = relay_cli(admin_env, "events", "show", "evt_gone", "--json")
@@ -47,23 +49,16 @@ def test_events_list_and_show(admin_env: dict[str, str], seeded: None) -> None:
     bad = relay_cli(admin_env, "events", "list", "--since", "soon")
 
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.splitlines()[0].split() == [
-        "RECEIVED",
-        "EVENT",
-        "SOURCE",
-        "CUSTOMER",
-        "STATUS",
-        "ATTEMPTS",
-        "REASON",
-    ]
-    assert [line.split()[1] for line in listed.stdout.splitlines()[1:]] == ["evt_ok", "evt_gone"]
+    header, *rows = listed.stdout.splitlines()
+    assert header.split() == ["OCCURRED", "RECEIVED", "EVENT", "CUSTOMER", "STATUS", "FIELDS"]
+    assert [line.split()[2] for line in rows] == ["evt_ok", "evt_gone"]
+    assert rows[1].split()[4:] == ["dead:", "customer_not_found", "city,", "tag:vip"]
     assert [e["event_id"] for e in lines(as_json.stdout)] == ["evt_gone", "evt_fix2"]
     assert "More: add --cursor" in as_json.stderr
-    assert "Event evt_gone  (dead)" in shown.stdout
-    assert "reason:      customer_not_found" in shown.stdout and "History" in shown.stdout
+    assert "Event evt_gone  (dead: customer_not_found)" in shown.stdout and "History" in shown.stdout
     assert orjson.loads(shown_json.stdout)["event"]["change"]["tags_add"] == ["vip"]
     assert missing.returncode == 1 and "no event 'evt_nope'" in missing.stderr
-    assert bad.returncode == 2 and "neither a duration" in bad.stderr
+    assert bad.returncode == 2 and "'soon' is not a time: give a duration ago" in bad.stderr
 
 
 def test_dlq_list_filters(admin_env: dict[str, str], seeded: None) -> None:
@@ -92,7 +87,10 @@ def test_dry_run_prints_what_would_be_sent_and_changes_nothing(
     assert "evt_fix0: would replay (re-mapped through the current mapping)" in out
     assert 'change: {"event_id":"evt_fix0"' in out and '"owner":"sales@acme.test"' in out
     assert 'PATCH body: {"owner":"sales@acme.test"}' in out
-    assert "evt_gone: would replay" in out and "change (same as stored)" in out
+    assert "evt_fix0: would replay (re-mapped through the current mapping)" in out
+    assert "  differs from the stored change: fields.owner" in out
+    assert "evt_gone: would replay (re-mapped through the current mapping)" in out
+    assert "  same as the stored change" in out
     assert 'tag and custom attribute calls at delivery: {"tags_add":["vip"]}' in out
     assert "Dry run: 2 would be replayed; nothing was changed." in out
     assert len(lines(after.stdout)) == 4
@@ -123,7 +121,7 @@ def test_replay_needs_ids_or_a_filter_and_reports_failures(admin_env: dict[str, 
     assert everything.returncode == 0 and "4 replayed" in everything.stdout
 
 
-def test_edit_with_set_then_replay_as_stored(admin_env: dict[str, str], seeded: None) -> None:
+def test_edit_with_set_then_replay_sends_it_as_edited(admin_env: dict[str, str], seeded: None) -> None:
     edited = relay_cli(
         admin_env,
         "dlq",
@@ -136,15 +134,17 @@ def test_edit_with_set_then_replay_as_stored(admin_env: dict[str, str], seeded: 
     )
     invalid = relay_cli(admin_env, "dlq", "edit", "evt_gone", "--set", "fields.status=Active")
     shown = relay_cli(admin_env, "dlq", "show", "evt_gone", "--json")
-    replayed = relay_cli(admin_env, "dlq", "replay", "evt_gone", "--as-stored")
+    replayed = relay_cli(admin_env, "dlq", "replay", "evt_gone")  # an edit is replayed as edited
 
     assert edited.returncode == 0, edited.stderr
-    assert "stored (customer.uuid, tags_add)" in edited.stdout and "--as-stored" in edited.stdout
+    assert "stored (customer.uuid, tags_add). Every replay sends it as edited" in edited.stdout
     assert invalid.returncode == 1 and "fields.status must be one of" in invalid.stderr
     change = orjson.loads(shown.stdout)["event"]["change"]
     assert change["customer"]["uuid"] == UUID_A and change["tags_add"] == ["vip", "fixed"]
     assert (
-        replayed.returncode == 0 and f"evt_gone: replayed (the stored change) → {UUID_A}" in replayed.stdout
+        replayed.returncode == 0
+        and f"evt_gone: replayed (as edited; --remap re-maps the CRM payload instead) → {UUID_A}"
+        in replayed.stdout
     )
 
 
@@ -201,3 +201,14 @@ def test_status_shows_an_open_circuit(admin_env: dict[str, str], redis_url: str)
     out = relay_cli(admin_env, "status").stdout
 
     assert "Circuit      OPEN since 1970-01-01T00:00:00.001Z" in out and "401 Unauthorized" in out
+
+
+def test_closed_sets_are_choices_that_list_the_valid_values(admin_env: dict[str, str]) -> None:
+    reason = relay_cli(admin_env, "dlq", "list", "--reason", "rejectd")
+    source = relay_cli(admin_env, "events", "list", "--source", "hubspt")
+
+    assert reason.returncode == 2
+    assert (
+        "Invalid value for '--reason': 'rejectd' is not one of 'rejected', 'invalid_change'" in reason.stderr
+    )
+    assert source.returncode == 2 and "'hubspt' is not one of 'generic', 'hubspot'" in source.stderr

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from relay import times
 from relay.admin import queries
 from relay.admin.queries import DeadLetterFilter, EventFilter, QueryError
 from relay.store import EventStatus, Outcome, Store, keys, now_ms
@@ -25,19 +27,33 @@ Run = Callable[[Callable[[Store], Any]], Any]
     [("90s", 90_000), ("30m", 1_800_000), ("1h", 3_600_000), ("1h30m", 5_400_000), ("7d", 604_800_000)],
 )
 def test_durations_mean_that_long_ago(text: str, ms: int) -> None:
-    assert queries.parse_time(text, now=NOW) == NOW - ms
+    assert times.parse_time(text, now=NOW) == NOW - ms
 
 
 def test_iso_times_are_absolute_and_naive_means_utc() -> None:
-    assert queries.parse_time("2026-11-20T10:00:00Z", now=NOW) == 1_795_168_800_000
-    assert queries.parse_time("2026-11-20T10:00:00", now=NOW) == 1_795_168_800_000
-    assert queries.parse_time("2026-11-20T11:00:00+01:00", now=NOW) == 1_795_168_800_000
+    assert times.parse_time("2026-11-20T10:00:00Z", now=NOW) == 1_795_168_800_000
+    assert times.parse_time("2026-11-20T10:00:00", now=NOW) == 1_795_168_800_000
+    assert times.parse_time("2026-11-20T11:00:00+01:00", now=NOW) == 1_795_168_800_000
 
 
 @pytest.mark.parametrize("text", ["", "yesterday", "1x", "h1", "10", "2026-13-01"])
 def test_bad_times_say_what_is_accepted(text: str) -> None:
-    with pytest.raises(QueryError, match="duration"):
-        queries.parse_time(text, now=NOW)
+    with pytest.raises(times.TimeSpecError, match="duration"):
+        times.parse_time(text, now=NOW)
+
+
+def test_now_and_a_clock_time_today_on_this_machines_clock() -> None:
+    local_now = datetime.fromtimestamp(NOW / 1000).astimezone()
+    ten_past = local_now.replace(hour=10, minute=5, second=0, microsecond=0)
+    if ten_past > local_now:  # a clock time still ahead today means yesterday's
+        ten_past -= timedelta(days=1)
+
+    assert times.parse_time("now", now=NOW) == NOW
+    assert times.parse_time("10:05", now=NOW) == int(ten_past.timestamp() * 1000)
+    assert times.parse_time("10:05:30", now=NOW) == int(ten_past.timestamp() * 1000) + 30_000
+    assert times.local_clock(NOW).startswith(f"{local_now:%Y-%m-%d %H:%M:%S}")
+    with pytest.raises(QueryError, match="a time today"):
+        EventFilter.parse(since="25:99", now=NOW)
 
 
 def test_filters_check_their_inputs() -> None:

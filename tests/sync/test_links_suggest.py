@@ -57,8 +57,28 @@ def test_each_rule_ambiguity_and_unmatched(
     for rule in ("uuid", "external_id", "email", "domain", "name"):
         assert f"  by {rule}: 1" in lines
     assert "Ambiguous: 1" in lines
-    assert f"  6 (line 7): name twin → {twin_a}, {twin_b}" in lines
     assert "Unmatched: 1 (7)" in lines
+    # Each record with both names and the rule; the ambiguous ones first, to choose from.
+    assert lines[:9] == [
+        "Ambiguous (choose one, or leave out):",
+        f'  6 (line 7) "Twin" → {twin_a} "Twin Co" | {twin_b} "Twin Ltd"  [name twin]',
+        "Matched:",
+        f'  1 (line 2) "Whatever" → {by_uuid} "Alpha"  [uuid {by_uuid}]',
+        f'  2 (line 3) "Beta Corp" → {by_external} "Beta"  [external_id crm-2]',
+        f'  3 (line 4) "Gamma" → {by_email} "Gamma"  [email ops@gamma.example]',
+        f'  4 (line 5) "Delta" → {by_domain} "Delta"  [domain delta.example]',
+        f'  5 (line 6) "epsilon, inc." → {by_name} "Epsilon GmbH"  [name epsilon]',
+        "Unmatched:",
+    ]
+    assert lines[9] == '  7 (line 8) "Nobody"'
+    as_json = json.loads(
+        relay_cli(relay_env, "links", "suggest", "--source", "hubspot", str(export), "--json").stdout
+    )
+    assert [s["verdict"] for s in as_json["suggestions"]] == ["ambiguous", *["matched"] * 5, "unmatched"]
+    assert as_json["suggestions"][0]["candidates"] == [
+        {"uuid": twin_a, "name": "Twin Co"},
+        {"uuid": twin_b, "name": "Twin Ltd"},
+    ]
     assert "Skipped line 9: has no id (hs_object_id)" in result.stderr
     rows = list(csv.DictReader(out.read_text().splitlines()))
     assert [(r["crm_id"], r["customer_uuid"], r["rule"]) for r in rows] == [
@@ -90,4 +110,17 @@ def test_json_output(relay_env: dict[str, str], simulator: SimulatorHandle, tmp_
     doc = json.loads(result.stdout)
     assert doc["matched_by_rule"]["domain"] == 1
     assert (doc["matched"], doc["ambiguous"], doc["unmatched"]) == (1, 0, 0)
-    assert uuid  # matched by domain though the names differ
+    # Matched by domain though the names differ: both are shown, to review before importing.
+    assert doc["suggestions"] == [
+        {
+            "crm_id": "7",
+            "where": "line 1",
+            "crm_name": "Other",
+            "verdict": "matched",
+            "rule": "domain",
+            "value": "org.example",
+            "customer_uuid": uuid,
+            "customer_name": "Org",
+            "candidates": [{"uuid": uuid, "name": "Org"}],
+        }
+    ]

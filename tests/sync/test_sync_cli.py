@@ -86,13 +86,13 @@ def test_dry_run_prints_each_change_and_totals_and_sends_nothing(
     assert "  tags: [vip] → [vip, industry:SaaS]" in out
     assert "hubspot:company:102" not in out  # identical: nothing to change
     assert "Records read: 3" in out
-    assert "Matched: 2 (unchanged 1, to change 1)" in out
     assert "Unmatched: 1 (no link 1)" in out
     assert "Skipped (bad input): 2" in out
     assert "line 5: has 3 fields, the header has 8" in out + result.stderr
     assert "line 6: has no id (hs_object_id)" in out + result.stderr
     assert "Fields to change: city 1, state 1, status 1, tags 1" in out
     assert "API calls the real run will spend: 3 (list 1, tags 1, update 1)" in out
+    assert "Matched: 2 (unchanged 1, to change 1, stale only 0)" in out
     rows = list(csv.DictReader(unmatched.read_text().splitlines()))
     assert [(r["source"], r["crm_id"], r["where"]) for r in rows] == [("hubspot", "103", "line 4")]
     assert rows[0]["why"].startswith("no link")
@@ -140,10 +140,14 @@ def test_real_run_enqueues_once_and_the_worker_delivers(
     second = relay_cli(relay_env, "sync", "--source", "hubspot", str(export), "--yes")
 
     assert first.returncode == 0, first.stderr
-    assert "Enqueued 1 changes (0 were already enqueued" in first.stdout
-    assert "Enqueued 0 changes (1 were already enqueued" in second.stdout
+    assert "Enqueued 1 changes; 1 unmatched, 2 skipped." in first.stdout
+    assert "API calls this run spends: 3" in first.stdout and "the real run" not in first.stdout
+    assert "Enqueued 0 changes;" in second.stdout
+    assert "Not enqueued again: 1 made by an earlier run of this export with the same --as-of (1 queued)" in (
+        second.stdout
+    )
     [event_id] = cast(list[str], client.zrange(keys.EVENTS, 0, -1))
-    assert event_id.startswith("sync:") and event_id.endswith(":hubspot:101")
+    assert event_id.startswith("sync:hubspot:101:")
     record = EventRecord.from_hash(cast(dict[str, str], client.hgetall(keys.event(event_id))), event_id)
     assert record.source == "sync" and record.change is not None
     change = record.change
@@ -162,7 +166,7 @@ def test_real_run_enqueues_once_and_the_worker_delivers(
 
     third = relay_cli(relay_env, "sync", "--source", "hubspot", str(export), "--yes")
     assert "Nothing to change." in third.stdout + third.stderr
-    assert "Matched: 2 (unchanged 2, to change 0)" in third.stdout
+    assert "Matched: 2 (unchanged 2, to change 0, stale only 0)" in third.stdout
     client.close()
 
 
@@ -183,17 +187,60 @@ def test_an_export_older_than_a_webhook_change_never_overwrites_it(
     assert send_generic(web, GENERIC_SECRET, event).status == 202
     wait_for(lambda: simulator.stored_customer(acme)["city"] == "Denver")
 
+    dry = relay_cli(
+        relay_env, "sync", "--source", "hubspot", str(export), "--dry-run", "--as-of", "2026-05-01T00:00:00Z"
+    )
     result = relay_cli(
         relay_env, "sync", "--source", "hubspot", str(export), "--yes", "--as-of", "2026-05-01T00:00:00Z"
     )
 
+    # The dry run and the summary say which field is stale, why, and that it is not sent.
+    assert (
+        "  city: Denver → Boston  (stale, not sent: evt_new at 2026-06-01T12:00:00.000Z is newer than "
+        "--as-of 2026-05-01T00:00:00.000Z)"
+    ) in dry.stdout
+    assert "  state: CA → US-MA" in dry.stdout
+    assert "Matched: 2 (unchanged 1, to change 1, stale only 0)" in dry.stdout
+    assert "Stale, not sent: city 1 in 1 record(s) (a change applied after --as-of won" in dry.stdout
     assert result.returncode == 0, result.stderr
+    assert "Enqueued 1 changes; 1 unmatched, 2 skipped; 1 stale field(s) not sent." in result.stdout
     client = redis_sync.Redis.from_url(relay_env["RELAY_REDIS_URL"], decode_responses=True)
     [sync_id] = [e for e in cast(list[str], client.zrange(keys.EVENTS, 0, -1)) if e.startswith("sync:")]
-    wait_for(lambda: cast(str, client.hget(keys.event(sync_id), "status")) in ("applied", "stale"))
+    wait_for(lambda: client.hget(keys.event(sync_id), "status") == "applied")
+    record = EventRecord.from_hash(cast(dict[str, str], client.hgetall(keys.event(sync_id))), sync_id)
+    assert record.change is not None and "city" not in record.change.fields  # never sent
+    # Its record claims exactly what its calls sent and ChartMogul kept.
+    assert record.details["applied_fields"].split(",") == ["state", "status", "tag:industry:SaaS"]
     stored = simulator.stored_customer(acme)
     assert stored["city"] == "Denver"  # the newer webhook value stands
     assert stored["state"] == "MA"  # fields the webhook did not touch are synced
+
+    # The export is the newer truth after all: a later --as-of sends the city too (new events).
+    now = relay_cli(relay_env, "sync", "--source", "hubspot", str(export), "--yes", "--as-of", "now")
+    assert "Enqueued 1 changes;" in now.stdout and "Fields to change: city 1" in now.stdout
+    wait_for(lambda: simulator.stored_customer(acme)["city"] == "Boston")
+    client.close()
+
+
+def test_a_rerun_enqueues_what_changed_since_and_counts_only_that(
+    relay_env: dict[str, str], simulator: SimulatorHandle, tmp_path: Path
+) -> None:
+    acme, _, export = _hubspot(relay_env, simulator, tmp_path)
+    client = redis_sync.Redis.from_url(relay_env["RELAY_REDIS_URL"], decode_responses=True)
+    as_of = ["--as-of", "2026-05-01T00:00:00Z"]
+    first = relay_cli(relay_env, "sync", "--source", "hubspot", str(export), "--yes", *as_of, "--json")
+    # Someone changes the customer in ChartMogul before anything is delivered: the same export
+    # now differs in another way, and that difference is a change of its own.
+    simulator.request("PATCH", f"/v1/customers/{acme}", {"city": "Austin", "status": "Qualified Lead"})
+
+    second = relay_cli(relay_env, "sync", "--source", "hubspot", str(export), "--yes", *as_of, "--json")
+
+    assert json.loads(first.stdout)["enqueued"] == 1
+    summary = json.loads(second.stdout)
+    assert summary["fields_to_change"] == {"city": 1, "state": 1, "tags": 1}
+    sync_events = [e for e in cast(list[str], client.zrange(keys.EVENTS, 0, -1)) if e.startswith("sync:")]
+    assert summary["enqueued"] == 1 and len(sync_events) == 2  # what it says it enqueued, it did
+    assert summary["already_enqueued"] == 0
     client.close()
 
 
@@ -334,4 +381,19 @@ def test_a_bad_as_of_is_named(relay_env: dict[str, str], tmp_path: Path) -> None
     result = relay_cli(relay_env, "sync", "--source", "hubspot", str(export), "--as-of", "last tuesday")
 
     assert result.returncode == 2
-    assert "'last tuesday' is not a time (ISO 8601" in result.stderr
+    assert "'last tuesday' is not a time: give a duration ago (30m, 1h, 7d), now" in result.stderr
+
+
+@pytest.mark.parametrize("as_of", ["now", "2h", "10:05", "2026-11-30T12:00:00Z"])
+def test_as_of_takes_now_durations_clock_times_and_iso(
+    relay_env: dict[str, str], simulator: SimulatorHandle, tmp_path: Path, as_of: str
+) -> None:
+    _, _, export = _hubspot(relay_env, simulator, tmp_path)
+
+    doc = json.loads(
+        relay_cli(
+            relay_env, "sync", "--source", "hubspot", str(export), "--dry-run", "--json", "--as-of", as_of
+        ).stdout
+    )
+
+    assert doc["totals"]["to_change"] == 1

@@ -265,3 +265,44 @@ def test_attribute_calls(
 )
 def test_is_empty(merged: CoalescedChange, is_empty: bool) -> None:
     assert merged.is_empty is is_empty
+
+
+@pytest.mark.parametrize(
+    ("changes", "applied_at", "senders", "dropped"),
+    [
+        pytest.param(
+            [
+                change("e1", 1, fields={"city": "Porto", "zip": "4000"}),
+                change("e2", 2, fields={"city": "Lisbon"}),
+            ],
+            {},
+            {"city": "e2", "zip": "e1"},
+            {},
+            id="the newest writer of each field is the one whose value is sent",
+        ),
+        pytest.param(
+            [change("e1", 5, fields={"city": "Porto"}, tags_add=["vip"])],
+            {"city": 9},
+            {"tag:vip": "e1"},
+            {"e1": ["city"]},
+            id="a field applied later than the change is dropped, and said to be",
+        ),
+        pytest.param(
+            [change("e1", 1, tags_add=["vip"]), change("e2", 2, tags_remove=["vip"])],
+            {},
+            {"tag:vip": "e2"},
+            {},
+            id="the last operation on a tag is its sender",
+        ),
+    ],
+)
+def test_each_field_has_one_sender_and_stale_keys_are_named(
+    changes: list[CustomerChange],
+    applied_at: dict[str, int],
+    senders: dict[str, str],
+    dropped: dict[str, list[str]],
+) -> None:
+    merged = coalesce(changes, applied_at)
+
+    assert merged.senders == senders
+    assert merged.dropped == dropped

@@ -1,4 +1,4 @@
-"""The fleet's rate limit and connection cap (relay/store/limits.py, workers/ratelimit.py),
+"""The fleet's rate limit and connection cap (relay/store/limits.py, relay/chartmogul/ratelimit.py),
 against the real Redis their Lua runs in.
 
 Send times are read back exactly as the script reserved them (the last entry of the fleet's
@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from relay.chartmogul.ratelimit import RateLimiter
 from relay.store import Store, keys
 from relay.store.limits import WINDOW_MS
-from workers.ratelimit import RateLimiter
 
 T = TypeVar("T")
 WithStore = Callable[[Callable[[Store], Awaitable[T]]], T]

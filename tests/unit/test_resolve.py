@@ -22,10 +22,10 @@ import pytest
 from pydantic import SecretStr
 
 from relay.changes import CustomerRef
+from relay.chartmogul.client import ChartMogulClient
 from relay.simulator.testing import SimulatorHandle
 from relay.store import Store, keys
 from tests.conftest import SIM_API_KEY
-from workers.chartmogul import ChartMogulClient
 from workers.resolve import MAX_CANDIDATES_SHOWN, CustomerResolver, Resolution
 
 LOOKUP = "/v1/customers"

@@ -7,8 +7,11 @@
 local items = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #items, 2 do
   redis.call('ZADD', KEYS[2], items[i + 1], items[i])
-  redis.call('ZADD', KEYS[7], items[i + 1], items[i])
-  if redis.call('EXISTS', ARGV[2] .. items[i]) == 1 then
+  -- The uuid's events index, like every events index, by received time; the event stays in its
+  -- reference's own index too, so the CRM record, external id or email still finds it.
+  local received = redis.call('HGET', ARGV[2] .. items[i], 'received_at_ms')
+  if received then
+    redis.call('ZADD', KEYS[7], received, items[i])
     redis.call('HSET', ARGV[2] .. items[i], 'customer', ARGV[1])
   end
 end

@@ -17,8 +17,8 @@ import aiohttp
 import orjson
 from pydantic import SecretStr
 
+from relay.chartmogul.ratelimit import RateLimiter
 from relay.exceptions import AuthFailed, RateLimited, Rejected, Transient
-from workers.ratelimit import RateLimiter
 
 REJECTED_STATUSES = frozenset({400, 402, 404, 405, 409, 410, 413, 415, 422})
 AUTH_STATUSES = frozenset({401, 403})
@@ -162,14 +162,19 @@ class ChartMogulClient:
         return await self._tags("DELETE", uuid, tags, idempotency_key)
 
     async def _tags(self, method: str, uuid: str, tags: list[str], idempotency_key: str) -> list[str]:
+        found = await self._attributes(method, uuid, "tags", tags, idempotency_key)
+        return [tag for tag in found if isinstance(tag, str)] if isinstance(found, list) else []
+
+    async def _attributes(self, method: str, uuid: str, kind: str, payload: Any, idempotency_key: str) -> Any:
+        """One call of /v1/customers/{uuid}/attributes/{kind} ("tags", "custom") with `{kind:
+        payload}`; what the answer holds under `kind` (the customer's whole set after the call)."""
         result = await self._request(
             method,
-            f"/v1/customers/{uuid}/attributes/tags",
-            body={"tags": tags},
+            f"/v1/customers/{uuid}/attributes/{kind}",
+            body={kind: payload},
             headers={"Idempotency-Key": idempotency_key},
         )
-        found = result.get("tags") if isinstance(result, dict) else None
-        return [tag for tag in found if isinstance(tag, str)] if isinstance(found, list) else []
+        return result.get(kind) if isinstance(result, dict) else None
 
     async def set_custom_attributes(
         self, uuid: str, custom: dict[str, Any], *, idempotency_key: str
@@ -190,13 +195,7 @@ class ChartMogulClient:
         await self._custom("DELETE", uuid, keys, idempotency_key)
 
     async def _custom(self, method: str, uuid: str, custom: Any, idempotency_key: str) -> dict[str, Any]:
-        result = await self._request(
-            method,
-            f"/v1/customers/{uuid}/attributes/custom",
-            body={"custom": custom},
-            headers={"Idempotency-Key": idempotency_key},
-        )
-        found = result.get("custom") if isinstance(result, dict) else None
+        found = await self._attributes(method, uuid, "custom", custom, idempotency_key)
         return dict(found) if isinstance(found, dict) else {}
 
     async def ping(self) -> None:
