@@ -22,19 +22,6 @@ class NextStep:
 
 
 NEXT_STEPS: dict[str, NextStep] = {
-    DeadLetterReason.INVALID_EVENT: NextStep(
-        "the CRM sent an event the relay cannot read (on arrival; `error` says what, `relay events show` "
-        "has the payload)",
-        "if the CRM sent it wrong, purge it; if the relay should read it, fix the mapping or upgrade, "
-        "then replay (it is re-mapped)",
-        "relay events show {event_id}",
-    ),
-    DeadLetterReason.LINK_CONFLICT: NextStep(
-        "a merge joined CRM records linked to two different customers (`error` names both)",
-        "link the surviving record to the right customer (`relay links import`), delete the other link "
-        "(`relay links delete`), then replay",
-        "relay dlq replay {event_id} --dry-run",
-    ),
     DeadLetterReason.REJECTED: NextStep(
         "ChartMogul refused the change (`http_status` 400/422/…; the message names the field)",
         "fix the cause in ChartMogul (e.g. add the owner as a user) or the mapping, then replay",
@@ -59,6 +46,19 @@ NEXT_STEPS: dict[str, NextStep] = {
         "ChartMogul answered 200 but did not keep a value (`not_applied` names the field, the value "
         "sent and the value kept; e.g. an owner who is not a ChartMogul user with a CRM seat)",
         "fix the cause in ChartMogul (add the user), then replay: it is sent again like any other",
+        "relay dlq replay {event_id} --dry-run",
+    ),
+    DeadLetterReason.INVALID_EVENT: NextStep(
+        "the CRM sent an event the relay cannot read (on arrival; `error` says what, `relay events show` "
+        "has the payload)",
+        "if the CRM sent it wrong, purge it; if the relay should read it, fix the mapping or upgrade, "
+        "then replay (it is re-mapped)",
+        "relay events show {event_id}",
+    ),
+    DeadLetterReason.LINK_CONFLICT: NextStep(
+        "a merge joined CRM records linked to two different customers (`error` names both)",
+        "link the surviving record to the right customer (`relay links import`), delete the other link "
+        "(`relay links delete`), then replay",
         "relay dlq replay {event_id} --dry-run",
     ),
 }

@@ -41,13 +41,13 @@ class EventStatus(StrEnum):
 
 
 class DeadLetterReason(StrEnum):
-    INVALID_EVENT = "invalid_event"  # the CRM sent something the relay cannot read (on arrival)
-    LINK_CONFLICT = "link_conflict"  # a merge joined records linked to different customers
     REJECTED = "rejected"  # ChartMogul refused it (400/402/422…)
     INVALID_CHANGE = "invalid_change"  # it breaks ChartMogul's contract; never sent
     CUSTOMER_NOT_FOUND = "customer_not_found"  # no (single) ChartMogul customer matches
     RETRIES_EXHAUSTED = "retries_exhausted"  # transient failures past the retry deadline
     NOT_APPLIED = "not_applied"  # answered 200, but ChartMogul did not keep a value sent
+    INVALID_EVENT = "invalid_event"  # the CRM sent something the relay cannot read (on arrival)
+    LINK_CONFLICT = "link_conflict"  # a merge joined records linked to different customers
 
 
 # The reasons the relay may write, which /metrics exports from the first scrape (a 0 for each).
