@@ -29,6 +29,7 @@ from relay.queue import Waker, read_workers, relay_queue, rq_connection
 from relay.settings import Settings, get_settings
 from relay.sources import KNOWN_SOURCES, enabled_sources
 from relay.store import Store
+from relay.store.traffic import TrafficTally
 
 log = get_logger("relay.web")
 
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             store=store,
             queue=queue,
             waker=Waker(queue),
+            traffic=TrafficTally(store.traffic),
         )
         settle_gc()
         log.info(
@@ -195,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 accept_largest_round_trip=commits.largest,
             )
             await state.waker.aclose()
+            await state.traffic.aclose()
             await store.aclose()
             rq_redis.close()
             if dashboard is not None:

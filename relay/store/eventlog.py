@@ -4,6 +4,10 @@ Three time indexes: every event by received time (ms), each customer's events by
 (ms), and the DLQ by the time each event died (µs). A cursor encodes the score and the event id
 of the last item returned, so ties (a batch accepted in the same millisecond) page correctly.
 Expired records found on the way are dropped from the index.
+
+One customer may be known by several keys (its uuid, the CRM records and external ids its events
+named before they were linked): `events_of` walks their indexes merged, newest first, each
+event once, with the same cursors.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -89,7 +93,24 @@ class EventLog:
     ) -> Page:
         await self.trim(customer)
         index = _Index(keys.customer_events(customer) if customer else keys.EVENTS, 1)
-        return await self._page(index, matches, since_ms, until_ms, cursor, limit)
+        return await self._page([index], matches, since_ms, until_ms, cursor, limit)
+
+    async def events_of(
+        self,
+        customers: Sequence[str],
+        *,
+        matches: Callable[[EventRecord], bool],
+        since_ms: int | None,
+        until_ms: int | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page:
+        """The events of several customer keys, merged newest first; an event indexed under
+        two of them (moved from a CRM record's key to the uuid it was linked to) comes once."""
+        for customer in customers:
+            await self.trim(customer)
+        indexes = [_Index(keys.customer_events(c), 1) for c in dict.fromkeys(customers)]
+        return await self._page(indexes, matches, since_ms, until_ms, cursor, limit)
 
     async def dead_letters(
         self,
@@ -100,7 +121,7 @@ class EventLog:
         cursor: str | None,
         limit: int,
     ) -> Page:
-        return await self._page(_Index(keys.DLQ, 1000), matches, since_ms, until_ms, cursor, limit)
+        return await self._page([_Index(keys.DLQ, 1000)], matches, since_ms, until_ms, cursor, limit)
 
     async def trim(self, customer: str | None = None) -> None:
         """Drop ids older than the event TTL from the time indexes (their records have expired)."""
@@ -158,9 +179,30 @@ class EventLog:
             if len(rows) < batch:
                 return
 
+    async def _merged(
+        self, indexes: list[_Index], since_ms: int | None, until_ms: int | None, after: Cursor | None
+    ) -> AsyncGenerator[tuple[str, str, int, EventRecord | None], None]:
+        """(index key, event id, score, record) from every index, newest first, each id once.
+        Each walk is ordered by (score, id) descending, as ZREVRANGEBYSCORE orders ties."""
+        walks: list[AsyncGenerator[tuple[str, int, EventRecord | None], None]] = [
+            self._walk(index, since_ms=since_ms, until_ms=until_ms, after=after) for index in indexes
+        ]
+        heads: list[tuple[str, int, EventRecord | None] | None] = [await _next(w) for w in walks]
+        last: tuple[int, str] | None = None
+        try:
+            while live := [(i, head) for i, head in enumerate(heads) if head is not None]:
+                i, (event_id, score, record) = max(live, key=lambda item: (item[1][1], item[1][0]))
+                heads[i] = await _next(walks[i])
+                if last != (score, event_id):
+                    last = (score, event_id)
+                    yield indexes[i].key, event_id, score, record
+        finally:
+            for walk in walks:
+                await walk.aclose()
+
     async def _page(
         self,
-        index: _Index,
+        indexes: list[_Index],
         matches: Callable[[EventRecord], bool],
         since_ms: int | None,
         until_ms: int | None,
@@ -171,14 +213,14 @@ class EventLog:
         found: list[EventRecord] = []
         scanned = 0
         last: Cursor | None = None
-        expired: list[str] = []
-        walk = self._walk(index, since_ms=since_ms, until_ms=until_ms, after=after)
+        expired: dict[str, list[str]] = {}
+        walk = self._merged(indexes, since_ms, until_ms, after)
         async with contextlib.aclosing(walk):
-            async for event_id, score, record in walk:
+            async for key, event_id, score, record in walk:
                 last = Cursor(score, event_id)
                 scanned += 1
                 if record is None:
-                    expired.append(event_id)
+                    expired.setdefault(key, []).append(event_id)
                 elif matches(record):
                     found.append(record)
                     if len(found) == limit:
@@ -186,7 +228,14 @@ class EventLog:
                 if scanned >= self.max_scan:
                     break
             else:
-                last = None  # the index is exhausted: no next page
-        if expired:
-            await self.redis.zrem(index.key, *expired)
+                last = None  # the indexes are exhausted: no next page
+        for key, event_ids in expired.items():
+            await self.redis.zrem(key, *event_ids)
         return Page(found, last.encode() if last else None)
+
+
+_Row = tuple[str, int, EventRecord | None]
+
+
+async def _next(walk: AsyncIterator[_Row]) -> _Row | None:
+    return await anext(walk, None)

@@ -50,6 +50,8 @@ LINKS = f"{PREFIX}:links"
 EVENTS = f"{PREFIX}:events"
 # Counter bumped by each accept when replicas must confirm it (RELAY_REDIS_REPLICA_ACKS).
 REPLICA_ACK = f"{PREFIX}:replica_ack"
+# List of the newest `relay sync` runs, newest first (JSON: what each read and enqueued).
+SYNC_RUNS = f"{PREFIX}:sync_runs"
 
 
 # The key families of one accepted event, in the order accept_many.lua takes them: a family's
@@ -90,6 +92,21 @@ def customer_events(customer_key: str) -> str:
 def lookup(reference_key: str) -> str:
     """String with TTL: a cached ChartMogul look-up of an external_id or email → uuid."""
     return f"{PREFIX}:lookup:{reference_key}"
+
+
+def traffic(minute: int) -> str:
+    """Hash: webhook requests of one minute (epoch ms // 60000) by "<source>:<outcome>"."""
+    return f"{PREFIX}:traffic:{minute}"
+
+
+def bulk_job(job_id: str) -> str:
+    """Hash: a console bulk replay's progress (job ids are the relay's own hex tokens)."""
+    return f"{PREFIX}:bulkjob:{job_id}"
+
+
+def bulk_results(job_id: str) -> str:
+    """List: the results of a console bulk replay, one JSON entry per event, in order."""
+    return f"{PREFIX}:bulkresults:{job_id}"
 
 
 def applied_fields(customer_uuid: str) -> str:

@@ -29,6 +29,16 @@ class Links:
     async def all(self) -> dict[str, str]:
         return await self.redis.hgetall(keys.LINKS)  # type: ignore[misc,return-value]
 
+    async def linked_to(self, uuid: str, *, limit: int = 1000) -> list[str]:
+        """The CRM records and customer keys linked to `uuid` (a scan of the whole table)."""
+        found: list[str] = []
+        async for name, value in self.redis.hscan_iter(keys.LINKS, count=1000):
+            if value == uuid:
+                found.append(name)
+                if len(found) >= limit:
+                    break
+        return sorted(found)
+
     async def delete(self, crm_record: str) -> bool:
         return bool(await self.redis.hdel(keys.LINKS, crm_record))  # type: ignore[misc]
 

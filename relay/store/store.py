@@ -11,6 +11,7 @@ from redis.utils import HIREDIS_AVAILABLE
 
 from relay.queue import DeadLetterMirror
 from relay.store import keys
+from relay.store.bulkjobs import BulkJobs
 from relay.store.circuit import CircuitState
 from relay.store.deliveries import Deliveries
 from relay.store.eventlog import EventLog
@@ -18,6 +19,8 @@ from relay.store.ledger import Ledger
 from relay.store.limits import FleetLimits
 from relay.store.links import Links
 from relay.store.scripts import Scripts
+from relay.store.syncruns import SyncRuns
+from relay.store.traffic import Traffic
 
 DEFAULT_EVENT_TTL_S = 7 * 24 * 3600
 
@@ -94,6 +97,9 @@ class Store:
         self.links = Links(redis)
         self.limits = FleetLimits(redis, self.scripts)
         self.circuit = CircuitState(redis)
+        self.traffic = Traffic(redis)
+        self.sync_runs = SyncRuns(redis)
+        self.bulk_jobs = BulkJobs(redis)
 
     @classmethod
     def from_url(
