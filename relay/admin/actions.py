@@ -22,6 +22,7 @@ import orjson
 from relay.admin.queries import QueryError, change_document
 from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES, CustomerChange, CustomerRef
 from relay.coalesce import coalesce
+from relay.contract import ContractViolation, validate_update
 from relay.exceptions import WebhookError
 from relay.logs import get_logger
 from relay.sources import WebhookSource
@@ -272,7 +273,16 @@ def validate_change(doc: object, *, event_id: str) -> CustomerChange:
     )
     if change.is_empty:
         raise QueryError("the change changes nothing: give fields, tags or custom attributes")
+    if problems := contract_violations(change):
+        raise QueryError("ChartMogul would refuse it: " + "; ".join(map(str, problems)))
     return change
+
+
+def contract_violations(change: CustomerChange) -> list[ContractViolation]:
+    """The Update a Customer rules the change's plain fields break: the check delivery makes
+    before sending (workers/plan.py), so an edit that would die again is refused now."""
+    body, _ = patch_preview(change)
+    return validate_update(body) if body else []
 
 
 def parse_value(text: str, *, as_text: bool = False) -> Any:

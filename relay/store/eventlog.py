@@ -112,6 +112,10 @@ class EventLog:
         indexes = [_Index(keys.customer_events(c), 1) for c in dict.fromkeys(customers)]
         return await self._page(indexes, matches, since_ms, until_ms, cursor, limit)
 
+    async def has_events(self, customer: str) -> bool:
+        """Whether any event is indexed under this customer key."""
+        return bool(await self.redis.exists(keys.customer_events(customer)))
+
     async def dead_letters(
         self,
         *,
