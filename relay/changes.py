@@ -111,6 +111,19 @@ class CustomerChange:
     def is_empty(self) -> bool:
         return not (self.fields or self.touches_attributes)
 
+    def field_keys(self) -> list[str]:
+        """The field keys the change writes, as coalescing and verification name them:
+        `city`, `primary_contact.email`, `tag:vip`, `custom:CAC`."""
+        keys: list[str] = []
+        for name, value in self.fields.items():
+            if name == "primary_contact" and isinstance(value, dict):
+                keys += [f"primary_contact.{sub}" for sub in value]
+            else:
+                keys.append(name)
+        keys += [f"tag:{tag}" for tag in (*self.tags_add, *self.tags_remove)]
+        keys += [f"custom:{key}" for key in (*self.custom_set, *self.custom_remove)]
+        return keys
+
     def to_json(self) -> bytes:
         return orjson.dumps(self)
 

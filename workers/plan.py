@@ -117,15 +117,7 @@ def plan_writes(coalesced: CoalescedChange, current: Mapping[str, Any] | None = 
 
 def field_keys(change: CustomerChange) -> list[str]:
     """The field keys a change writes, as coalescing and verification name them."""
-    keys: list[str] = []
-    for name, value in change.fields.items():
-        if name == "primary_contact" and isinstance(value, Mapping):
-            keys += [f"primary_contact.{sub}" for sub in value]
-        else:
-            keys.append(name)
-    keys += [f"tag:{tag}" for tag in (*change.tags_add, *change.tags_remove)]
-    keys += [f"custom:{key}" for key in (*change.custom_set, *change.custom_remove)]
-    return keys
+    return change.field_keys()
 
 
 def idempotency_key(event_ids: Sequence[str]) -> str:

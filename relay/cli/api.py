@@ -1,4 +1,5 @@
-"""ChartMogul's API for commands that read the account (`relay sync`, `relay links suggest`).
+"""ChartMogul's API for commands that read the account (`relay sync`, `relay links suggest`) and
+the console (a customer's current values, link suggestions).
 
 The one aiohttp client lives in workers/chartmogul.py; this is the second entry point allowed
 to import from workers/ (lazily, inside the function), like `relay worker`. Its calls share the
@@ -9,17 +10,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relay.settings import Settings
 from relay.store import Store
 
+if TYPE_CHECKING:
+    from workers.chartmogul import ChartMogulClient
+
 
 @asynccontextmanager
-async def customer_pages(
-    settings: Settings, store: Store
-) -> AsyncIterator[AsyncIterator[list[dict[str, Any]]]]:
-    """The account's customers, a page of 200 at a time, through the shared rate limit."""
+async def chartmogul_client(settings: Settings, store: Store) -> AsyncIterator[ChartMogulClient]:
+    """The one ChartMogul client, its calls under the fleet's shared rate limit."""
     import aiohttp
 
     from workers.chartmogul import ChartMogulClient
@@ -32,11 +34,19 @@ async def customer_pages(
         slot_ttl_s=settings.http_timeout_s + 5,
     )
     async with aiohttp.ClientSession() as session:
-        client = ChartMogulClient(
+        yield ChartMogulClient(
             session,
             base_url=settings.chartmogul_api_base,
             api_key=settings.require_api_key(),
             timeout_s=settings.http_timeout_s,
             limiter=limiter,
         )
+
+
+@asynccontextmanager
+async def customer_pages(
+    settings: Settings, store: Store
+) -> AsyncIterator[AsyncIterator[list[dict[str, Any]]]]:
+    """The account's customers, a page of 200 at a time, through the shared rate limit."""
+    async with chartmogul_client(settings, store) as client:
         yield client.list_customers()

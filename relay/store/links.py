@@ -7,7 +7,7 @@ may change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import redis.asyncio as aioredis
 
@@ -21,6 +21,16 @@ class Links:
     async def get(self, crm_record: str) -> str | None:
         uuid = await self.redis.hget(keys.LINKS, crm_record)  # type: ignore[misc]
         return str(uuid) if uuid else None
+
+    async def get_many(self, crm_records: Sequence[str]) -> dict[str, str]:
+        """The links of these records that exist, in one call."""
+        if not crm_records:
+            return {}
+        found: list[str | None] = await self.redis.hmget(keys.LINKS, list(crm_records))  # type: ignore[misc,assignment]
+        return {record: uuid for record, uuid in zip(crm_records, found, strict=True) if uuid}
+
+    async def count(self) -> int:
+        return int(await self.redis.hlen(keys.LINKS))  # type: ignore[misc]
 
     async def add(self, links: Mapping[str, str]) -> None:
         if links:

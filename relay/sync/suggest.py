@@ -116,6 +116,7 @@ class Suggestion:
     rule: str | None  # the rule that decided; None: unmatched
     candidates: tuple[str, ...]
     value: str = ""  # what matched (an email, a domain, …)
+    crm_name: str = ""  # the record's company (or name) as the mapping reads it
 
     @property
     def uuid(self) -> str | None:
@@ -166,10 +167,11 @@ class Suggester:
     def match(self, record: ExportRecord) -> Suggestion:
         props = record.properties
         mapped = map_record(self.mapping, self.shape.object_type, props)
+        name = str(mapped.fields.get("company") or mapped.fields.get("name") or "")
         texts = list(_texts(props.values()))
         uuids = sorted({m for text in texts for m in _UUID.findall(text) if m in self.keys.uuids})
         if uuids:
-            return Suggestion(record, "uuid", tuple(uuids), uuids[0])
+            return Suggestion(record, "uuid", tuple(uuids), uuids[0], name)
         contact = mapped.fields.get("primary_contact") or {}
         external: list[Any] = [mapped.link_external_id]
         external += [v for k, v in props.items() if "external" in k.lower() and isinstance(v, str)]
@@ -188,5 +190,5 @@ class Suggester:
         for rule, index, values in checks:
             for value in values:
                 if value and (found := index.get(value)):
-                    return Suggestion(record, rule, tuple(dict.fromkeys(found)), value)
-        return Suggestion(record, None, ())
+                    return Suggestion(record, rule, tuple(dict.fromkeys(found)), value, name)
+        return Suggestion(record, None, (), crm_name=name)
