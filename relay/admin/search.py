@@ -6,15 +6,17 @@
 
 Exact names first: the text is tried as an event id and as each kind of customer key, and a
 key counts when events are indexed under it or the link table (or a cached look-up) maps it to
-a ChartMogul uuid, whose events count too. Only when nothing exact is known is the text looked
-for in the events themselves (company, name, email, and the references the CRM sent), newest
-first, a bounded number of records per page (relay/store/eventlog.py: MAX_SCAN).
+a ChartMogul uuid; then every key of that customer counts too (relay/admin/customers.py).
+Only when nothing exact is known is the text looked for in the events themselves (company,
+name, email, and the references the CRM sent), newest first, a bounded number of records per
+page (relay/store/eventlog.py: MAX_SCAN).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from relay.admin.customers import find_customer
 from relay.admin.queries import EventFilter
 from relay.crms import SOURCE_OBJECTS
 from relay.store import EventRecord, Store
@@ -68,21 +70,17 @@ async def resolve(store: Store, text: str) -> Found:
     if not text:
         return Found(text)
     event_id = text if await store.ledger.event(text) is not None else None
-    candidates = customer_keys(text)
     customers: dict[str, None] = {}
     via: dict[str, str] = {}
-    for key in candidates:
-        record = key.removeprefix("crm:")
-        uuid = (
-            (await store.links.get(record) if key.startswith("crm:") else None)
-            or await store.links.get(key)
-            or await store.links.cached_lookup(key)
-        )
-        if await store.log.has_events(key):
-            customers[key] = None
-        if uuid:
-            customers[uuid] = None
-            via.setdefault(uuid, record)
+    for key in customer_keys(text):
+        customer = await find_customer(store, key)
+        if customer.uuid is None and not await store.log.has_events(key):
+            continue
+        for name in customer.keys:
+            if name == customer.uuid or await store.log.has_events(name):
+                customers[name] = None
+        if customer.uuid and customer.uuid != key:
+            via.setdefault(customer.uuid, key.removeprefix("crm:"))
     return Found(text, event_id, tuple(customers), via)
 
 

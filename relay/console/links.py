@@ -95,7 +95,13 @@ async def links(request: Request) -> Response:
 @handler
 async def suggest(request: Request) -> Response:
     form = await checked_form(request)
-    source, upload = text(form, "source"), form.get("export")
+    try:
+        return await _suggest(request, text(form, "source"), form.get("export"))
+    finally:
+        await form.close()  # the upload's spooled file
+
+
+async def _suggest(request: Request, source: str, upload: UploadFile | str | None) -> Response:
     if source not in SHAPES:
         raise ConsoleError(400, f"Choose the CRM the export comes from ({', '.join(SYNC_SOURCES)}).")
     if not isinstance(upload, UploadFile) or not upload.filename:
