@@ -116,6 +116,7 @@ ENV.filters.update(
     when=_when,
     pretty=_json,
     compact=lambda doc: orjson.dumps(doc).decode(),
+    value=lambda v: v if isinstance(v, str) else orjson.dumps(v).decode(),
     reject_keys=lambda doc, *names: {k: v for k, v in doc.items() if k not in names},
     ticks=_ticks,
     u=quoted,

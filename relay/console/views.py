@@ -112,7 +112,9 @@ def answers(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
             said = entry.get("error", "")
             shown.append({"at_ms": entry.get("at_ms"), "status": entry.get("status"), "said": said})
         elif what in (EventStatus.APPLIED, EventStatus.DEAD, EventStatus.STALE):
-            said = entry.get("error") or entry.get("why") or ("kept" if what == EventStatus.APPLIED else "")
+            said = entry.get("error") or entry.get("why") or ""
+            if what == EventStatus.APPLIED:  # every call answered 2xx, every value sent kept
+                what, said = "2xx", "applied: ChartMogul kept what was sent"
             if entry.get("reason") == DeadLetterReason.INVALID_CHANGE:
                 what = "not sent: the relay's contract check"
             shown.append({"at_ms": entry.get("at_ms"), "status": what, "said": said})

@@ -3,9 +3,10 @@ seeded with the demo customers (`make dev`'s), and a client that browses it over
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from selenium.webdriver.chrome.webdriver import WebDriver
 
 from relay.app import create_app
 from relay.settings import Settings
@@ -13,6 +14,7 @@ from relay.simulator.seed import DEMO_SEED_PATH, load_seed
 from relay.simulator.testing import SimulatorHandle, running_simulator
 from tests.admin.helpers import ADMIN_TOKEN
 from tests.conftest import SIM_API_KEY
+from tests.console.browser import browsers
 from tests.console.client import VIEWER_TOKEN, ConsoleClient
 from tests.servers import running_web_app
 from tests.sources.senders import HUBSPOT_SECRET
@@ -49,3 +51,10 @@ def console_web(console_settings: Settings) -> Iterator[str]:
 @pytest.fixture
 def console(console_web: str) -> ConsoleClient:
     return ConsoleClient(console_web)
+
+
+@pytest.fixture
+def browser() -> Iterator[Callable[..., WebDriver]]:
+    """`browser(token=…, size=…)`: a real Chromium (tests/console/browser.py), closed after the test."""
+    with browsers() as open_one:
+        yield open_one
