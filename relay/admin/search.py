@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from relay.admin.customers import find_customer
-from relay.admin.queries import EventFilter
+from relay.admin.queries import EventFilter, list_events
 from relay.crms import SOURCE_OBJECTS
 from relay.store import EventRecord, Store
 from relay.store.eventlog import Page
@@ -104,14 +104,7 @@ async def search_events(
 ) -> Page:
     """The events the search finds that pass the filter, newest first."""
     if not found.text:
-        return await store.log.events(
-            customer=query.customer,
-            matches=query.matches,
-            since_ms=query.since_ms,
-            until_ms=query.until_ms,
-            cursor=cursor,
-            limit=limit,
-        )
+        return await list_events(store, query, limit=limit, cursor=cursor)
     if found.customers:
         page = await store.log.events_of(
             found.customers,

@@ -7,12 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from relay.admin import state
-from relay.console.pages import ENV, handler, page, page_headers, relay
+from relay.console.pages import fragment, handler, page, relay
 from relay.console.reasons import fix_for
-from relay.store import now_ms
 
 REFRESH_S = 5
 
@@ -41,5 +40,4 @@ async def overview(request: Request) -> Response:
 
 @handler
 async def live(request: Request) -> Response:
-    html = ENV.get_template("overview_live.html").render(now_ms=now_ms(), **await numbers(request))
-    return HTMLResponse(request.app.state.redactor.text(html), headers=page_headers())
+    return fragment(request, "overview_live.html", **await numbers(request))

@@ -141,6 +141,13 @@ def page(request: Request, template: str, status_code: int = 200, **values: Any)
     return HTMLResponse(redactor.text(html), status_code=status_code, headers=page_headers())
 
 
+def fragment(request: Request, template: str, **values: Any) -> Response:
+    """Part of a page, which the page's script swaps in (the overview, a bulk replay)."""
+    html = ENV.get_template(template).render(now_ms=now_ms(), **values)
+    redactor: Redactor = request.app.state.redactor
+    return HTMLResponse(redactor.text(html), headers=page_headers())
+
+
 def page_headers() -> dict[str, str]:
     return {"cache-control": "no-store", "content-security-policy": CSP, "referrer-policy": "same-origin"}
 

@@ -24,21 +24,20 @@ import orjson
 import redis
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from relay.admin import actions, queries
 from relay.admin.api import BULK_LIMIT
 from relay.appstate import AppState
 from relay.console.deadletters import dead_letter_filter
 from relay.console.pages import (
-    ENV,
     ConsoleError,
     checked_form,
     context,
+    fragment,
     handler,
     not_found,
     page,
-    page_headers,
     relay,
     see_other,
     text,
@@ -182,8 +181,7 @@ async def job_page(request: Request) -> Response:
 
 @handler
 async def job_live(request: Request) -> Response:
-    html = ENV.get_template("job_live.html").render(now_ms=now_ms(), **await _job_values(request))
-    return HTMLResponse(request.app.state.redactor.text(html), headers=page_headers())
+    return fragment(request, "job_live.html", **await _job_values(request))
 
 
 @handler

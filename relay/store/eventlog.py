@@ -91,9 +91,12 @@ class EventLog:
         cursor: str | None,
         limit: int,
     ) -> Page:
-        await self.trim(customer)
-        index = _Index(keys.customer_events(customer) if customer else keys.EVENTS, 1)
-        return await self._page([index], matches, since_ms, until_ms, cursor, limit)
+        if customer:
+            return await self.events_of(
+                [customer], matches=matches, since_ms=since_ms, until_ms=until_ms, cursor=cursor, limit=limit
+            )
+        await self.trim()
+        return await self._page([_Index(keys.EVENTS, 1)], matches, since_ms, until_ms, cursor, limit)
 
     async def events_of(
         self,
@@ -107,8 +110,7 @@ class EventLog:
     ) -> Page:
         """The events of several customer keys, merged newest first; an event indexed under
         two of them (moved from a CRM record's key to the uuid it was linked to) comes once."""
-        for customer in customers:
-            await self.trim(customer)
+        await self.trim(*customers)
         indexes = [_Index(keys.customer_events(c), 1) for c in dict.fromkeys(customers)]
         return await self._page(indexes, matches, since_ms, until_ms, cursor, limit)
 
@@ -127,12 +129,13 @@ class EventLog:
     ) -> Page:
         return await self._page([_Index(keys.DLQ, 1000)], matches, since_ms, until_ms, cursor, limit)
 
-    async def trim(self, customer: str | None = None) -> None:
+    async def trim(self, *customers: str) -> None:
         """Drop ids older than the event TTL from the time indexes (their records have expired)."""
         horizon = now_ms() - self.event_ttl_s * 1000
-        await self.redis.zremrangebyscore(keys.EVENTS, "-inf", f"({horizon}")
-        if customer:
-            await self.redis.zremrangebyscore(keys.customer_events(customer), "-inf", f"({horizon}")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in (keys.EVENTS, *(keys.customer_events(c) for c in customers)):
+                pipe.zremrangebyscore(key, "-inf", f"({horizon}")
+            await pipe.execute()
 
     async def dead_letter_counts(self, *, cap: int = 10_000) -> tuple[int, dict[str, int]]:
         """(total, count by reason) of the DLQ; beyond the newest `cap` entries counted as "not_counted"."""

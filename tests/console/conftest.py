@@ -13,7 +13,7 @@ from relay.settings import Settings
 from relay.simulator.seed import DEMO_SEED_PATH, load_seed
 from relay.simulator.testing import SimulatorHandle, running_simulator
 from tests.admin.helpers import ADMIN_TOKEN
-from tests.conftest import SIM_API_KEY
+from tests.conftest import SIM_API_KEY, settings_from
 from tests.console.browser import browsers
 from tests.console.client import VIEWER_TOKEN, ConsoleClient
 from tests.servers import running_web_app
@@ -38,8 +38,7 @@ def console_env(relay_env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def console_settings(console_env: dict[str, str]) -> Settings:
-    fields = {name.removeprefix("RELAY_").lower(): value for name, value in console_env.items()}
-    return Settings(_env_file=None, **fields)  # type: ignore[call-arg,arg-type]
+    return settings_from(console_env)
 
 
 @pytest.fixture
