@@ -143,12 +143,27 @@ def wait_for_text(driver: WebDriver, wanted: str, *, timeout_s: float = 20, relo
     return str(wait_for(shows, timeout_s=timeout_s, interval_s=0.3))
 
 
-def link(driver: WebDriver, href: str) -> WebElement:
-    return driver.find_element(By.CSS_SELECTOR, f'a[href="{href}"]')
+def link(driver: WebDriver, href: str, *, timeout_s: float = 15) -> WebElement:
+    """The link to `href`, once the page shows it."""
+
+    def found() -> WebElement | None:
+        links = driver.find_elements(By.CSS_SELECTOR, f'a[href="{href}"]')
+        return links[0] if links else None
+
+    return wait_for(found, timeout_s=timeout_s, interval_s=0.1)  # type: ignore[no-any-return]
 
 
-def button(driver: WebDriver, label: str) -> WebElement:
-    for found in driver.find_elements(By.CSS_SELECTOR, "button"):
-        if found.text.strip() == label:
-            return found
-    raise AssertionError(f"no button {label!r} on {driver.current_url}")
+def button(driver: WebDriver, label: str, *, timeout_s: float = 15) -> WebElement:
+    """The button labelled so, once the page (perhaps still loading after a click) shows it."""
+
+    def found() -> WebElement | None:
+        try:
+            buttons = driver.find_elements(By.CSS_SELECTOR, "button")
+            return next((b for b in buttons if b.text.strip() == label), None)
+        except StaleElementReferenceException:  # the page was replaced meanwhile
+            return None
+
+    try:
+        return wait_for(found, timeout_s=timeout_s, interval_s=0.1)  # type: ignore[no-any-return]
+    except AssertionError:
+        raise AssertionError(f"no button {label!r} on {driver.current_url}") from None

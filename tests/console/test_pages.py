@@ -16,6 +16,7 @@ from relay.events import ParsedEvent
 from relay.simulator.testing import SimulatorHandle
 from relay.store import EventStatus, Outcome, Store, now_ms
 from tests.admin.helpers import UUID_B, generic_payload, parsed, seed_dead, settle_as_worker
+from tests.cli import relay_cli
 from tests.conftest import GENERIC_SECRET
 from tests.console.client import ConsoleClient
 from tests.servers import event_record, wait_for
@@ -351,8 +352,6 @@ def test_link_suggestions_side_by_side_ambiguous_first_imported_with_one_confirm
 def test_past_sync_runs_with_what_each_wrote(
     console: ConsoleClient, console_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from tests.cli import relay_cli
-
     export = tmp_path / "companies.csv"
     export.write_text("Record ID,Company name,City\n9001,Acme Corp,Oakland\n")
     linked = relay_cli(console_env, "links", "import", str(_links_csv(tmp_path)))
