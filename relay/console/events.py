@@ -17,10 +17,7 @@ from relay.sync.plan import SYNC_SOURCE
 PAGE_SIZE = 50
 SOURCES = (*KNOWN_SOURCES, SYNC_SOURCE)
 # Messages a redirect after a change may ask for (never text from the query itself).
-DONE = {
-    "edited": "The change is saved; the event stays dead until you replay it.",
-    "purged": "The event is out of the dead-letter queue for good; its record stays until it expires.",
-}
+DONE = {"edited": "The change is saved; the event stays dead until you replay it."}
 
 
 @handler
