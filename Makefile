@@ -12,7 +12,7 @@ UV         := .tools/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: dev test check lint lock lock-check bench bench-ingest bench-smoke chaos clean
+.PHONY: dev test check lint lock lock-check bench bench-ingest bench-smoke chaos screenshots clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -52,6 +52,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 check: lint test
+
+## The README's console screenshots (docs/console/*.png), taken by the console's browser tests
+## (Debian's chromium and chromium-driver; the tests install them when they can).
+screenshots: $(STAMP)
+	rm -f docs/console/*.png
+	RELAY_CONSOLE_SCREENSHOTS=docs/console $(BIN)/pytest -q tests/console/test_browser.py
 
 ## Benchmarks (a few minutes; writes bench-results/latest.md). The ingest part drives the
 ## servers with wrk (installed with apt-get when missing).

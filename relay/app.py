@@ -22,12 +22,14 @@ from relay.admin.auth import check as check_token
 from relay.admin.browser import BrowserGuard
 from relay.admin.redaction import Redactor
 from relay.appstate import AppState, app_state
+from relay.console import console_routes
 from relay.exceptions import StoreUnavailable, WebhookError
 from relay.logs import get_logger, mark_logged
 from relay.queue import Waker, read_workers, relay_queue, rq_connection
 from relay.settings import Settings, get_settings, redacted_url
 from relay.sources import KNOWN_SOURCES, enabled_sources
 from relay.store import Store
+from relay.store.traffic import TrafficTally
 
 log = get_logger("relay.web")
 
@@ -94,7 +96,7 @@ async def metrics_endpoint(request: Request) -> Response:
 
 
 def admin_routes(settings: Settings, dashboard: ASGIApp | None) -> list[BaseRoute]:
-    """/admin and /dashboard exist only with an admin token (else 404, not open), and refuse
+    """/admin, /dashboard and /console exist only with an admin token (else 404, not open), and refuse
     framing and cross-origin changes; /metrics asks for the token when
     RELAY_METRICS_REQUIRE_AUTH is on (and is off without a token then)."""
     token = settings.admin_token
@@ -106,6 +108,7 @@ def admin_routes(settings: Settings, dashboard: ASGIApp | None) -> list[BaseRout
         if dashboard is not None:
             app = RequireAdminToken(dashboard, token=token, allow_basic=True)
             routes.append(Mount("/dashboard", app=BrowserGuard(app, **guard)))
+        routes += console_routes(settings)
     if token is not None or not settings.metrics_require_auth:
         routes.append(Route("/metrics", metrics_endpoint))
     return routes
@@ -184,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             store=store,
             queue=queue,
             waker=Waker(queue),
+            traffic=TrafficTally(store.traffic),
         )
         settle_gc()
         log.info(
@@ -203,6 +207,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 accept_largest_round_trip=commits.largest,
             )
             await state.waker.aclose()
+            await state.traffic.aclose()
             await store.aclose()
             rq_redis.close()
             if dashboard is not None:

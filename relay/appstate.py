@@ -11,6 +11,7 @@ from relay.queue import Queue, Waker
 from relay.settings import Settings
 from relay.sources import WebhookSource
 from relay.store import Store
+from relay.store.traffic import TrafficTally
 
 
 @dataclass
@@ -20,6 +21,8 @@ class AppState:
     store: Store
     queue: Queue
     waker: Waker
+    # Webhook requests accepted and refused per source, added to Redis once a second (the console).
+    traffic: TrafficTally
     # Accepted webhooks per source, logged once a second ("webhooks_accepted").
     accepted: Tally = field(
         default_factory=lambda: Tally(get_logger("relay.web"), "webhooks_accepted", key="source")

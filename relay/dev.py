@@ -181,7 +181,8 @@ def run_dev(*, web_port: int, simulator_port: int) -> int:
             f"  chartmogul-relay is running\n"
             f"    webhooks   {web_url}/webhooks/generic\n"
             f"    health     {web_url}/healthz   {web_url}/readyz   {web_url}/metrics\n"
-            f"    dashboard  {web_url}/dashboard   (password: RELAY_ADMIN_TOKEN in {DEV_ENV})\n"
+            f"    console    {web_url}/console   dashboard {web_url}/dashboard"
+            f"   (password: RELAY_ADMIN_TOKEN in {DEV_ENV})\n"
             f"    status     relay status   ·   relay dlq list   ·   relay events list --since 1h\n"
             f"    ChartMogul {chartmogul}"
             + ("  (simulator with demo customers)" if settings.chartmogul_api_key is None else "")

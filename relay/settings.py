@@ -91,6 +91,8 @@ class Settings(BaseSettings):
 
     # --- Admin surface: no token, no admin surface (404)
     admin_token: SecretStr | None = None
+    # The console (/console) read-only: this token sees every page but changes nothing.
+    console_viewer_token: SecretStr | None = None
     # /metrics asks for the admin token too (off: scrapers need no token; keep /metrics internal).
     metrics_require_auth: bool = False
 

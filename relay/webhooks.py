@@ -131,6 +131,7 @@ async def receive_webhook(
         return await accept_webhook(scope, receive, state, source)
     except WebhookError as exc:
         metrics.record_rejected(name, exc)
+        state.traffic.count(metrics.source_label(name), "refused")
         log.info("webhook_refused", source=name, status=exc.status_code, reason=exc.message)
         custom = source.error_response(exc) if source is not None else None
         if custom is None:
@@ -178,6 +179,7 @@ async def accept_webhook(scope: Scope, receive: Receive, state: AppState, source
             customer_uuid=event.change.customer.key,
         )
     state.accepted.add(source.name, requests=1, events=len(events), duplicates=duplicates)
+    state.traffic.count(source.name, "accepted")
     metrics.record_accepted(
         source.name, accepted=len(results) - duplicates, duplicates=duplicates, conflicting=conflicting
     )

@@ -88,10 +88,15 @@ def relay_env(redis_url: str, simulator: SimulatorHandle) -> dict[str, str]:
     }
 
 
+def settings_from(env: dict[str, str]) -> Settings:
+    """The settings a process started with `env` reads (and nothing from `.env`)."""
+    fields = {name.removeprefix("RELAY_").lower(): value for name, value in env.items()}
+    return Settings(_env_file=None, **fields)  # type: ignore[call-arg,arg-type]
+
+
 @pytest.fixture
 def relay_settings(relay_env: dict[str, str]) -> Settings:
-    fields = {name.removeprefix("RELAY_").lower(): value for name, value in relay_env.items()}
-    return Settings(_env_file=None, **fields)  # type: ignore[call-arg,arg-type]
+    return settings_from(relay_env)
 
 
 @pytest.fixture

@@ -36,6 +36,25 @@ def token_matches(presented: str, token: SecretStr) -> bool:
     return hmac.compare_digest(presented.encode(), token.get_secret_value().encode())
 
 
+def basic_password(credentials: str) -> str | None:
+    """The password of HTTP Basic credentials (base64 of `user:password`); None if malformed."""
+    try:
+        return base64.b64decode(credentials, validate=True).decode().partition(":")[2]
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def presented_token(scope: Scope) -> str | None:
+    """The token a request presents: a bearer token, or the password of Basic credentials."""
+    scheme, _, credentials = _header(scope, b"authorization").strip().partition(" ")
+    credentials = credentials.strip()
+    if not credentials:
+        return None
+    if scheme.lower() == "bearer":
+        return credentials
+    return basic_password(credentials) if scheme.lower() == "basic" else None
+
+
 def check(scope: Scope, token: SecretStr, *, allow_basic: bool = False) -> str | None:
     """None when the request carries the token; else why not (for the 401's body)."""
     authorization = _header(scope, b"authorization")
@@ -44,9 +63,8 @@ def check(scope: Scope, token: SecretStr, *, allow_basic: bool = False) -> str |
     if scheme.lower() == "bearer" and credentials:
         return None if token_matches(credentials, token) else "the admin token is not valid"
     if allow_basic and scheme.lower() == "basic" and credentials:
-        try:
-            _, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        password = basic_password(credentials)
+        if password is None:
             return "malformed Basic credentials"
         if not token_matches(password, token):
             return "the admin token is not valid"

@@ -1,4 +1,5 @@
-"""ChartMogul's API for commands that read the account (`relay sync`, `relay links suggest`).
+"""ChartMogul's API for commands that read the account (`relay sync`, `relay links suggest`) and
+the console (a customer's current values, link suggestions).
 
 The client is the workers' own (relay/chartmogul/), so its calls share the fleet's rate limit
 with delivery: a sync never starves delivery of its budget.
@@ -18,10 +19,8 @@ from relay.store import Store
 
 
 @asynccontextmanager
-async def customer_pages(
-    settings: Settings, store: Store
-) -> AsyncIterator[AsyncIterator[list[dict[str, Any]]]]:
-    """The account's customers, a page of 200 at a time, through the shared rate limit."""
+async def chartmogul_client(settings: Settings, store: Store) -> AsyncIterator[ChartMogulClient]:
+    """The one ChartMogul client, its calls under the fleet's shared rate limit."""
     limiter = RateLimiter(
         store.limits,
         per_s=settings.rate_limit_per_s,
@@ -29,11 +28,19 @@ async def customer_pages(
         slot_ttl_s=settings.http_timeout_s + 5,
     )
     async with aiohttp.ClientSession() as session:
-        client = ChartMogulClient(
+        yield ChartMogulClient(
             session,
             base_url=settings.chartmogul_api_base,
             api_key=settings.require_api_key(),
             timeout_s=settings.http_timeout_s,
             limiter=limiter,
         )
+
+
+@asynccontextmanager
+async def customer_pages(
+    settings: Settings, store: Store
+) -> AsyncIterator[AsyncIterator[list[dict[str, Any]]]]:
+    """The account's customers, a page of 200 at a time, through the shared rate limit."""
+    async with chartmogul_client(settings, store) as client:
         yield client.list_customers()

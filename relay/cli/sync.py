@@ -26,7 +26,7 @@ from relay.mapping.config import load_mapping
 from relay.queue import enqueue_wakeup, relay_queue, rq_connection
 from relay.settings import Settings
 from relay.sources import records
-from relay.store import Store
+from relay.store import Store, now_ms
 from relay.sync.account import Account, read_account
 from relay.sync.plan import Planned, Planner, StaleChange, Totals
 from relay.sync.readers import ExportError, Skipped, read_export
@@ -215,6 +215,7 @@ async def _real_run(
     as_json: bool,
     yes: bool,
 ) -> int:
+    started_ms = now_ms()
     first: Planner = planner()
     for _ in first.plan(read_export(file, first.shape, first.mapping)):
         pass
@@ -252,6 +253,19 @@ async def _real_run(
         "already_by_status": dict(enqueuer.already),
         "list_calls": account.pages,
     }
+    # Kept for the console's "Links and syncs" page: what each run read and enqueued.
+    await store.sync_runs.add(
+        {
+            "id": f"{run.shape.source}-{started_ms}",
+            "source": run.shape.source,
+            "file": file.name,
+            "event_ids": enqueuer.enqueued_ids,
+            "as_of_ms": run.occurred_at_ms,
+            "started_at_ms": started_ms,
+            "finished_at_ms": now_ms(),
+            **summary,
+        }
+    )
     if as_json:
         click.echo(orjson.dumps(summary).decode())
     else:

@@ -9,7 +9,10 @@ Lua script. Key names are in `keys`, scripts in `lua/`, records and typed answer
      ├── log          the event log and the DLQ, page by page                       eventlog.py
      ├── links        CRM record → customer links, parents, merges, look-ups        links.py
      ├── limits       the fleet's request rate and connection cap                   limits.py
-     └── circuit      open while ChartMogul refuses our credentials                 circuit.py
+     ├── circuit      open while ChartMogul refuses our credentials                 circuit.py
+     ├── traffic      webhook requests per source and minute (the console)          traffic.py
+     ├── sync_runs    the newest `relay sync` runs and what each enqueued           syncruns.py
+     └── bulk_jobs    console bulk replays: progress and results                    bulkjobs.py
 
 An event's life (its record's `status`):
 

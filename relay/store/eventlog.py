@@ -3,9 +3,11 @@
 Three time indexes: every event by received time (ms), each customer's events by received time
 (ms), and the DLQ by the time each event died (µs). A cursor encodes the score and the event id
 of the last item returned, so ties (a batch accepted in the same millisecond) page correctly.
-Expired records found on the way are dropped from the index. A customer known by several keys
-(its uuid, the CRM records, external ids and emails its events named) is paged over the union
-of their indexes.
+Expired records found on the way are dropped from the index.
+
+One customer may be known by several keys (its uuid, the CRM records and external ids its events
+named before they were linked): `events_of` walks their indexes merged, newest first, each
+event once, with the same cursors.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import hashlib
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -26,8 +27,6 @@ from relay.store.records import EventRecord, now_ms
 
 # Records examined per call at most; a filter that matches little returns a cursor to go on.
 MAX_SCAN = 5000
-# How long the union of a customer's indexes is kept for the pages after the first.
-UNION_TTL_MS = 60_000
 
 
 class QueryError(ValueError):
@@ -101,24 +100,32 @@ class EventLog:
     ) -> Page:
         """`customer`: one customer key, or every key one customer is known by."""
         known = [customer] if isinstance(customer, str) else list(customer or [])
-        for key in known:
-            await self.trim(key)
-        if not known:
-            await self.trim()
-        index = _Index(await self._customer_index(known) if known else keys.EVENTS, 1)
-        return await self._page(index, matches, since_ms, until_ms, cursor, limit)
+        if known:
+            return await self.events_of(
+                known, matches=matches, since_ms=since_ms, until_ms=until_ms, cursor=cursor, limit=limit
+            )
+        await self.trim()
+        return await self._page([_Index(keys.EVENTS, 1)], matches, since_ms, until_ms, cursor, limit)
 
-    async def _customer_index(self, known: Sequence[str]) -> str:
-        """The events index of one customer key, or the union of several (kept a minute)."""
-        if len(known) == 1:
-            return keys.customer_events(known[0])
-        digest = hashlib.sha256("\n".join(sorted(known)).encode()).hexdigest()[:24]
-        union = keys.events_union(digest)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zunionstore(union, [keys.customer_events(k) for k in known], aggregate="MAX")
-            pipe.pexpire(union, UNION_TTL_MS)
-            await pipe.execute()
-        return union
+    async def events_of(
+        self,
+        customers: Sequence[str],
+        *,
+        matches: Callable[[EventRecord], bool],
+        since_ms: int | None,
+        until_ms: int | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page:
+        """The events of several customer keys, merged newest first; an event indexed under
+        two of them (moved from a CRM record's key to the uuid it was linked to) comes once."""
+        await self.trim(*customers)
+        indexes = [_Index(keys.customer_events(c), 1) for c in dict.fromkeys(customers)]
+        return await self._page(indexes, matches, since_ms, until_ms, cursor, limit)
+
+    async def has_events(self, customer: str) -> bool:
+        """Whether any event is indexed under this customer key."""
+        return bool(await self.redis.exists(keys.customer_events(customer)))
 
     async def dead_letters(
         self,
@@ -129,14 +136,15 @@ class EventLog:
         cursor: str | None,
         limit: int,
     ) -> Page:
-        return await self._page(_Index(keys.DLQ, 1000), matches, since_ms, until_ms, cursor, limit)
+        return await self._page([_Index(keys.DLQ, 1000)], matches, since_ms, until_ms, cursor, limit)
 
-    async def trim(self, customer: str | None = None) -> None:
+    async def trim(self, *customers: str) -> None:
         """Drop ids older than the event TTL from the time indexes (their records have expired)."""
         horizon = now_ms() - self.event_ttl_s * 1000
-        await self.redis.zremrangebyscore(keys.EVENTS, "-inf", f"({horizon}")
-        if customer:
-            await self.redis.zremrangebyscore(keys.customer_events(customer), "-inf", f"({horizon}")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in (keys.EVENTS, *(keys.customer_events(c) for c in customers)):
+                pipe.zremrangebyscore(key, "-inf", f"({horizon}")
+            await pipe.execute()
 
     async def trim_dead_letters(self) -> None:
         """Drop dead letters older than their retention from the DLQ index (their records expired)."""
@@ -200,9 +208,30 @@ class EventLog:
             if len(rows) < batch:
                 return
 
+    async def _merged(
+        self, indexes: list[_Index], since_ms: int | None, until_ms: int | None, after: Cursor | None
+    ) -> AsyncGenerator[tuple[str, str, int, EventRecord | None], None]:
+        """(index key, event id, score, record) from every index, newest first, each id once.
+        Each walk is ordered by (score, id) descending, as ZREVRANGEBYSCORE orders ties."""
+        walks: list[AsyncGenerator[tuple[str, int, EventRecord | None], None]] = [
+            self._walk(index, since_ms=since_ms, until_ms=until_ms, after=after) for index in indexes
+        ]
+        heads: list[tuple[str, int, EventRecord | None] | None] = [await _next(w) for w in walks]
+        last: tuple[int, str] | None = None
+        try:
+            while live := [(i, head) for i, head in enumerate(heads) if head is not None]:
+                i, (event_id, score, record) = max(live, key=lambda item: (item[1][1], item[1][0]))
+                heads[i] = await _next(walks[i])
+                if last != (score, event_id):
+                    last = (score, event_id)
+                    yield indexes[i].key, event_id, score, record
+        finally:
+            for walk in walks:
+                await walk.aclose()
+
     async def _page(
         self,
-        index: _Index,
+        indexes: list[_Index],
         matches: Callable[[EventRecord], bool],
         since_ms: int | None,
         until_ms: int | None,
@@ -213,14 +242,14 @@ class EventLog:
         found: list[EventRecord] = []
         scanned = 0
         last: Cursor | None = None
-        expired: list[str] = []
-        walk = self._walk(index, since_ms=since_ms, until_ms=until_ms, after=after)
+        expired: dict[str, list[str]] = {}
+        walk = self._merged(indexes, since_ms, until_ms, after)
         async with contextlib.aclosing(walk):
-            async for event_id, score, record in walk:
+            async for key, event_id, score, record in walk:
                 last = Cursor(score, event_id)
                 scanned += 1
                 if record is None:
-                    expired.append(event_id)
+                    expired.setdefault(key, []).append(event_id)
                 elif matches(record):
                     found.append(record)
                     if len(found) == limit:
@@ -228,7 +257,14 @@ class EventLog:
                 if scanned >= self.max_scan:
                     break
             else:
-                last = None  # the index is exhausted: no next page
-        if expired:
-            await self.redis.zrem(index.key, *expired)
+                last = None  # the indexes are exhausted: no next page
+        for key, event_ids in expired.items():
+            await self.redis.zrem(key, *event_ids)
         return Page(found, last.encode() if last else None)
+
+
+_Row = tuple[str, int, EventRecord | None]
+
+
+async def _next(walk: AsyncIterator[_Row]) -> _Row | None:
+    return await anext(walk, None)

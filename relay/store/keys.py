@@ -54,6 +54,8 @@ PARENT_FIELD = "parent:"
 EVENTS = f"{PREFIX}:events"
 # Counter bumped by each accept when replicas must confirm it (RELAY_REDIS_REPLICA_ACKS).
 REPLICA_ACK = f"{PREFIX}:replica_ack"
+# List of the newest `relay sync` runs, newest first (JSON: what each read and enqueued).
+SYNC_RUNS = f"{PREFIX}:sync_runs"
 
 
 # The key families of one accepted event, in the order accept_many.lua takes them: a family's
@@ -96,15 +98,24 @@ def parent_link(crm_record: str) -> str:
     return PARENT_FIELD + crm_record
 
 
-def events_union(digest: str) -> str:
-    """Sorted set, kept a minute: the union of one customer's events indexes (the keys it is
-    known by), paged like one index; named by a digest of those keys."""
-    return f"{PREFIX}:events_union:{digest}"
-
-
 def lookup(reference_key: str) -> str:
     """String with TTL: a cached ChartMogul look-up of an external_id or email → uuid."""
     return f"{PREFIX}:lookup:{reference_key}"
+
+
+def traffic(minute: int) -> str:
+    """Hash: webhook requests of one minute (epoch ms // 60000) by "<source>:<outcome>"."""
+    return f"{PREFIX}:traffic:{minute}"
+
+
+def bulk_job(job_id: str) -> str:
+    """Hash: a console bulk replay's progress (job ids are the relay's own hex tokens)."""
+    return f"{PREFIX}:bulkjob:{job_id}"
+
+
+def bulk_results(job_id: str) -> str:
+    """List: the results of a console bulk replay, one JSON entry per event, in order."""
+    return f"{PREFIX}:bulkresults:{job_id}"
 
 
 def applied_fields(customer_uuid: str) -> str:

@@ -62,8 +62,11 @@ class FleetLimits:
             pipe.zcount(keys.CONNECTIONS, now_ms, "+inf")
             pipe.get(keys.CONNECTIONS_CAP)
             pipe.pttl(keys.CONNECTIONS_CAP)
-            tat, slowdown, slowdown_ttl, in_flight, cap, cap_ttl = await pipe.execute()
+            pipe.lrange(keys.RATE_SENDS, 0, -1)
+            tat, slowdown, slowdown_ttl, in_flight, cap, cap_ttl, sends = await pipe.execute()
         return {
+            # Requests the fleet sent in the last second (the sliding log keeps a window's worth).
+            "requests_last_s": sum(now_ms - 1000 < _float(at, 0) <= now_ms for at in sends),
             "requests_in_flight": int(in_flight),
             "connections_cap_lowered_to": _int(cap) if cap else None,
             "connections_cap_lowered_for_s": round(cap_ttl / 1000, 1) if cap and cap_ttl > 0 else None,

@@ -42,6 +42,16 @@ class Links:
         parent = await self.redis.hget(keys.LINKS, keys.parent_link(crm_record))  # type: ignore[misc]
         return str(parent) if parent else None
 
+    async def get_many(self, crm_records: Sequence[str]) -> dict[str, str]:
+        """The links of these records that exist, in one call."""
+        if not crm_records:
+            return {}
+        found: list[str | None] = await self.redis.hmget(keys.LINKS, list(crm_records))  # type: ignore[misc,assignment]
+        return {record: uuid for record, uuid in zip(crm_records, found, strict=True) if uuid}
+
+    async def count(self) -> int:
+        return int(await self.redis.hlen(keys.LINKS))  # type: ignore[misc]
+
     async def add(self, links: Mapping[str, str]) -> None:
         if links:
             await self.redis.hset(keys.LINKS, mapping=dict(links))  # type: ignore[misc,arg-type]
@@ -50,6 +60,16 @@ class Links:
         """Every link (parents are not links: they name a record, not a customer)."""
         table: dict[str, str] = await self.redis.hgetall(keys.LINKS)  # type: ignore[misc,assignment]
         return {field: uuid for field, uuid in table.items() if not field.startswith(keys.PARENT_FIELD)}
+
+    async def linked_to(self, uuid: str, *, limit: int = 1000) -> list[str]:
+        """The CRM records and customer keys linked to `uuid` (a scan of the whole table)."""
+        found: list[str] = []
+        async for name, value in self.redis.hscan_iter(keys.LINKS, count=1000):
+            if value == uuid:
+                found.append(name)
+                if len(found) >= limit:
+                    break
+        return sorted(found)
 
     async def delete(self, crm_record: str) -> bool:
         return bool(await self.redis.hdel(keys.LINKS, crm_record))  # type: ignore[misc]

@@ -6,6 +6,7 @@ import redis.asyncio as aioredis
 
 from relay.queue import DeadLetterMirror
 from relay.store import keys
+from relay.store.bulkjobs import BulkJobs
 from relay.store.circuit import CircuitState
 from relay.store.client import connect
 from relay.store.deliveries import Deliveries
@@ -14,6 +15,8 @@ from relay.store.ledger import Ledger
 from relay.store.limits import FleetLimits
 from relay.store.links import Links
 from relay.store.scripts import Scripts
+from relay.store.syncruns import SyncRuns
+from relay.store.traffic import Traffic
 
 DEFAULT_EVENT_TTL_S = 7 * 24 * 3600
 DEFAULT_DLQ_TTL_S = 90 * 24 * 3600
@@ -57,6 +60,9 @@ class Store:
         self.links = Links(redis, self.scripts)
         self.limits = FleetLimits(redis, self.scripts)
         self.circuit = CircuitState(redis)
+        self.traffic = Traffic(redis)
+        self.sync_runs = SyncRuns(redis)
+        self.bulk_jobs = BulkJobs(redis)
 
     @classmethod
     def from_url(

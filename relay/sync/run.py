@@ -43,6 +43,9 @@ class UnmatchedFile:
         )
 
 
+KEPT_EVENT_IDS = 1000
+
+
 class Enqueuer:
     """Sync events into the ledger in batches. Counts what it really enqueued, and what an
     earlier run with the same --as-of had made already, by what became of it (`already`:
@@ -52,6 +55,8 @@ class Enqueuer:
         self.store = store
         self.batch: list[ParsedEvent] = []
         self.enqueued = 0
+        # The ids of the first KEPT_EVENT_IDS events it enqueued: what the console shows of a run.
+        self.enqueued_ids: list[str] = []
         self.already: Counter[str] = Counter()
         self.ready = False
 
@@ -67,6 +72,8 @@ class Enqueuer:
         results: Sequence[Accepted] = await self.store.ledger.accept_many(batch)
         known = [e.change.event_id for e, r in zip(batch, results, strict=True) if r.is_duplicate]
         self.enqueued += len(results) - len(known)
+        new = [e.change.event_id for e, r in zip(batch, results, strict=True) if not r.is_duplicate]
+        self.enqueued_ids += new[: KEPT_EVENT_IDS - len(self.enqueued_ids)]
         self.ready = self.ready or any(r is Accepted.READY for r in results)
         for record in await self.store.ledger.events(known):
             self.already[record.status if record is not None else "expired"] += 1

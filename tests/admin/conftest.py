@@ -11,6 +11,7 @@ import pytest
 from relay.app import create_app
 from relay.settings import Settings
 from tests.admin.helpers import ADMIN_TOKEN, AdminClient
+from tests.conftest import settings_from
 from tests.servers import running_web_app
 
 T = TypeVar("T")
@@ -23,8 +24,7 @@ def admin_env(relay_env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def admin_settings(admin_env: dict[str, str]) -> Settings:
-    fields = {name.removeprefix("RELAY_").lower(): value for name, value in admin_env.items()}
-    return Settings(_env_file=None, **fields)  # type: ignore[call-arg,arg-type]
+    return settings_from(admin_env)
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@
 -- KEYS: from_pending, to_pending, ready, leases, retry, links, uuid's events index
 -- ARGV: uuid, event key prefix ("relay:event:"), link field ('' for none)
 -- Returns the number of events moved.
+-- The uuid's events index is scored by received time, as accept writes it (pending sets are
+-- scored by occurred time): an event that occurred long ago must not be trimmed as expired.
 local items = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #items, 2 do
   redis.call('ZADD', KEYS[2], items[i + 1], items[i])
