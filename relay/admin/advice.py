@@ -65,5 +65,9 @@ NEXT_STEPS: dict[str, NextStep] = {
 UNKNOWN = NextStep("dead-lettered for a reason this relay does not know", "see the error; replay or purge")
 
 
+def step_for(reason: str | None) -> NextStep:
+    return NEXT_STEPS.get(reason or "", UNKNOWN)
+
+
 def next_step(reason: str | None, event_id: str) -> dict[str, Any]:
-    return NEXT_STEPS.get(reason or "", UNKNOWN).public(event_id)
+    return step_for(reason).public(event_id)

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from relay.admin import actions, queries
+from relay.admin.advice import NEXT_STEPS, step_for
 from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES
 from relay.console.pages import (
     ConsoleError,
@@ -25,7 +26,6 @@ from relay.console.pages import (
     see_other,
     text,
 )
-from relay.console.reasons import FIXES, fix_for
 from relay.crms import KNOWN_SOURCES
 from relay.store import EventRecord, EventStatus
 
@@ -51,11 +51,11 @@ async def dead_letters(request: Request) -> Response:
         "dlq.html",
         nav="dlq",
         total=total,
-        groups=[(reason, count, fix_for(reason)) for reason, count in sorted(by_reason.items())],
+        groups=[(reason, count, step_for(reason)) for reason, count in sorted(by_reason.items())],
         filters={name: p.get(name, "") for name in FILTERS},
         filtered=not query.is_empty,
         described=query.describe(),
-        reasons=tuple(FIXES),
+        reasons=tuple(NEXT_STEPS),
         sources=KNOWN_SOURCES,
         records=listed.records,
         next_cursor=listed.next_cursor,
@@ -154,7 +154,7 @@ def edit_page(request: Request, record: EventRecord, values: dict[str, str], err
         customer_fields=CUSTOMER_FIELDS,
         contact_fields=CONTACT_FIELDS,
         lead_statuses=LEAD_STATUSES,
-        fix=fix_for(record.details.get("reason", "")),
+        fix=step_for(record.details.get("reason", "")),
     )
 
 

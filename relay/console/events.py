@@ -7,9 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from relay.admin import queries, search
+from relay.admin.advice import step_for
 from relay.console import views
 from relay.console.pages import handler, not_found, page, relay
-from relay.console.reasons import fix_for
 from relay.crms import KNOWN_SOURCES, SYNC_SOURCE
 from relay.store import EventStatus
 
@@ -70,6 +70,6 @@ async def event(request: Request) -> Response:
         history=history,
         is_dead=record.status == EventStatus.DEAD,
         edited=edited,
-        fix=fix_for(record.details.get("reason", "")) if record.status == EventStatus.DEAD else None,
+        fix=step_for(record.details.get("reason", "")) if record.status == EventStatus.DEAD else None,
         done=DONE.get(request.query_params.get("done", "")),
     )

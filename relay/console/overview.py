@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from relay.admin import state
+from relay.admin.advice import step_for
 from relay.console.pages import fragment, handler, page, relay
-from relay.console.reasons import fix_for
 
 REFRESH_S = 5
 
@@ -27,7 +27,7 @@ async def numbers(request: Request) -> dict[str, Any]:
         "rate_limit_per_s": settings.rate_limit_per_s,
         "max_connections": settings.max_connections,
         "reasons": sorted(
-            (reason, count, fix_for(reason)) for reason, count in snapshot.dlq_by_reason.items()
+            (reason, count, step_for(reason)) for reason, count in snapshot.dlq_by_reason.items()
         ),
         "refresh_s": REFRESH_S,
     }

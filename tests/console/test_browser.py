@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -22,7 +23,7 @@ from tests.conftest import GENERIC_SECRET
 from tests.console.browser import PHONE, button, link, screenshot, text, wait_for_text
 from tests.console.client import ConsoleClient
 from tests.servers import ServeProcess, WorkerProcess, event_record, wait_for
-from tests.sources.senders import hubspot_event, send_hubspot
+from tests.sources.senders import hubspot_event, hubspot_event_id, send_hubspot
 from tests.webhooks import iso, send_generic
 
 Run = Callable[[Callable[[Store], Any]], Any]
@@ -57,7 +58,9 @@ def test_find_an_event_by_its_crm_record_then_its_customer_and_what_chartmogul_h
     with_store(link_9001)
     by_uuid = {"id": "evt_vip", "occurred_at": iso(), "customer": {"uuid": ACME}, "tags": {"add": ["vip"]}}
     assert send_generic(served, GENERIC_SECRET, by_uuid).status == 202  # the same customer, another source
-    assert send_hubspot(served, [hubspot_event(501, 9001, "city", "Oakland")]).status == 202
+    oakland = hubspot_event(501, 9001, "city", "Oakland")
+    assert send_hubspot(served, [oakland]).status == 202
+    oakland_id = hubspot_event_id(oakland)
     wait_for(lambda: simulator.stored_customer(ACME)["city"] == "Oakland", timeout_s=20)
     wait_for(lambda: "vip" in simulator.stored_customer(ACME)["attributes"]["tags"], timeout_s=20)
     driver = browser(token=ADMIN)
@@ -66,19 +69,19 @@ def test_find_an_event_by_its_crm_record_then_its_customer_and_what_chartmogul_h
     search = driver.switch_to.active_element  # the search box has the focus: type and press Enter
     assert search.get_attribute("id") == "q"
     search.send_keys("9001", Keys.ENTER)
-    body = wait_for_text(driver, "hubspot:501")
+    body = wait_for_text(driver, oakland_id)
     assert "linked from hubspot:company:9001" in body and "applied" in body
     screenshot(driver, "events")
 
     driver.find_element(By.CSS_SELECTOR, f'.found a[href="/console/customers/{ACME}"]').click()
     body = wait_for_text(driver, "Timeline")
-    assert "hubspot:501" in body and "evt_vip" in body and "hubspot:company:9001" in body
+    assert oakland_id in body and "evt_vip" in body and "hubspot:company:9001" in body
     driver.find_element(By.LINK_TEXT, "Read its current values from ChartMogul").click()
     body = wait_for_text(driver, "high-value")  # a tag only ChartMogul's answer shows
     assert "Oakland" in body and "Acme Corp" in body and "high-value" in body and "vip" in body
     screenshot(driver, "customer")
 
-    driver.find_element(By.CSS_SELECTOR, 'a[href="/console/events/hubspot%3A501"]').click()
+    driver.find_element(By.CSS_SELECTOR, f'a[href="/console/events/{quote(oakland_id)}"]').click()
     body = wait_for_text(driver, "What the CRM sent")
     assert '"objectId": 9001' in body and "PATCH /v1/customers/" + ACME in body
     kept = driver.find_element(By.ID, "h-kept").find_element(By.XPATH, "..").text
@@ -146,7 +149,7 @@ def test_import_links_from_an_export_then_bulk_replay_with_a_preview(
     assert send_hubspot(served, events).status == 202
 
     def reasons() -> list[str | None]:
-        return [event_record(redis_url, f"hubspot:{600 + n}").get("reason") for n in range(3)]
+        return [event_record(redis_url, hubspot_event_id(event)).get("reason") for event in events]
 
     wait_for(lambda: reasons() == ["customer_not_found"] * 3)
     driver = browser(token=ADMIN)

@@ -4,6 +4,7 @@ replaying and purging dead letters, link suggestions, sync runs, the overview's 
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from relay.admin.advice import NEXT_STEPS
 from relay.changes import CustomerChange, CustomerRef
 from relay.events import ParsedEvent
 from relay.simulator.testing import SimulatorHandle
@@ -118,7 +120,7 @@ def test_events_page_through_with_cursors(console: ConsoleClient, with_store: Ru
         f"evt_{n:02}" for n in range(60)
     }
     assert console.get("/console/events?cursor=garbage").status == 400
-    assert "neither a duration" in console.get("/console/events?since=yesterday").text
+    assert "is not a time: give a duration ago" in console.get("/console/events?since=yesterday").text
 
 
 def test_one_event_shows_what_was_sent_kept_and_said_and_never_a_secret(
@@ -310,7 +312,9 @@ def test_dead_letters_are_grouped_by_reason_with_the_fix(console: ConsoleClient,
 
     assert re.search(r'rejected</a> <span class="count">2</span>', page)
     assert re.search(r'customer_not_found</a> <span class="count">1</span>', page)
-    assert "create/link the customer, or purge" in page
+    assert html.escape(NEXT_STEPS["customer_not_found"].to_do).replace("`", "") in page.replace(
+        "<code>", ""
+    ).replace("</code>", "")
     assert "evt_3" in filtered and "evt_1" not in filtered and "Preview replay of all matching" in filtered
 
 

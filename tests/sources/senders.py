@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from relay.sources.base import content_digest
 from tests.webhooks import Answer, post
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -82,6 +83,13 @@ def send_hubspot(base_url: str, events: list[dict[str, Any]] | bytes, **kw: Any)
     body = events if isinstance(events, bytes) else orjson.dumps(events)
     url = f"{base_url}/webhooks/hubspot"
     return post(url, body, hubspot_v3_headers(url, body, **kw))
+
+
+def hubspot_event_id(event: dict[str, Any]) -> str:
+    """The relay's id of a HubSpot event: its eventId (not unique) and a digest of its content
+    without attemptNumber (relay/sources/hubspot/events.py)."""
+    content = orjson.dumps({k: v for k, v in event.items() if k != "attemptNumber"})
+    return f"hubspot:{event['eventId']}.{content_digest(content)}"
 
 
 def hubspot_event(event_id: int, object_id: int, name: str, value: Any, **extra: Any) -> dict[str, Any]:
