@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-import redis
 import redis.asyncio as aioredis
 
+from relay.exceptions import StoreError
 from relay.logs import get_logger
 from relay.store import keys
 from relay.store.records import now_ms
@@ -85,7 +85,7 @@ class TrafficTally:
             return
         try:
             await self.traffic.add(counts, at_ms=now_ms())
-        except (redis.RedisError, OSError) as exc:
+        except StoreError as exc:
             log.warning(
                 "webhook_traffic_not_recorded", error=type(exc).__name__, requests=sum(counts.values())
             )
