@@ -68,3 +68,14 @@ SOURCE_OBJECTS: Final[Mapping[str, tuple[str, ...]]] = {
     crm.name: crm.objects for crm in CRMS if crm.has_mapping
 }
 MAPPED_SOURCES: Final[tuple[str, ...]] = tuple(SOURCE_OBJECTS)
+
+# Names a source declared by a file (RELAY_MAPPING_DIR/<name>.toml, relay/sources/declared/) may
+# not take: a built-in source's, and the words other keys begin with, so that its event ids
+# ("<name>:…") and record keys ("<name>:<object>:<id>") meet no other key:
+#   sync                         events `relay sync` enqueues ("sync:…", relay/sync/plan.py)
+#   unknown                      the metrics' `source` label of a path that names no source
+#   crm, ext, extn, email, uuid  customer keys (CustomerRef.key), in the links hash with records
+#   parent                       the links hash's parent entries (relay/store/keys.py)
+RESERVED_NAMES: Final[frozenset[str]] = frozenset(
+    {*KNOWN_SOURCES, "sync", "unknown", "crm", "ext", "extn", "email", "uuid", "parent"}
+)
