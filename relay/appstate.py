@@ -17,6 +17,8 @@ from relay.store import Store
 class AppState:
     settings: Settings
     sources: dict[str, WebhookSource]
+    # Built-in and declared sources: what a secret would enable (the others are unknown).
+    known_sources: frozenset[str]
     store: Store
     queue: Queue
     waker: Waker
