@@ -11,8 +11,10 @@ import click
 import redis
 
 from relay.admin.redaction import Redactor
+from relay.crms import MAPPED_SOURCES
 from relay.logs import configure_logging
 from relay.settings import Settings, get_settings
+from relay.sources import crm_names
 from relay.store import Store
 
 T = TypeVar("T")
@@ -25,6 +27,21 @@ def redacted(url: str) -> str:
         netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
+
+
+class CrmName(click.ParamType[str, str]):
+    """A CRM with a mapping: a built-in one, or one declared by a file in RELAY_MAPPING_DIR."""
+
+    name = "source"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return "[" + "|".join(MAPPED_SOURCES) + "|<declared>]"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        names = crm_names(get_settings().mapping_dir)
+        if value in names:
+            return str(value)
+        self.fail(f"{value!r} is not one of {', '.join(names)}", param, ctx)
 
 
 def load_settings() -> Settings:

@@ -34,7 +34,7 @@ def filter_options(func: F) -> F:
     for option in reversed(
         [
             click.option("--reason", help=", ".join(DeadLetterReason) + "."),
-            click.option("--source", help=", ".join(KNOWN_SOURCES)),
+            click.option("--source", help=", ".join(KNOWN_SOURCES) + ", or a declared source's name."),
             click.option("--status", "http_status", help="ChartMogul's HTTP status (e.g. 400)."),
             click.option("--customer", help="A ChartMogul uuid (cus_…) or an unresolved key."),
             click.option("--since", help=f"Dead-lettered since. {TIME_HELP}"),

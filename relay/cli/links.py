@@ -1,7 +1,7 @@
 """`relay links`: the link table from CRM records to ChartMogul customers.
 
-HubSpot, Pipedrive, Salesforce and Close events name a CRM record (company 1246965,
-organization 7, Account 001…), not a ChartMogul customer. Import the pairs once; events
+HubSpot, Pipedrive, Salesforce, Close and declared sources' events name a CRM record
+(company 1246965, organization 7, Account 001…), not a ChartMogul customer. Import the pairs once; events
 that were dead-lettered as customer_not_found can then be replayed:
 
     relay links suggest --source hubspot companies.csv --out links.csv   # match an export
@@ -21,10 +21,9 @@ import click
 import orjson
 
 from relay.cli.api import customer_pages
-from relay.cli.common import load_settings, run_store
-from relay.crms import MAPPED_SOURCES
-from relay.mapping.config import load_mapping
-from relay.sources import records
+from relay.cli.common import CrmName, load_settings, run_store
+from relay.settings import get_settings
+from relay.sources import crm_names, mapped_crm, records
 from relay.store import Store
 from relay.sync.readers import ExportError, read_export
 from relay.sync.suggest import RULES, CustomerKeys, Suggester, read_keys
@@ -37,7 +36,7 @@ def crm_record(source: str, crm_id: str) -> str:
     """`hubspot`, `1246965` → `hubspot:company:1246965` (a bare id names the CRM's customer-level
     object); `hubspot`, `contact:42` → `hubspot:contact:42`."""
     object_name, _, record_id = crm_id.strip().rpartition(":")
-    crm = records(source)
+    crm = records(source, get_settings().mapping_dir)
     return crm.key(object_name, record_id) if object_name else crm.crm_record(record_id)
 
 
@@ -45,6 +44,7 @@ def read_links(path: Path) -> tuple[dict[str, str], list[str]]:
     """The links in a CSV file, and one message per bad row (line numbers as an editor shows them)."""
     links: dict[str, str] = {}
     problems: list[str] = []
+    sources = crm_names(get_settings().mapping_dir)
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or {"source", "crm_id", "customer_uuid"} - set(reader.fieldnames):
@@ -53,8 +53,8 @@ def read_links(path: Path) -> tuple[dict[str, str], list[str]]:
             source = (row["source"] or "").strip().lower()
             crm_id = (row["crm_id"] or "").strip()
             uuid = (row["customer_uuid"] or "").strip()
-            if source not in MAPPED_SOURCES:
-                problems.append(f"line {line}: source {source!r} is not one of {', '.join(MAPPED_SOURCES)}")
+            if source not in sources:
+                problems.append(f"line {line}: source {source!r} is not one of {', '.join(sources)}")
             elif not crm_id:
                 problems.append(f"line {line}: crm_id is empty")
             elif not CUSTOMER_UUID.match(uuid):
@@ -90,7 +90,7 @@ def links_import(csv_file: Path) -> None:
 
 
 @links.command("list")
-@click.option("--source", type=click.Choice(sorted(MAPPED_SOURCES)), help="Only this CRM's links.")
+@click.option("--source", type=CrmName(), help="Only this CRM's links.")
 def links_list(source: str | None) -> None:
     """List links as CSV (the import format)."""
     settings = load_settings()
@@ -107,7 +107,7 @@ def links_list(source: str | None) -> None:
 
 
 @links.command("delete")
-@click.argument("source", type=click.Choice(sorted(MAPPED_SOURCES)))
+@click.argument("source", type=CrmName())
 @click.argument("crm_id")
 def links_delete(source: str, crm_id: str) -> None:
     """Delete one link (CRM_ID as in the CSV: a bare id or object:id)."""
@@ -124,9 +124,7 @@ def links_delete(source: str, crm_id: str) -> None:
 
 
 @links.command("suggest")
-@click.option(
-    "--source", required=True, type=click.Choice(MAPPED_SOURCES), help="The CRM the export comes from."
-)
+@click.option("--source", required=True, type=CrmName(), help="The CRM the export comes from.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--out",
@@ -138,8 +136,8 @@ def links_suggest(source: str, file: Path, out: Path | None, as_json: bool) -> N
     """Match a CRM export's records to ChartMogul customers (uuid, external_id, email, domain,
     company name); nothing is written to the link table until `relay links import`."""
     settings = load_settings()
-    shape = records(source)
-    mapping = load_mapping(source, settings.mapping_dir)
+    crm = mapped_crm(source, settings.mapping_dir)
+    shape, mapping = crm.records, crm.mapping
 
     async def work(store: Store) -> CustomerKeys:
         async with customer_pages(settings, store) as pages:
