@@ -41,7 +41,12 @@ class CrmName(click.ParamType[str, str]):
         names = crm_names(get_settings().mapping_dir)
         if value in names:
             return str(value)
-        self.fail(f"{value!r} is not one of {', '.join(names)}", param, ctx)
+        self.fail(
+            f"{value!r} is not one of {', '.join(names)} (a source declared by a file counts once its "
+            "RELAY_MAPPING_DIR/<name>.toml holds a valid [source] table: relay map check)",
+            param,
+            ctx,
+        )
 
 
 def load_settings() -> Settings:

@@ -25,7 +25,7 @@ from relay.cli.common import CrmName, load_settings
 from relay.crms import MAPPED_SOURCES
 from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import WebhookError
-from relay.mapping.config import MappingError, check_mappings
+from relay.mapping.config import DEFAULTS_DIR, MappingError, check_mappings
 from relay.settings import source_secret_env
 from relay.sources import declared, mapped_crm
 
@@ -43,6 +43,8 @@ def map_check() -> None:
     results = check_mappings(settings.mapping_dir)
     scanned = declared.scan(settings.mapping_dir)
     results.update({str(d.path): [] for d in scanned.declarations.values()} | scanned.problems)
+    shipped = str(DEFAULTS_DIR)  # the shipped defaults first, then the directory's files by name
+    results = dict(sorted(results.items(), key=lambda item: (not item[0].startswith(shipped), item[0])))
     failed = False
     for path, problems in results.items():
         if problems:
@@ -58,11 +60,11 @@ def map_check() -> None:
             if override.is_file():
                 click.echo(f"{source}: {override} replaces the shipped default")
     for name, declaration in scanned.declarations.items():
-        variable = source_secret_env(name)
         why = declared.secret_problem(declaration, settings)
-        state = why or ("set" if settings.declared_secret(name) else "not set: the endpoint answers 404")
+        state = "is set" if settings.declared_secret(name) else "is not set: the endpoint answers 404"
         failed = failed or why is not None
-        click.echo(f"{name}: POST /webhooks/{name} ({declaration.spec.auth.kind}); {variable} {state}")
+        secret = why or f"{source_secret_env(name)} {state}"
+        click.echo(f"{name}: POST /webhooks/{name} ({declaration.spec.auth.kind}); {secret}")
     if failed:
         sys.exit(1)
 

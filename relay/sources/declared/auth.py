@@ -21,6 +21,7 @@ from relay.exceptions import InvalidSignature
 from relay.sources.declared.spec import Auth
 
 _PREFIX = "sha256="
+_EXPECTED = {"bearer": " (Bearer <token>)", "basic": " (Basic credentials)"}
 
 
 def sender_headers(auth: Auth, body: bytes, secret: str) -> dict[str, str]:
@@ -43,7 +44,7 @@ def verify(auth: Auth, headers: Mapping[str, str], body: bytes, secret: bytes) -
     """Raise InvalidSignature (401) unless the request carries `secret` (or its signature)."""
     value = headers.get(auth.header, "").strip()
     if not value:
-        raise InvalidSignature(f"missing {auth.label} header")
+        raise InvalidSignature(f"missing {auth.label} header{_EXPECTED.get(auth.kind, '')}")
     if auth.kind == "hmac-sha256":
         given = _signature(value, auth.encoding)
         if not hmac.compare_digest(hmac.digest(secret, body, "sha256"), given):

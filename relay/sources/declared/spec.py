@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from relay.crms import RESERVED_NAMES
 from relay.mapping.rules import ProblemCounter, Report
+from relay.mapping.tables import TOP_KEYS
 
 AUTH_KINDS: Final = ("bearer", "header", "basic", "hmac-sha256")
 ENCODINGS: Final = ("hex", "base64")
@@ -36,6 +37,7 @@ NAME: Final = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 # Object types name records (`zoho:accounts:4876…`), so they hold no ':' and no blanks.
 OBJECT: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 _HEADER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_MISPLACED = "a mapping file's key: write it above [source] (a key after a [table] line is that table's)"
 # Headers a secret or a signature cannot travel in: the proxy and the HTTP layer read them.
 _NOT_SECRET_HEADERS = frozenset({"content-type", "content-length", "host", "connection", "cookie"})
 
@@ -98,7 +100,9 @@ def parse_source(table: object, name: str, objects: tuple[str, ...], problem: Re
         return None
     report = ProblemCounter(problem)
     for key in table:
-        if key not in SOURCE_KEYS:
+        if key in TOP_KEYS:
+            report(f"source.{key}", _MISPLACED)
+        elif key not in SOURCE_KEYS:
             report(f"source.{key}", f"unknown key; known: {', '.join(sorted(SOURCE_KEYS))}")
     auth = _auth(table, report)
     event_id = _paths(table, "event_id", report)
@@ -197,6 +201,9 @@ def _parents(raw: object, objects: tuple[str, ...], report: Report) -> dict[str,
     parents: dict[str, Parent] = {}
     for child, spec in raw.items():
         key = f"source.parents.{child}"
+        if child in TOP_KEYS:
+            report(key, _MISPLACED)
+            continue
         if child not in objects:
             report(key, f"{child!r} has no [objects.{child}] table")
             continue
