@@ -17,6 +17,7 @@ import pytest
 from relay.changes import CustomerRef
 from relay.crms import RESERVED_NAMES
 from relay.mapping.config import MappingError
+from relay.simulator.testing import SimulatorHandle
 from relay.sources import enabled_sources, source_catalog
 from relay.sources.declared import load_declaration, scan
 from relay.store import keys
@@ -243,3 +244,38 @@ def test_map_explain_names_an_undeclared_source(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "'zoho' is not one of hubspot, pipedrive, salesforce, close (a source declared" in result.stderr
+
+
+ZOHO_EXPORT = (
+    "Record Id,Account Name,Website,Billing City,Billing Code,Billing State,Billing Country\n"
+    "4876876000000345001,Acme Corp,www.acme.example,Boston,02110,Massachusetts,United States\n"
+    "4876876000000345002,Globex,globex.example,Berlin,10115,,Germany\n"
+)
+
+
+def test_sync_and_links_suggest_read_a_declared_sources_export_by_its_labels(
+    relay_env: dict[str, str], simulator: SimulatorHandle, tmp_path: Path
+) -> None:
+    mapping_dir = tmp_path / "mapping"
+    mapping_dir.mkdir()
+    env = {**relay_env, **declared_env(mapping_dir, "zoho")}
+    acme = simulator.add_customer(
+        {"company": "Acme Corp", "city": "Albany", "website_url": "https://www.acme.example"}
+    )
+    export = tmp_path / "accounts.csv"
+    export.write_text(ZOHO_EXPORT)
+    suggestions = tmp_path / "links.csv"
+
+    suggested = relay("links", "suggest", "--source", "zoho", str(export), "--out", str(suggestions), env=env)
+    imported = relay("links", "import", str(suggestions), env=env)
+    synced = relay("sync", "--source", "zoho", str(export), "--dry-run", "--json", env=env)
+
+    assert suggested.returncode == 0, suggested.stderr
+    assert f"zoho,4876876000000345001,{acme['uuid']}," in suggestions.read_text()
+    assert imported.returncode == 0, imported.stderr
+    assert synced.returncode == 0, synced.stderr
+    [customer] = orjson.loads(synced.stdout)["customers"]
+    assert customer["customer_uuid"] == acme["uuid"]
+    assert {"field": "city", "current": "Albany", "new": "Boston"} in customer["changes"]
+    listed = relay("links", "list", "--source", "zoho", env=env)
+    assert listed.stdout.splitlines()[1:] == [f"zoho,accounts:4876876000000345001,{acme['uuid']}"]

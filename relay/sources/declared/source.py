@@ -31,7 +31,7 @@ from relay.mapping.values import MISSING, epoch_ms, lookup
 from relay.sources.base import CrmSource, decode_utf8, parse_json
 from relay.sources.declared import auth
 from relay.sources.declared.spec import OBJECT, SourceSpec
-from relay.sources.records import CrmRecords
+from relay.sources.records import CrmRecords, json_object
 
 MAX_EVENTS = 100
 MAX_ID_CHARS = 200
@@ -49,6 +49,13 @@ class DeclaredRecords(CrmRecords):
 
     def key(self, object_name: str, record_id: str) -> str:
         return f"{self.source}:{object_name.lower()}:{record_id}"
+
+    def from_api(self, doc: Any) -> tuple[str, dict[str, Any]]:
+        """A record of a JSON export is an event as the sender posts it: its id at `record_id`'s
+        path, the mapping's paths into it."""
+        properties = dict(json_object(doc))
+        found = lookup(properties, self.id_property)
+        return self.record_id(None if found is MISSING else found), properties
 
 
 class DeclaredSource(CrmSource):
