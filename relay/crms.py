@@ -1,8 +1,10 @@
-"""The webhook sources the relay knows, declared once: every CRM, and `generic` (our own format).
+"""The webhook sources built into the relay, declared once: every CRM, and `generic` (our own format).
 
 Everything else that lists sources derives from `CRMS`: which settings enable a source
 (relay/settings.py holds the typed fields), `enabled_sources`, the object types a mapping file
-may name, the metrics' `source` label and the CLI's `--source` choices.
+may name, the metrics' `source` label and the CLI's `--source` choices. Sources declared by a
+file in RELAY_MAPPING_DIR (relay/sources/declared/) join them when the relay starts; the names
+they may not take are RESERVED_NAMES, below.
 
 A source's class is named by import path, not imported: mapping and settings read this module,
 and the sources import mapping, so importing the classes here would run imports backwards.

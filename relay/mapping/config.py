@@ -2,8 +2,10 @@
 
 One TOML file per source. The relay ships defaults in relay/mapping/defaults/<source>.toml; a
 file of the same name in RELAY_MAPPING_DIR replaces the default whole (no merging, so what a
-file says is all that applies). Files are validated when they load: a mistake is an error
-naming the file and the key, never a surprise at delivery time.
+file says is all that applies). Another `<name>.toml` there holding a [source] table declares
+source `name` (relay/sources/declared/): the same syntax, its own object types. Files are
+validated when they load: a mistake is an error naming the file and the key, never a surprise
+at delivery time.
 
     # hubspot.toml
     link_property = "chartmogul_customer_uuid"   # optional: a CRM property holding the link

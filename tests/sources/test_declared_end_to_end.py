@@ -30,6 +30,7 @@ from tests.sources.test_end_to_end import WAIT_S
 from tests.webhooks import iso, post
 
 NOW = time.time()
+OWNER = "anna.owner@acme.example"
 
 
 @pytest.fixture
@@ -37,7 +38,13 @@ def declared(relay_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     """The relay's environment, serving every shipped example from a mapping directory."""
     mapping_dir = tmp_path / "mapping"
     mapping_dir.mkdir()
-    return {**relay_env, **declared_env(mapping_dir, *DECLARED_SECRETS)}
+    env = {**relay_env, **declared_env(mapping_dir, *DECLARED_SECRETS)}
+    # An operator's copy of the Freshsales file: the shipped one plus an owner table.
+    freshsales = mapping_dir / "freshsales.toml"
+    freshsales.write_text(
+        freshsales.read_text().replace("[owners]\n", f'[owners]\n"70000004567" = "{OWNER}"\n')
+    )
+    return env
 
 
 @pytest.fixture
@@ -62,6 +69,7 @@ def shown(simulator: SimulatorHandle, uuid: str) -> dict[str, Any]:
     contact = {k: v for k, v in (simulator.primary_contact(uuid) or {}).items() if v}
     return {
         **{name: stored[name] for name in ("company", "city", "zip", "state", "country", "website_url")},
+        "owner": stored["owner"],
         "status": stored["status"],
         "tags": sorted(stored["attributes"]["tags"]),
         "custom": stored["attributes"]["custom"],
@@ -96,6 +104,7 @@ def test_every_example_reaches_its_customer(
     tmp_path: Path,
 ) -> None:
     simulator.add_custom_attribute("employees", "Integer")
+    simulator.add_user(OWNER)
     uuids = {name: customer(simulator, f"Old {name}")["uuid"] for name in DECLARED_SECRETS}
     links = tmp_path / "links.csv"
     links.write_text(
@@ -126,7 +135,7 @@ def test_every_example_reaches_its_customer(
     )  # fmt: skip
     arrives(
         simulator, redis_client, uuids["freshsales"],
-        company="Acme Corp", website_url="https://www.acme.example", **ACME, custom=employees,
+        company="Acme Corp", website_url="https://www.acme.example", **ACME, custom=employees, owner=OWNER,
     )  # fmt: skip
     arrives(
         simulator, redis_client, uuids["pipedrive-automations"],
