@@ -26,7 +26,7 @@ from relay.store import keys
 from tests.cli import relay_cli
 from tests.servers import ServeProcess, WorkerProcess, wait_for
 from tests.sources.senders import DECLARED_SECRETS, declared_env, example_body, send_declared
-from tests.sources.test_end_to_end import WAIT_S
+from tests.sources.test_end_to_end import settled
 from tests.webhooks import iso, post
 
 NOW = time.time()
@@ -79,18 +79,11 @@ def shown(simulator: SimulatorHandle, uuid: str) -> dict[str, Any]:
 
 def arrives(simulator: SimulatorHandle, client: redis.Redis, uuid: str, **expected: Any) -> None:
     """Wait until the customer shows `expected` (fails early, with the reason, on a dead letter)."""
-    deadline = time.monotonic() + WAIT_S
-    current: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        current = {k: v for k, v in shown(simulator, uuid).items() if k in expected}
-        if current == expected:
-            return
-        dead = [str(e) for e in client.zrange(keys.DLQ, 0, -1)]
-        if dead:
-            reasons = {e: client.hmget(keys.event(e), "reason", "error") for e in dead}
-            raise AssertionError(f"dead-lettered instead of applied: {reasons}")
-        time.sleep(0.1)
-    assert current == expected  # shows the difference
+
+    def current() -> dict[str, Any]:
+        return {k: v for k, v in shown(simulator, uuid).items() if k in expected}
+
+    settled(simulator, client, uuid, expected, current)
 
 
 ACME = {"city": "Boston", "zip": "02110", "state": "MA", "country": "US"}  # as ChartMogul shows it

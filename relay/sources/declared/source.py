@@ -17,16 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, ClassVar
 
 import orjson
-from pydantic import SecretStr
 from starlette.responses import JSONResponse, Response
 
 from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import InvalidEvent, InvalidSignature, WebhookError
-from relay.mapping.config import SourceMapping
 from relay.mapping.values import MISSING, epoch_ms, lookup
 from relay.sources.base import CrmSource, decode_utf8, parse_json
 from relay.sources.declared import auth
@@ -63,19 +61,12 @@ class DeclaredSource(CrmSource):
     class attributes, as every source's are)."""
 
     spec: ClassVar[SourceSpec]
+    # Top-level keys the source reads for itself: never "not mapped" notes.
+    own_keys: ClassVar[frozenset[str]]
 
-    def __init__(
-        self,
-        mapping: SourceMapping,
-        secret: SecretStr | None = None,
-        *,
-        tolerance_s: int = 300,
-        max_clock_skew_s: int = 300,
-    ) -> None:
-        super().__init__(mapping, secret, tolerance_s=tolerance_s, max_clock_skew_s=max_clock_skew_s)
-        self._secret = secret.get_secret_value().encode() if secret is not None else b""
-        # Top-level keys the source reads for itself: never "not mapped" notes.
-        self._own_keys = frozenset(path.partition(".")[0] for path in self.spec.paths)
+    @cached_property
+    def _secret(self) -> bytes:
+        return self.secret.get_secret_value().encode() if self.secret is not None else b""
 
     def verify(self, webhook: IncomingWebhook) -> None:
         if not self._secret:  # (never enabled without one; `relay map explain` has none)
@@ -148,7 +139,7 @@ class DeclaredSource(CrmSource):
             occurred_at_ms=occurred_at_ms,
             crm_record=crm_record,
             raw=raw,
-            not_properties=self._own_keys,
+            not_properties=self.own_keys,
             parents=self._parents(object_type, crm_record, doc),
         )
 
@@ -174,6 +165,7 @@ def declared_class(spec: SourceSpec, records: DeclaredRecords) -> type[DeclaredS
         header_names = frozenset({spec.auth.header})
 
     Declared.spec = spec
+    Declared.own_keys = frozenset(path.partition(".")[0] for path in spec.paths)
     Declared.records = records
     Declared.__qualname__ = Declared.__name__ = f"DeclaredSource[{spec.name}]"
     return Declared
