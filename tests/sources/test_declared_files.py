@@ -13,10 +13,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from pydantic import SecretStr
 
+from relay.admin.redaction import Redactor
 from relay.changes import CustomerRef
 from relay.crms import RESERVED_NAMES
 from relay.mapping.config import MappingError
+from relay.settings import Settings
 from relay.simulator.testing import SimulatorHandle
 from relay.sources import enabled_sources, source_catalog
 from relay.sources.declared import load_declaration, scan
@@ -279,3 +282,24 @@ def test_sync_and_links_suggest_read_a_declared_sources_export_by_its_labels(
     assert {"field": "city", "current": "Albany", "new": "Boston"} in customer["changes"]
     listed = relay("links", "list", "--source", "zoho", env=env)
     assert listed.stdout.splitlines()[1:] == [f"zoho,accounts:4876876000000345001,{acme['uuid']}"]
+
+
+def test_a_declared_secret_comes_from_the_environment_before_dot_env_and_is_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dot_env = tmp_path / ".env"
+    dot_env.write_text(
+        "RELAY_SOURCE_ZOHO_SECRET=from-dot-env-0123456789\nRELAY_SOURCE_ACME_CRM_SECRET=acme-dot-env-0123456789\n"
+    )
+    monkeypatch.setenv("RELAY_SOURCE_ZOHO_SECRET", "from-environment-0123456789")
+
+    settings = Settings(_env_file=str(dot_env))  # type: ignore[call-arg]
+
+    assert settings.declared_secret("zoho") == SecretStr("from-environment-0123456789")
+    assert settings.declared_secret("acme-crm") == SecretStr("acme-dot-env-0123456789")
+    assert settings.declared_secret("make") is None
+    assert "0123456789" not in repr(settings)
+    redact = Redactor.from_settings(settings).text
+    assert (
+        redact("token from-environment-0123456789, acme-dot-env-0123456789") == "token [redacted], [redacted]"
+    )
