@@ -2,11 +2,10 @@
 
 Counters and histograms count in the process that saw it: the web app counts webhooks, each
 worker counts its deliveries. Call the `record_*` functions; they never raise and never
-block. Label values are bounded (sources are the known CRMs, those declared by a file — at most
-50 — or "unknown"), and every value
-known in advance is exported as 0 from the first scrape (`zero_web_series`,
-`zero_worker_series`, the DLQ reasons), so the first event after a quiet spell moves a series
-the alerts already see.
+block. Label values are bounded (sources are the built-in ones, those declared by a file — at
+most 50 — or "unknown"), and every value known in advance is exported as 0 from the first
+scrape (`zero_web_series`, `zero_worker_series`, the DLQ reasons), so the first event after a
+quiet spell moves a series the alerts already see.
 
 Gauges are read from Redis when /metrics is scraped (`StateCollector` over a
 `relay.admin.state.RelayState`), so they are the same whichever web pod answers: aggregate

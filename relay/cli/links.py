@@ -1,8 +1,8 @@
 """`relay links`: the link table from CRM records to ChartMogul customers.
 
-HubSpot, Pipedrive, Salesforce, Close and declared sources' events name a CRM record
-(company 1246965, organization 7, Account 001…), not a ChartMogul customer. Import the pairs once; events
-that were dead-lettered as customer_not_found can then be replayed:
+HubSpot, Pipedrive, Salesforce, Close and declared sources' events name a CRM record (company
+1246965, organization 7, Account 001…), not a ChartMogul customer. Import the pairs once;
+events that were dead-lettered as customer_not_found can then be replayed:
 
     relay links suggest --source hubspot companies.csv --out links.csv   # match an export
     relay links import links.csv        # header: source,crm_id,customer_uuid
@@ -23,7 +23,7 @@ import orjson
 from relay.cli.api import customer_pages
 from relay.cli.common import CrmName, load_settings, run_store
 from relay.settings import get_settings
-from relay.sources import crm_names, mapped_crm, records
+from relay.sources import CrmRecords, crm_names, mapped_crm, records
 from relay.store import Store
 from relay.sync.readers import ExportError, read_export
 from relay.sync.suggest import RULES, CustomerKeys, Suggester, read_keys
@@ -32,11 +32,10 @@ SHOWN = 50  # ambiguous and unmatched records listed (all are counted)
 CUSTOMER_UUID = re.compile(r"^cus_[A-Za-z0-9\-]{1,64}$")
 
 
-def crm_record(source: str, crm_id: str) -> str:
-    """`hubspot`, `1246965` → `hubspot:company:1246965` (a bare id names the CRM's customer-level
-    object); `hubspot`, `contact:42` → `hubspot:contact:42`."""
+def crm_record(crm: CrmRecords, crm_id: str) -> str:
+    """HubSpot's, `1246965` → `hubspot:company:1246965` (a bare id names the CRM's customer-level
+    object); HubSpot's, `contact:42` → `hubspot:contact:42`."""
     object_name, _, record_id = crm_id.strip().rpartition(":")
-    crm = records(source, get_settings().mapping_dir)
     return crm.key(object_name, record_id) if object_name else crm.crm_record(record_id)
 
 
@@ -44,7 +43,9 @@ def read_links(path: Path) -> tuple[dict[str, str], list[str]]:
     """The links in a CSV file, and one message per bad row (line numbers as an editor shows them)."""
     links: dict[str, str] = {}
     problems: list[str] = []
-    sources = crm_names(get_settings().mapping_dir)
+    mapping_dir = get_settings().mapping_dir
+    sources = crm_names(mapping_dir)
+    shapes: dict[str, CrmRecords] = {}  # read once per source (a declared one's file is parsed)
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or {"source", "crm_id", "customer_uuid"} - set(reader.fieldnames):
@@ -60,7 +61,8 @@ def read_links(path: Path) -> tuple[dict[str, str], list[str]]:
             elif not CUSTOMER_UUID.match(uuid):
                 problems.append(f"line {line}: customer_uuid {uuid!r} is not a ChartMogul uuid (cus_…)")
             else:
-                links[crm_record(source, crm_id)] = uuid
+                shape = shapes.get(source) or shapes.setdefault(source, records(source, mapping_dir))
+                links[crm_record(shape, crm_id)] = uuid
     return links, problems
 
 
@@ -112,7 +114,7 @@ def links_list(source: str | None) -> None:
 def links_delete(source: str, crm_id: str) -> None:
     """Delete one link (CRM_ID as in the CSV: a bare id or object:id)."""
     settings = load_settings()
-    record = crm_record(source, crm_id)
+    record = crm_record(records(source, settings.mapping_dir), crm_id)
 
     async def work(store: Store) -> bool:
         return await store.links.delete(record)
