@@ -27,7 +27,7 @@ from relay.exceptions import StoreUnavailable, WebhookError
 from relay.logs import get_logger, mark_logged
 from relay.queue import Waker, read_workers, relay_queue, rq_connection
 from relay.settings import Settings, get_settings, redacted_url
-from relay.sources import KNOWN_SOURCES, enabled_sources
+from relay.sources import source_catalog
 from relay.store import Store
 from relay.store.traffic import TrafficTally
 
@@ -150,7 +150,9 @@ def settle_gc() -> None:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
-    sources = enabled_sources(settings)
+    catalog = source_catalog(settings)
+    sources = catalog.enabled
+    metrics.declare_sources(catalog.declared)
     metrics.zero_web_series()
     dashboard = None
     if settings.admin_token is not None:
@@ -184,6 +186,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.relay = state = AppState(
             settings=settings,
             sources=sources,
+            known_sources=frozenset(catalog.known),
             store=store,
             queue=queue,
             waker=Waker(queue),
@@ -193,8 +196,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         log.info(
             "web_started",
             sources_enabled=sorted(sources),
-            sources_disabled=sorted(set(KNOWN_SOURCES) - set(sources)),
+            sources_disabled=sorted(set(catalog.known) - set(sources)),
+            sources_declared=list(catalog.declared),
         )
+        for path, problems in catalog.problems.items():  # not served (no secret is set for them)
+            log.warning("declared_source_unusable", file=path, problems=problems)
         try:
             yield
         finally:

@@ -18,6 +18,8 @@ from relay.store.traffic import TrafficTally
 class AppState:
     settings: Settings
     sources: dict[str, WebhookSource]
+    # Built-in and declared sources: what a secret would enable (the others are unknown).
+    known_sources: frozenset[str]
     store: Store
     queue: Queue
     waker: Waker

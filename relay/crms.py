@@ -1,8 +1,10 @@
-"""The webhook sources the relay knows, declared once: every CRM, and `generic` (our own format).
+"""The webhook sources built into the relay, declared once: every CRM, and `generic` (our own format).
 
 Everything else that lists sources derives from `CRMS`: which settings enable a source
 (relay/settings.py holds the typed fields), `enabled_sources`, the object types a mapping file
-may name, the metrics' `source` label and the CLI's `--source` choices.
+may name, the metrics' `source` label and the CLI's `--source` choices. Sources declared by a
+file in RELAY_MAPPING_DIR (relay/sources/declared/) join them when the relay starts; the names
+they may not take are RESERVED_NAMES, below.
 
 A source's class is named by import path, not imported: mapping and settings read this module,
 and the sources import mapping, so importing the classes here would run imports backwards.
@@ -10,6 +12,7 @@ and the sources import mapping, so importing the classes here would run imports 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -70,3 +73,17 @@ SOURCE_OBJECTS: Final[Mapping[str, tuple[str, ...]]] = {
     crm.name: crm.objects for crm in CRMS if crm.has_mapping
 }
 MAPPED_SOURCES: Final[tuple[str, ...]] = tuple(SOURCE_OBJECTS)
+
+# Names a source declared by a file (RELAY_MAPPING_DIR/<name>.toml, relay/sources/declared/) may
+# not take: a built-in source's, and the words other keys begin with, so that its event ids
+# ("<name>:…") and record keys ("<name>:<object>:<id>") meet no other key:
+#   sync                         events `relay sync` enqueues ("sync:…", relay/sync/plan.py)
+#   unknown                      the metrics' `source` label of a path that names no source
+#   crm, ext, extn, email, uuid  customer keys (CustomerRef.key), in the links hash with records
+#   parent                       the links hash's parent entries (relay/store/keys.py)
+# A declared source's name is its file's: the URL path segment, a metrics label, the start of
+# its records' keys.
+DECLARED_NAME: Final = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+RESERVED_NAMES: Final[frozenset[str]] = frozenset(
+    {*KNOWN_SOURCES, "sync", "unknown", "crm", "ext", "extn", "email", "uuid", "parent"}
+)

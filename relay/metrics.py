@@ -2,10 +2,10 @@
 
 Counters and histograms count in the process that saw it: the web app counts webhooks, each
 worker counts its deliveries. Call the `record_*` functions; they never raise and never
-block. Label values are bounded (sources are the known CRMs or "unknown"), and every value
-known in advance is exported as 0 from the first scrape (`zero_web_series`,
-`zero_worker_series`, the DLQ reasons), so the first event after a quiet spell moves a series
-the alerts already see.
+block. Label values are bounded (sources are the built-in ones, those declared by a file — at
+most 50 — or "unknown"), and every value known in advance is exported as 0 from the first
+scrape (`zero_web_series`, `zero_worker_series`, the DLQ reasons), so the first event after a
+quiet spell moves a series the alerts already see.
 
 Gauges are read from Redis when /metrics is scraped (`StateCollector` over a
 `relay.admin.state.RelayState`), so they are the same whichever web pod answers: aggregate
@@ -144,8 +144,12 @@ FIELDS_NOT_APPLIED = Counter(
 _STATUS_LABEL = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
+# Sources declared by a file (relay/sources/declared/), added at start-up by `declare_sources`.
+_DECLARED: set[str] = set()
+
+
 def source_label(name: str) -> str:
-    return name if name in KNOWN_SOURCES else "unknown"
+    return name if name in KNOWN_SOURCES or name in _DECLARED else "unknown"
 
 
 def _snake(name: str) -> str:
@@ -181,9 +185,20 @@ CUSTOMER_STATES: tuple[str, ...] = ("ready", "delivering", "retrying")
 VERIFIED_FIELDS: tuple[str, ...] = (*CUSTOMER_FIELDS, "tags", "custom")
 
 
+def declare_sources(names: Iterable[str]) -> None:
+    """Sources declared by a file get their own `source` label (their number is bounded by
+    relay/sources/declared/catalog.py), exported at 0 from the first scrape like the others."""
+    for name in names:
+        if name in _DECLARED or name in SOURCE_LABELS:
+            continue
+        _DECLARED.add(name)
+        for children, counter in _BOUND:
+            children[name] = counter.labels(name)
+
+
 def zero_web_series() -> None:
     """The web app's labelled counters at 0 for every known label value (called at start-up)."""
-    for source in SOURCE_LABELS:
+    for source in (*SOURCE_LABELS, *sorted(_DECLARED)):
         for counter in (
             WEBHOOKS_RECEIVED,
             EVENTS_RECEIVED,
@@ -217,6 +232,12 @@ _RECEIVED = _children(WEBHOOKS_RECEIVED)
 _EVENTS_RECEIVED = _children(EVENTS_RECEIVED)
 _EVENTS_ACCEPTED = _children(EVENTS_ACCEPTED)
 _EVENTS_DUPLICATE = _children(EVENTS_DUPLICATE)
+_BOUND = (
+    (_RECEIVED, WEBHOOKS_RECEIVED),
+    (_EVENTS_RECEIVED, EVENTS_RECEIVED),
+    (_EVENTS_ACCEPTED, EVENTS_ACCEPTED),
+    (_EVENTS_DUPLICATE, EVENTS_DUPLICATE),
+)
 
 
 def record_webhook(source: str) -> None:
@@ -373,6 +394,7 @@ __all__ = [
     "CONTENT_TYPE",
     "REGISTRY",
     "StateCollector",
+    "declare_sources",
     "exposition",
     "record_accepted",
     "record_delivery",

@@ -8,8 +8,10 @@
     salesforce  its OrganizationId in the message (and the path token)   RELAY_SALESFORCE_ORG_ID
     close       close-sig-hash over close-sig-timestamp + body           RELAY_CLOSE_SIGNATURE_KEY
 
-Sources declared in configuration (issue 21) register their signer in SIGNERS the same way:
-one function from (settings, the relay's base URL, body) to what goes on the wire.
+    <declared>  what its file's [source] auth says (bearer, header,      RELAY_SOURCE_<NAME>_SECRET
+                basic, hmac-sha256)
+
+A source declared by a file in RELAY_MAPPING_DIR is signed as its file says (`signer`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from dataclasses import dataclass, field
 
 from relay.crms import BY_NAME
 from relay.demo import signed_headers
-from relay.settings import MissingSetting, Settings, env_name
+from relay.mapping.config import MappingError
+from relay.settings import MissingSetting, Settings, env_name, source_secret_env
+from relay.sources import declared
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +124,24 @@ SIGNERS: dict[str, Signer] = {
     "salesforce": sign_salesforce,
     "close": sign_close,
 }
+
+
+def signer(settings: Settings, source: str) -> Signer:
+    """How `source`'s sender signs: a built-in one, or a source declared by a file (MappingError
+    when neither)."""
+    if source in SIGNERS:
+        return SIGNERS[source]
+    scan = declared.scan(settings.mapping_dir)
+    declaration = scan.declarations.get(source)
+    if declaration is None:
+        problems = next((p for f, p in scan.problems.items() if f.endswith(f"/{source}.toml")), None)
+        raise MappingError(problems or [f"{source!r} is no source this relay knows (relay map check)"])
+
+    def sign_declared(settings: Settings, base_url: str, body: bytes) -> Signed:
+        value = settings.declared_secret(source)
+        if value is None:
+            raise MissingSetting(source_secret_env(source), f"relay send signs with {source}'s secret")
+        headers = declared.sender_headers(declaration.spec.auth, body, value.get_secret_value())
+        return Signed(endpoint(base_url, source), headers, body)
+
+    return sign_declared

@@ -10,18 +10,36 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from relay.crms import BY_NAME
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# A declared source's secret (RELAY_MAPPING_DIR/<name>.toml holding a [source] table): one
+# variable per source, named after its file, so no field can list them.
+SOURCE_SECRET_ENV = "RELAY_SOURCE_<NAME>_SECRET"
+SOURCE_SECRET_VAR = re.compile(r"RELAY_SOURCE_([A-Z0-9_]+)_SECRET")
+# The same variable as `.env` lines and keyword arguments reach the model (prefix stripped).
+_SOURCE_SECRET_FIELD = re.compile(r"source_([a-z0-9_]+)_secret")
+
+
+def source_secret_key(name: str) -> str:
+    """How `name`'s secret is keyed: `my-crm` → `MY_CRM` (RELAY_SOURCE_MY_CRM_SECRET)."""
+    return name.upper().replace("-", "_")
+
+
+def source_secret_env(name: str) -> str:
+    """The variable holding the secret of declared source `name`."""
+    return f"RELAY_SOURCE_{source_secret_key(name)}_SECRET"
 
 
 class MissingSetting(Exception):
@@ -86,6 +104,10 @@ class Settings(BaseSettings):
     # Salesforce signs nothing: with a token its endpoint is /webhooks/salesforce/<token> only.
     salesforce_path_token: SecretStr | None = None
     close_signature_key: SecretStr | None = None
+    # Declared sources' secrets, by source_secret_key(name): RELAY_SOURCE_<NAME>_SECRET.
+    source_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, json_schema_extra={"env": SOURCE_SECRET_ENV}
+    )
     public_base_url: str | None = None
     mapping_dir: str | None = None
 
@@ -180,6 +202,29 @@ class Settings(BaseSettings):
             raise ValueError("a Salesforce organization id: 15 or 18 letters and digits (00D…)")
         return value
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Keyword arguments, then the environment, then `.env`: as for every other setting.
+        return (
+            _Folded(init_settings),
+            _SourceSecrets(settings_cls),
+            env_settings,
+            _Folded(dotenv_settings),
+            file_secret_settings,
+        )
+
+    def declared_secret(self, name: str) -> SecretStr | None:
+        """The secret that enables declared source `name` (RELAY_SOURCE_<NAME>_SECRET)."""
+        secret = self.source_secrets.get(source_secret_key(name))
+        return secret if secret is not None and secret.get_secret_value() else None
+
     def source_secret(self, source: str) -> SecretStr | None:
         """The secret that enables `source` (relay/crms.py says which setting holds it)."""
         secret = getattr(self, BY_NAME[source].secret_setting)
@@ -193,9 +238,50 @@ class Settings(BaseSettings):
         return self.chartmogul_api_key
 
 
+class _SourceSecrets(PydanticBaseSettingsSource):
+    """RELAY_SOURCE_<NAME>_SECRET variables of the environment, as `source_secrets`."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found = {
+            match.group(1): value
+            for name, value in os.environ.items()
+            if value and (match := SOURCE_SECRET_VAR.fullmatch(name.upper()))
+        }
+        return {"source_secrets": found} if found else {}
+
+
+class _Folded(PydanticBaseSettingsSource):
+    """Another source whose `source_<name>_secret` keys (a `.env` line, a keyword argument) are
+    moved into `source_secrets`, so the sources' order decides between them."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        data = dict(self.inner())
+        found = {
+            match.group(1).upper(): data.pop(key)
+            for key in list(data)
+            if (match := _SOURCE_SECRET_FIELD.fullmatch(key.lower())) and data[key]
+        }
+        if found:
+            data["source_secrets"] = {**found, **(data.get("source_secrets") or {})}
+        return data
+
+
 def env_name(field: str) -> str:
     """The environment variable that sets `field` (what operators see in docs and errors)."""
     info = Settings.model_fields[field]
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("env"), str):
+        return str(extra["env"])
     alias = info.validation_alias
     if isinstance(alias, AliasChoices):
         first = alias.choices[0]

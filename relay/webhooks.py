@@ -35,7 +35,7 @@ from relay.exceptions import (
 )
 from relay.logs import get_logger
 from relay.settings import Settings
-from relay.sources import KNOWN_SOURCES, WebhookSource
+from relay.sources import WebhookSource
 from relay.store import Accepted
 
 log = get_logger("relay.web")
@@ -124,7 +124,7 @@ async def receive_webhook(
     metrics.record_webhook(name)
     try:
         if source is None:
-            why = "is not configured (its secret is not set)" if name in KNOWN_SOURCES else "is unknown"
+            why = "is not configured (its secret is not set)" if name in state.known_sources else "is unknown"
             raise SourceDisabled(f"source {name!r} {why}")
         if not source.accepts_path(token):  # Salesforce's path token
             raise SourceDisabled("no webhook endpoint at this path")

@@ -16,7 +16,7 @@ def settings_table() -> dict[str, str]:
     table = README.split("<!-- settings-table")[1].split("\n\n")[0]
     rows = {}
     for line in table.splitlines():
-        if match := re.match(r"\| `([A-Z_]+)` \|", line):
+        if match := re.match(r"\| `([A-Z_<>]+)` \|", line):
             rows[match.group(1)] = line
     return rows
 
@@ -34,7 +34,7 @@ def test_every_setting_is_in_the_readme_with_its_default() -> None:
     for field, info in Settings.model_fields.items():
         name = env_name(field)
         assert name in rows, f"{name} is missing from the README's settings table"
-        default = documented_default(info.default)
+        default = documented_default(None if info.default_factory else info.default)
         if default is not None:
             assert f"`{default}`" in rows[name], f"{name}: the README does not show its default {default}"
 

@@ -163,6 +163,7 @@ async def events(request: Request) -> Response:
         source=p.get("source"),
         since=p.get("since"),
         until=p.get("until"),
+        sources=queries.event_sources(app_state(request).known_sources),
     )
     page = await queries.list_events(
         app_state(request).store, query, limit=queries.parse_limit(p.get("limit")), cursor=p.get("cursor")
@@ -192,6 +193,7 @@ async def dead_letters(request: Request) -> Response:
         customer=p.get("customer"),
         since=p.get("since"),
         until=p.get("until"),
+        sources=queries.event_sources(app_state(request).known_sources),
     )
     store = app_state(request).store
     page = await queries.list_dead_letters(
@@ -218,7 +220,8 @@ async def _selected(relay: AppState, body: BulkBody) -> list[str]:
         raise BadRequest('give either "ids" or "filter" ({} matches every dead letter)')
     if body.ids is not None:
         return (await queries.resolve_ids(relay.store, body.ids))[: body.limit]
-    query = queries.DeadLetterFilter.from_document(body.filter)
+    sources = queries.event_sources(relay.known_sources)
+    query = queries.DeadLetterFilter.from_document(body.filter, sources=sources)
     records = await queries.matching_dead_letters(relay.store, query, limit=body.limit)
     return [r.event_id for r in records]
 

@@ -11,14 +11,14 @@ opaque cursors.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from relay.admin.advice import next_step
-from relay.crms import KNOWN_SOURCES, SYNC_SOURCE
+from relay.crms import DECLARED_NAME, KNOWN_SOURCES, SYNC_SOURCE
 from relay.queue import mirrored_event_id
 from relay.store import DEAD_LETTER_REASONS, EventRecord, EventStatus, Store, now_ms
 from relay.store.eventlog import Page
@@ -28,8 +28,15 @@ from relay.times import TimeSpecError, iso, parse_time
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 EVENT_STATUSES: tuple[str, ...] = tuple(status.value for status in EventStatus)
-# What an event's source may be: a webhook source, or `relay sync`.
-SOURCES: tuple[str, ...] = (*KNOWN_SOURCES, SYNC_SOURCE)
+
+
+def event_sources(declared: Iterable[str] = ()) -> tuple[str, ...]:
+    """What an event's source may be: a webhook source (built in, or `declared` by a file in
+    RELAY_MAPPING_DIR), or `relay sync`."""
+    return (*KNOWN_SOURCES, *sorted(set(declared) - set(KNOWN_SOURCES)), SYNC_SOURCE)
+
+
+SOURCES: tuple[str, ...] = event_sources()
 # Detail fields stored as strings that are numbers to operators.
 _INT_FIELDS = ("http_status", "coalesced_with")
 
@@ -53,7 +60,7 @@ def _optional_time(value: str | None, now: int) -> int | None:
         raise QueryError(str(exc)) from None
 
 
-def _check_choice(name: str, value: str | None, choices: Sequence[str]) -> None:
+def _check_choice(name: str, value: str | None, choices: Collection[str]) -> None:
     if value and value not in choices:
         raise QueryError(f"{name} {value!r} is not one of: {', '.join(choices)}")
 
@@ -84,11 +91,12 @@ class EventFilter:
         since: str | None = None,
         until: str | None = None,
         now: int | None = None,
+        sources: Collection[str] = SOURCES,
     ) -> EventFilter:
         now = now_ms() if now is None else now
         if status and status not in EVENT_STATUSES:
             raise QueryError(f"status must be one of {', '.join(EVENT_STATUSES)}")
-        _check_choice("source", source, SOURCES)
+        _check_choice("source", source, sources)
         since_ms, until_ms = _optional_time(since, now), _optional_time(until, now)
         _check_range(since_ms, until_ms)
         return cls(customer or None, status or None, source or None, since_ms, until_ms)
@@ -123,6 +131,7 @@ class DeadLetterFilter:
         since: str | None = None,
         until: str | None = None,
         now: int | None = None,
+        sources: Collection[str] = SOURCES,
     ) -> DeadLetterFilter:
         now = now_ms() if now is None else now
         http_status: int | None = None
@@ -131,14 +140,16 @@ class DeadLetterFilter:
                 http_status = int(status)
             except (TypeError, ValueError):
                 raise QueryError(f"status is ChartMogul's HTTP status (e.g. 400), not {status!r}") from None
-        _check_choice("source", source, SOURCES)
+        _check_choice("source", source, sources)
         _check_choice("reason", reason, DEAD_LETTER_REASONS)
         since_ms, until_ms = _optional_time(since, now), _optional_time(until, now)
         _check_range(since_ms, until_ms)
         return cls(source or None, reason or None, http_status, customer or None, since_ms, until_ms)
 
     @classmethod
-    def from_document(cls, doc: object, *, now: int | None = None) -> DeadLetterFilter:
+    def from_document(
+        cls, doc: object, *, now: int | None = None, sources: Collection[str] = SOURCES
+    ) -> DeadLetterFilter:
         """A filter given as JSON (`POST /admin/dlq/replay {"filter": {...}}`)."""
         if not isinstance(doc, dict):
             raise QueryError("filter must be an object")
@@ -161,6 +172,7 @@ class DeadLetterFilter:
             since=_str_or_none(values.get("since")),
             until=_str_or_none(values.get("until")),
             now=now,
+            sources=sources,
         )
 
     @property
@@ -220,7 +232,8 @@ def customer_key(given: str) -> str:
         return text
     if "@" in text:
         return f"email:{text.lower()}"
-    if text.split(":")[0] in KNOWN_SOURCES and text.count(":") >= 2:
+    source = text.split(":")[0]
+    if text.count(":") >= 2 and (source in KNOWN_SOURCES or DECLARED_NAME.fullmatch(source)):
         return f"crm:{text}"
     return f"ext:*:{text}"
 

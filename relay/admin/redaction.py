@@ -16,8 +16,10 @@ def secret_values(settings: Settings) -> list[str]:
     values = []
     for name in type(settings).model_fields:
         value = getattr(settings, name)
-        if isinstance(value, SecretStr) and len(value.get_secret_value()) >= MIN_SECRET_LENGTH:
-            values.append(value.get_secret_value())
+        # A declared source's secret is one of a dict of them (`source_secrets`).
+        for one in value.values() if isinstance(value, dict) else (value,):
+            if isinstance(one, SecretStr) and len(one.get_secret_value()) >= MIN_SECRET_LENGTH:
+                values.append(one.get_secret_value())
     return sorted(set(values), key=len, reverse=True)
 
 

@@ -52,8 +52,9 @@ def serve(host: str, port: int, proxy_headers: bool) -> None:
     settings = load_settings()
     if not enabled_sources(settings):
         raise click.ClickException(
-            "no webhook source is configured: set RELAY_GENERIC_SECRET (a whsec_… secret) "
-            "or a CRM's secret (see the README's settings table)"
+            "no webhook source is configured: set RELAY_GENERIC_SECRET (a whsec_… secret), "
+            "a CRM's secret, or a declared source's RELAY_SOURCE_<NAME>_SECRET (see the README's "
+            "settings table)"
         )
     require_free_port(host, port)
     uvicorn.run(

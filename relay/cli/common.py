@@ -10,13 +10,49 @@ from typing import Any, TypeVar
 
 import click
 
+from relay.admin import queries
 from relay.admin.redaction import Redactor
+from relay.crms import MAPPED_SOURCES
 from relay.exceptions import StoreUnavailable
 from relay.logs import configure_logging
 from relay.settings import Settings, get_settings, redacted_url
+from relay.sources import crm_names
 from relay.store import Store
 
 T = TypeVar("T")
+
+
+class CrmName(click.ParamType[str, str]):
+    """A CRM with a mapping: a built-in one, or one declared by a file in RELAY_MAPPING_DIR."""
+
+    name = "source"
+    built_in: tuple[str, ...] = MAPPED_SOURCES
+
+    def names(self) -> tuple[str, ...]:
+        return crm_names(get_settings().mapping_dir)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return "[" + "|".join(self.built_in) + "|<declared>]"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        names = self.names()
+        if value in names:
+            return str(value)
+        self.fail(
+            f"{value!r} is not one of {', '.join(names)} (a source declared by a file counts once its "
+            "RELAY_MAPPING_DIR/<name>.toml holds a valid [source] table: relay map check)",
+            param,
+            ctx,
+        )
+
+
+class EventSource(CrmName):
+    """Where an event may come from: any webhook source (built in or declared), or `sync`."""
+
+    built_in = queries.SOURCES
+
+    def names(self) -> tuple[str, ...]:
+        return queries.event_sources(super().names())
 
 
 def load_settings() -> Settings:

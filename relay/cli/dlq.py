@@ -20,7 +20,7 @@ import click
 import orjson
 
 from relay.admin import actions, queries, render
-from relay.cli.common import load_settings, progress, run_store
+from relay.cli.common import EventSource, load_settings, progress, run_store
 from relay.cli.events import TIME_HELP, echo_json, echo_lines, say_clock, terminal_width, usage
 from relay.settings import Settings
 from relay.sources import enabled_sources
@@ -35,7 +35,7 @@ def filter_options(func: F) -> F:
     for option in reversed(
         [
             click.option("--reason", type=click.Choice(DEAD_LETTER_REASONS), help="Why it died."),
-            click.option("--source", type=click.Choice(queries.SOURCES), help="Where it came from."),
+            click.option("--source", type=EventSource(), help="Where it came from."),
             click.option("--status", "http_status", help="ChartMogul's HTTP status (e.g. 400)."),
             click.option("--customer", help="A ChartMogul uuid (cus_…) or an unresolved key."),
             click.option("--since", help=f"Dead-lettered since. {TIME_HELP}"),
@@ -55,6 +55,7 @@ def parse_filter(**options: str | None) -> queries.DeadLetterFilter:
             customer=options.get("customer"),
             since=options.get("since"),
             until=options.get("until"),
+            sources=EventSource().names(),
         )
     except queries.QueryError as exc:
         raise usage(exc) from None

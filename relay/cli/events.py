@@ -11,7 +11,7 @@ import orjson
 from relay import times
 from relay.admin import queries, render
 from relay.admin.redaction import Redactor
-from relay.cli.common import load_settings, run_store
+from relay.cli.common import EventSource, load_settings, run_store
 from relay.settings import Settings
 from relay.store import Store
 from relay.store.eventlog import Page
@@ -79,7 +79,7 @@ def events_show(event_id: str, as_json: bool) -> None:
 @click.option("--since", help=f"Received since. {TIME_HELP}")
 @click.option("--until", help=f"Received until. {TIME_HELP}")
 @click.option("--status", type=click.Choice(queries.EVENT_STATUSES), help="Only events in this state.")
-@click.option("--source", type=click.Choice(queries.SOURCES), help="Only events from this source.")
+@click.option("--source", type=EventSource(), help="Only events from this source.")
 @click.option("--limit", default=queries.DEFAULT_LIMIT, show_default=True, type=int)
 @click.option("--cursor", help="Go on from a previous listing (it prints the cursor).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -97,7 +97,12 @@ def events_list(
     settings = load_settings()
     try:
         query = queries.EventFilter.parse(
-            customer=customer, status=status, source=source, since=since, until=until
+            customer=customer,
+            status=status,
+            source=source,
+            since=since,
+            until=until,
+            sources=EventSource().names(),
         )
         limit = queries.parse_limit(limit)
     except queries.QueryError as exc:

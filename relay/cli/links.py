@@ -1,8 +1,8 @@
 """`relay links`: the link table from CRM records to ChartMogul customers.
 
-HubSpot, Pipedrive, Salesforce and Close events name a CRM record (company 1246965,
-organization 7, Account 001…), not a ChartMogul customer. Import the pairs once; events
-that were dead-lettered as customer_not_found can then be replayed:
+HubSpot, Pipedrive, Salesforce, Close and declared sources' events name a CRM record (company
+1246965, organization 7, Account 001…), not a ChartMogul customer. Import the pairs once;
+events that were dead-lettered as customer_not_found can then be replayed:
 
     relay links suggest --source hubspot companies.csv --out links.csv   # match an export
     relay links import links.csv        # header: source,crm_id,customer_uuid
@@ -20,10 +20,9 @@ import click
 import orjson
 
 from relay.cli.api import customer_pages
-from relay.cli.common import load_settings, run_store
-from relay.crms import MAPPED_SOURCES
-from relay.mapping.config import load_mapping
-from relay.sources import records
+from relay.cli.common import CrmName, load_settings, run_store
+from relay.settings import get_settings
+from relay.sources import CrmRecords, crm_names, mapped_crm, records
 from relay.store import Store
 from relay.sync.readers import ExportError, read_export
 from relay.sync.suggest import RULES, CustomerKeys, Suggester, Suggestion, read_keys
@@ -32,11 +31,10 @@ SHOWN = 50  # ambiguous and unmatched records listed (all are counted)
 CUSTOMER_UUID = re.compile(r"^cus_[A-Za-z0-9\-]{1,64}$")
 
 
-def crm_record(source: str, crm_id: str) -> str:
-    """`hubspot`, `1246965` → `hubspot:company:1246965` (a bare id names the CRM's customer-level
-    object); `hubspot`, `contact:42` → `hubspot:contact:42`."""
+def crm_record(crm: CrmRecords, crm_id: str) -> str:
+    """HubSpot's, `1246965` → `hubspot:company:1246965` (a bare id names the CRM's customer-level
+    object); HubSpot's, `contact:42` → `hubspot:contact:42`."""
     object_name, _, record_id = crm_id.strip().rpartition(":")
-    crm = records(source)
     return crm.key(object_name, record_id) if object_name else crm.crm_record(record_id)
 
 
@@ -44,6 +42,9 @@ def read_links(path: Path) -> tuple[dict[str, str], list[str]]:
     """The links in a CSV file, and one message per bad row (line numbers as an editor shows them)."""
     links: dict[str, str] = {}
     problems: list[str] = []
+    mapping_dir = get_settings().mapping_dir
+    sources = crm_names(mapping_dir)
+    shapes: dict[str, CrmRecords] = {}  # read once per source (a declared one's file is parsed)
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or {"source", "crm_id", "customer_uuid"} - set(reader.fieldnames):
@@ -52,14 +53,15 @@ def read_links(path: Path) -> tuple[dict[str, str], list[str]]:
             source = (row["source"] or "").strip().lower()
             crm_id = (row["crm_id"] or "").strip()
             uuid = (row["customer_uuid"] or "").strip()
-            if source not in MAPPED_SOURCES:
-                problems.append(f"line {line}: source {source!r} is not one of {', '.join(MAPPED_SOURCES)}")
+            if source not in sources:
+                problems.append(f"line {line}: source {source!r} is not one of {', '.join(sources)}")
             elif not crm_id:
                 problems.append(f"line {line}: crm_id is empty")
             elif not CUSTOMER_UUID.match(uuid):
                 problems.append(f"line {line}: customer_uuid {uuid!r} is not a ChartMogul uuid (cus_…)")
             else:
-                links[crm_record(source, crm_id)] = uuid
+                shape = shapes.get(source) or shapes.setdefault(source, records(source, mapping_dir))
+                links[crm_record(shape, crm_id)] = uuid
     return links, problems
 
 
@@ -89,7 +91,7 @@ def links_import(csv_file: Path) -> None:
 
 
 @links.command("list")
-@click.option("--source", type=click.Choice(sorted(MAPPED_SOURCES)), help="Only this CRM's links.")
+@click.option("--source", type=CrmName(), help="Only this CRM's links.")
 def links_list(source: str | None) -> None:
     """List links as CSV (the import format)."""
     settings = load_settings()
@@ -106,12 +108,12 @@ def links_list(source: str | None) -> None:
 
 
 @links.command("delete")
-@click.argument("source", type=click.Choice(sorted(MAPPED_SOURCES)))
+@click.argument("source", type=CrmName())
 @click.argument("crm_id")
 def links_delete(source: str, crm_id: str) -> None:
     """Delete one link (CRM_ID as in the CSV: a bare id or object:id)."""
     settings = load_settings()
-    record = crm_record(source, crm_id)
+    record = crm_record(records(source, settings.mapping_dir), crm_id)
 
     async def work(store: Store) -> bool:
         return await store.links.delete(record)
@@ -123,9 +125,7 @@ def links_delete(source: str, crm_id: str) -> None:
 
 
 @links.command("suggest")
-@click.option(
-    "--source", required=True, type=click.Choice(MAPPED_SOURCES), help="The CRM the export comes from."
-)
+@click.option("--source", required=True, type=CrmName(), help="The CRM the export comes from.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--out",
@@ -138,8 +138,8 @@ def links_suggest(source: str, file: Path, out: Path | None, as_json: bool) -> N
     company name), listing each with both names and the rule that matched, the ambiguous ones
     first; nothing is written to the link table until `relay links import`."""
     settings = load_settings()
-    shape = records(source)
-    mapping = load_mapping(source, settings.mapping_dir)
+    crm = mapped_crm(source, settings.mapping_dir)
+    shape, mapping = crm.records, crm.mapping
 
     async def work(store: Store) -> CustomerKeys:
         async with customer_pages(settings, store) as pages:

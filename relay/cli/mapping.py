@@ -2,6 +2,7 @@
 
     relay map check
     relay map explain --source hubspot events.json      (salesforce: the Outbound Message XML)
+    relay map explain --source zoho body.json           (a source declared in RELAY_MAPPING_DIR)
 
 `explain` runs the source's parsing and the current mapping on a body saved from the CRM
 (signature checks skipped) and prints, per event, the canonical change, its notes, the PATCH
@@ -20,12 +21,13 @@ import click
 import orjson
 
 from relay.changes import CustomerChange
-from relay.cli.common import load_settings
+from relay.cli.common import CrmName, load_settings
 from relay.crms import MAPPED_SOURCES
 from relay.events import IncomingWebhook, ParsedEvent
 from relay.exceptions import WebhookError
-from relay.mapping.config import MappingError, check_mappings, load_mapping
-from relay.sources import mapped_source
+from relay.mapping.config import DEFAULTS_DIR, MappingError, check_mappings
+from relay.settings import source_secret_env
+from relay.sources import declared, mapped_crm
 
 
 @click.group("map")
@@ -35,9 +37,14 @@ def mapping() -> None:
 
 @mapping.command("check")
 def map_check() -> None:
-    """Validate every mapping file (shipped defaults and RELAY_MAPPING_DIR); non-zero if any is wrong."""
+    """Validate every mapping file (shipped defaults and RELAY_MAPPING_DIR, declared sources
+    too); non-zero if any is wrong."""
     settings = load_settings()
     results = check_mappings(settings.mapping_dir)
+    scanned = declared.scan(settings.mapping_dir)
+    results.update({str(d.path): [] for d in scanned.declarations.values()} | scanned.problems)
+    shipped = str(DEFAULTS_DIR)  # the shipped defaults first, then the directory's files by name
+    results = dict(sorted(results.items(), key=lambda item: (not item[0].startswith(shipped), item[0])))
     failed = False
     for path, problems in results.items():
         if problems:
@@ -52,22 +59,28 @@ def map_check() -> None:
             override = Path(settings.mapping_dir) / f"{source}.toml"
             if override.is_file():
                 click.echo(f"{source}: {override} replaces the shipped default")
+    for name, declaration in scanned.declarations.items():
+        why = declared.secret_problem(declaration, settings)
+        state = "is set" if settings.declared_secret(name) else "is not set: the endpoint answers 404"
+        failed = failed or why is not None
+        secret = why or f"{source_secret_env(name)} {state}"
+        click.echo(f"{name}: POST /webhooks/{name} ({declaration.spec.auth.kind}); {secret}")
     if failed:
         sys.exit(1)
 
 
 @mapping.command("explain")
-@click.option("--source", "source_name", required=True, type=click.Choice(MAPPED_SOURCES))
+@click.option("--source", "source_name", required=True, type=CrmName())
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
 def map_explain(source_name: str, file: Path, as_json: bool) -> None:
     """Show what FILE (a body the CRM would POST) becomes, event by event."""
     settings = load_settings()
     try:
-        current = load_mapping(source_name, settings.mapping_dir)
+        source = mapped_crm(source_name, settings.mapping_dir)
     except MappingError as exc:
         raise click.ClickException(str(exc)) from None
-    source = mapped_source(source_name, current)
+    current = source.mapping
     webhook = IncomingWebhook(
         method="POST",
         url=f"https://relay.invalid/webhooks/{source_name}",

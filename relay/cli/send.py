@@ -14,24 +14,31 @@ from pathlib import Path
 
 import click
 
-from relay.cli.common import load_settings
+from relay.cli.common import CrmName, load_settings
 from relay.cli.errors import UNREACHABLE, Failed
-from relay.senders import SIGNERS
+from relay.senders import SIGNERS, signer
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 TIMEOUT_S = 30.0
 
 
+class SenderName(CrmName):
+    """A source `relay send` can sign as: a built-in one, or one declared by a file."""
+
+    built_in = tuple(SIGNERS)
+
+    def names(self) -> tuple[str, ...]:
+        return (*SIGNERS, *(n for n in super().names() if n not in SIGNERS))
+
+
 @click.command("send")
-@click.option(
-    "--source", required=True, type=click.Choice(sorted(SIGNERS)), help="Sign as this source's sender."
-)
+@click.option("--source", required=True, type=SenderName(), help="Sign as this source's sender.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--url", default=DEFAULT_URL, show_default=True, help="The relay's base address.")
 def send(source: str, file: Path, url: str) -> None:
     """Post FILE to the relay as source S would send it, signed with this machine's secret."""
     settings = load_settings()
-    signed = SIGNERS[source](settings, url, file.read_bytes())
+    signed = signer(settings, source)(settings, url, file.read_bytes())
     for note in signed.notes:
         click.echo(f"note: {note}", err=True)
     request = urllib.request.Request(signed.url, data=signed.body, headers=signed.headers, method="POST")

@@ -20,12 +20,10 @@ import click
 import orjson
 
 from relay.cli.api import customer_pages
-from relay.cli.common import load_settings, progress, run_store
-from relay.crms import MAPPED_SOURCES
-from relay.mapping.config import load_mapping
+from relay.cli.common import CrmName, load_settings, progress, run_store
 from relay.queue import enqueue_wakeup, relay_queue, rq_connection
 from relay.settings import Settings
-from relay.sources import records
+from relay.sources import mapped_crm
 from relay.store import Store, now_ms
 from relay.sync.account import Account, read_account
 from relay.sync.plan import Planned, Planner, StaleChange, Totals
@@ -115,9 +113,7 @@ def _unmatched_file(path: Path | None, source: str) -> Iterator[UnmatchedFile | 
 
 
 @click.command("sync")
-@click.option(
-    "--source", required=True, type=click.Choice(MAPPED_SOURCES), help="The CRM the export comes from."
-)
+@click.option("--source", required=True, type=CrmName(), help="The CRM the export comes from.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Send nothing: print each change and what the run would cost.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
@@ -144,8 +140,8 @@ def sync(
     """Compare a CRM export with ChartMogul and enqueue the differences (tags only ever added)."""
     settings = load_settings()
     occurred_at_ms = _as_of(as_of, file)
-    shape = records(source)
-    mapping = load_mapping(source, settings.mapping_dir)
+    crm = mapped_crm(source, settings.mapping_dir)
+    shape, mapping = crm.records, crm.mapping
     rate = settings.rate_limit_per_s
 
     async def work(store: Store) -> int:

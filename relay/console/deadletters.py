@@ -5,6 +5,7 @@ statuses, ChartMogul's contract). An edited event stays dead until it is replaye
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -26,7 +27,6 @@ from relay.console.pages import (
     see_other,
     text,
 )
-from relay.crms import KNOWN_SOURCES
 from relay.store import EventRecord, EventStatus
 
 PAGE_SIZE = 50
@@ -34,14 +34,17 @@ FILTERS = ("reason", "source", "status", "customer", "since", "until")
 REFERENCE_FIELDS = ("uuid", "external_id", "data_source_uuid", "email", "crm_record")
 
 
-def dead_letter_filter(values: Any) -> queries.DeadLetterFilter:
-    return queries.DeadLetterFilter.parse(**{name: values.get(name) or None for name in FILTERS})
+def dead_letter_filter(values: Any, sources: Collection[str] = queries.SOURCES) -> queries.DeadLetterFilter:
+    return queries.DeadLetterFilter.parse(
+        **{name: values.get(name) or None for name in FILTERS}, sources=sources
+    )
 
 
 @handler
 async def dead_letters(request: Request) -> Response:
     p = request.query_params
-    query = dead_letter_filter(p)
+    sources = queries.event_sources(relay(request).known_sources)
+    query = dead_letter_filter(p, sources)
     store = relay(request).store
     total, by_reason = await store.log.dead_letter_counts()
     listed = await queries.list_dead_letters(store, query, limit=PAGE_SIZE, cursor=p.get("cursor") or None)
@@ -56,7 +59,7 @@ async def dead_letters(request: Request) -> Response:
         filtered=not query.is_empty,
         described=query.describe(),
         reasons=tuple(NEXT_STEPS),
-        sources=KNOWN_SOURCES,
+        sources=sources,
         records=listed.records,
         next_cursor=listed.next_cursor,
         first_page=not p.get("cursor"),

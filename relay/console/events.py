@@ -10,11 +10,9 @@ from relay.admin import queries, search
 from relay.admin.advice import step_for
 from relay.console import views
 from relay.console.pages import handler, not_found, page, relay
-from relay.crms import KNOWN_SOURCES, SYNC_SOURCE
 from relay.store import EventStatus
 
 PAGE_SIZE = 50
-SOURCES = (*KNOWN_SOURCES, SYNC_SOURCE)
 # Messages a redirect after a change may ask for (never text from the query itself).
 DONE = {"edited": "The change is saved; the event stays dead until you replay it."}
 
@@ -23,8 +21,13 @@ DONE = {"edited": "The change is saved; the event stays dead until you replay it
 async def events(request: Request) -> Response:
     p = request.query_params
     text = p.get("q", "")
+    sources = queries.event_sources(relay(request).known_sources)
     query = queries.EventFilter.parse(
-        status=p.get("status"), source=p.get("source"), since=p.get("since"), until=p.get("until")
+        status=p.get("status"),
+        source=p.get("source"),
+        since=p.get("since"),
+        until=p.get("until"),
+        sources=sources,
     )
     store = relay(request).store
     found = await search.resolve(store, text)
@@ -36,7 +39,7 @@ async def events(request: Request) -> Response:
         q=text,
         filters={name: p.get(name, "") for name in ("status", "source", "since", "until")},
         statuses=queries.EVENT_STATUSES,
-        sources=SOURCES,
+        sources=sources,
         found=found,
         rows=[(record, views.fields_touched(record)) for record in result.records],
         next_cursor=result.next_cursor,

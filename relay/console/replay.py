@@ -45,7 +45,7 @@ from relay.console.pages import (
 from relay.exceptions import StoreError
 from relay.logs import get_logger, mark_logged
 from relay.queue import wake
-from relay.store import Store, now_ms
+from relay.store import now_ms
 
 log = get_logger("relay.console")
 
@@ -54,14 +54,14 @@ WAKE_EVERY = 50  # a bulk replay wakes the workers as it goes, not only at the e
 STALLED_AFTER_MS = 60_000
 
 
-async def selected(store: Store, form: FormData) -> tuple[list[str], str]:
+async def selected(app: AppState, form: FormData) -> tuple[list[str], str]:
     """The dead letters a form names (ticked ids, or its filter) and how to say which."""
     ids = list(dict.fromkeys(texts(form, "ids")))
     if ids:
         return ids[:BULK_LIMIT], f"{len(ids[:BULK_LIMIT])} chosen dead letter(s)"
     if text(form, "scope") == "filter":
-        query = dead_letter_filter(form)
-        records = await queries.matching_dead_letters(store, query, limit=BULK_LIMIT)
+        query = dead_letter_filter(form, queries.event_sources(app.known_sources))
+        records = await queries.matching_dead_letters(app.store, query, limit=BULK_LIMIT)
         return [r.event_id for r in records], f"dead letters: {query.describe()}"
     raise ConsoleError(400, "Nothing was chosen: tick dead letters, or replay what a filter shows.")
 
@@ -86,7 +86,7 @@ def digest(results: list[actions.ReplayResult]) -> str:
 async def replay(request: Request) -> Response:
     form = await checked_form(request)
     app = relay(request)
-    event_ids, described = await selected(app.store, form)
+    event_ids, described = await selected(app, form)
     options = replay_options(form)
     preview = [r async for r in actions.replay_events(app.store, app.sources, event_ids, options)]
     plan = digest(preview)
@@ -188,7 +188,7 @@ async def job_live(request: Request) -> Response:
 async def purge(request: Request) -> Response:
     form = await checked_form(request)
     store = relay(request).store
-    event_ids, described = await selected(store, form)
+    event_ids, described = await selected(relay(request), form)
     if text(form, "confirm") == "1":
         purged = sum([r.outcome == "purged" async for r in actions.purge_events(store, event_ids)])
         log.info("dlq_purged", events=purged, by="console")

@@ -2,8 +2,10 @@
 
 One TOML file per source. The relay ships defaults in relay/mapping/defaults/<source>.toml; a
 file of the same name in RELAY_MAPPING_DIR replaces the default whole (no merging, so what a
-file says is all that applies). Files are validated when they load: a mistake is an error
-naming the file and the key, never a surprise at delivery time.
+file says is all that applies). Another `<name>.toml` there holding a [source] table declares
+source `name` (relay/sources/declared/): the same syntax, its own object types. Files are
+validated when they load: a mistake is an error naming the file and the key, never a surprise
+at delivery time.
 
     # hubspot.toml
     link_property = "chartmogul_customer_uuid"   # optional: a CRM property holding the link
@@ -61,7 +63,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from relay.crms import MAPPED_SOURCES, SOURCE_OBJECTS
 from relay.mapping.rules import MappingError, Rule, SourceMapping
@@ -77,6 +79,7 @@ __all__ = [
     "load_mapping",
     "load_mapping_file",
     "mapping_path",
+    "read_toml",
 ]
 
 DEFAULTS_DIR: Final = Path(__file__).with_name("defaults")
@@ -104,23 +107,28 @@ def load_mapping_file(path: Path, source: str | None = None) -> SourceMapping:
     where = str(path)
     if source not in SOURCE_OBJECTS:
         raise MappingError([f"{where}: the file name must be one of {', '.join(MAPPED_SOURCES)} + .toml"])
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise MappingError([f"{where}: cannot be read: {exc.strerror or exc}"]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MappingError([f"{where}: is not valid TOML: {exc}"]) from None
-    mapping = parse_mapping(doc, source, where, problems)
+    mapping = parse_mapping(read_toml(path), source, where, problems)
     if problems:
         raise MappingError(problems)
     return mapping
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A mapping file's document; MappingError naming the file when it is not readable TOML."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise MappingError([f"{path}: cannot be read: {exc.strerror or exc}"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise MappingError([f"{path}: is not valid TOML: {exc}"]) from None
 
 
 def check_mappings(mapping_dir: str | os.PathLike[str] | None = None) -> dict[str, list[str]]:
     """Every mapping file that would apply or is shipped -> its problems (empty when valid).
 
     Covers the shipped defaults, every override in `mapping_dir`, and stray files there (a
-    `.toml` whose name is no source is never read, which is worth knowing)."""
+    `.toml` whose name is no source and that declares none is never read, which is worth
+    knowing). A file with a [source] table declares a source: relay/sources/declared checks it."""
     results: dict[str, list[str]] = {}
     paths = [DEFAULTS_DIR / f"{source}.toml" for source in MAPPED_SOURCES]
     if mapping_dir:
@@ -131,10 +139,16 @@ def check_mappings(mapping_dir: str | os.PathLike[str] | None = None) -> dict[st
             paths += sorted(directory.glob("*.toml"))
     for path in paths:
         if path.stem not in SOURCE_OBJECTS:
-            results[str(path)] = [
-                f"{path}: not a source's mapping (file names: {', '.join(MAPPED_SOURCES)} + .toml); "
-                "it is never read"
-            ]
+            try:
+                declares = "source" in read_toml(path)
+            except MappingError as exc:
+                results[str(path)] = exc.problems
+                continue
+            if not declares:
+                results[str(path)] = [
+                    f"{path}: not a source's mapping (file names: {', '.join(MAPPED_SOURCES)} + .toml) "
+                    "and declares no source (no [source] table); it is never read"
+                ]
             continue
         try:
             load_mapping_file(path, path.stem)

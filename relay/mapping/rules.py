@@ -9,6 +9,18 @@ from typing import Any
 Report = Callable[[str, str], None]  # (key, message): how validation reports a problem
 
 
+class ProblemCounter:
+    """Reports problems and counts them, so what has any (a rule, a table) is left out."""
+
+    def __init__(self, problem: Report) -> None:
+        self._problem = problem
+        self.count = 0
+
+    def __call__(self, key: str, message: str) -> None:
+        self.count += 1
+        self._problem(key, message)
+
+
 class MappingError(Exception):
     """A mapping file cannot be used; `problems` are "file: key: what is wrong" lines."""
 

@@ -9,7 +9,7 @@ from typing import Any
 from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES
 from relay.contract.formats import looks_like_email
 from relay.crms import SOURCE_OBJECTS
-from relay.mapping.rules import Report, Rule, SourceMapping
+from relay.mapping.rules import ProblemCounter, Report, Rule, SourceMapping
 from relay.mapping.tables import (
     CUSTOM_KEY,
     CUSTOM_TYPES,
@@ -24,13 +24,25 @@ from relay.mapping.tables import (
 from relay.mapping.transforms import TRANSFORM_NAMES
 
 
-def parse_mapping(doc: Mapping[str, Any], source: str, where: str, problems: list[str]) -> SourceMapping:
+def parse_mapping(
+    doc: Mapping[str, Any],
+    source: str,
+    where: str,
+    problems: list[str],
+    *,
+    object_types: tuple[str, ...] | None = None,
+    other_keys: frozenset[str] = frozenset(),
+) -> SourceMapping:
+    """`object_types`: the object types the file may map (default: those relay/crms.py gives the
+    source); `other_keys`: top-level keys someone else reads (a declared source's [source])."""
+
     def problem(key: str, message: str) -> None:
         problems.append(f"{where}: {key}: {message}")
 
+    known_keys = TOP_KEYS | other_keys
     for key in doc:
-        if key not in TOP_KEYS:
-            problem(key, f"unknown key; known: {', '.join(sorted(TOP_KEYS))}")
+        if key not in known_keys:
+            problem(key, f"unknown key; known: {', '.join(sorted(known_keys))}")
 
     link_property = _optional_text(doc, "link_property", problem)
     link_holds = _optional_text(doc, "link_holds", problem) or "uuid"
@@ -57,7 +69,7 @@ def parse_mapping(doc: Mapping[str, Any], source: str, where: str, problems: lis
     if not isinstance(raw_objects, Mapping):
         problem("objects", "must be a table of CRM object types")
         raw_objects = {}
-    known_objects = SOURCE_OBJECTS[source]
+    known_objects = SOURCE_OBJECTS[source] if object_types is None else object_types
     for object_type, properties in raw_objects.items():
         key = f"objects.{object_type}"
         if object_type not in known_objects:
@@ -140,7 +152,7 @@ def _rule(prop: str, spec: object, key: str, problem: Report) -> Rule | None:
     if not isinstance(spec, Mapping):
         problem(key, 'must be a table such as { field = "city" } (or an array of them)')
         return None
-    report = _ProblemCounter(problem)
+    report = ProblemCounter(problem)
     for name in spec:
         if name not in RULE_KEYS:
             report(f"{key}.{name}", f"unknown key; known: {', '.join(sorted(RULE_KEYS))}")
@@ -227,18 +239,6 @@ def _rule(prop: str, spec: object, key: str, problem: Report) -> Rule | None:
         custom_type=custom_type,
         name_part=name_part,
     )
-
-
-class _ProblemCounter:
-    """Reports problems and counts them, so a rule with any problem is left out."""
-
-    def __init__(self, problem: Report) -> None:
-        self._problem = problem
-        self.count = 0
-
-    def __call__(self, key: str, message: str) -> None:
-        self.count += 1
-        self._problem(key, message)
 
 
 def _check_custom_types(objects: Mapping[str, tuple[Rule, ...]], problem: Report) -> None:

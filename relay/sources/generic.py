@@ -118,7 +118,8 @@ def describe_validation_error(error: ValidationError) -> str:
 
 
 # A CRM event's id is "<source>:<its id>" ("close:ev_1"): a generic id that reads like one would
-# name that event, and make the real one a duplicate.
+# name that event, and make the real one a duplicate. (A source declared by a file is added
+# when the relay starts: GenericSource.refuse_ids_of.)
 _OTHER_SOURCES = tuple(f"{name}:" for name in KNOWN_SOURCES if name != "generic")
 
 
@@ -127,9 +128,12 @@ def given(values: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def to_change(event: GenericEvent, source: str = "generic") -> CustomerChange:
+def to_change(
+    event: GenericEvent, source: str = "generic", refused: tuple[str, ...] = _OTHER_SOURCES
+) -> CustomerChange:
+    """`refused`: the id prefixes of other sources' events ("close:", …)."""
     event_id = event["id"]
-    if event_id.startswith(_OTHER_SOURCES):
+    if event_id.startswith(refused):
         prefix = event_id.split(":", 1)[0]
         raise InvalidEvent(
             f"id: {event_id!r} reads as a {prefix} event's id; a generic id may not start with {prefix!r}:"
@@ -178,6 +182,11 @@ class GenericSource(WebhookSource):
     ) -> None:
         super().__init__(secret, tolerance_s=tolerance_s, max_clock_skew_s=max_clock_skew_s)
         self._key = signing_key(secret) if secret is not None else None
+        self._refused = _OTHER_SOURCES
+
+    def refuse_ids_of(self, names: tuple[str, ...]) -> None:
+        """Refuse ids that read as the events of sources `names` (declared by a file) too."""
+        self._refused = (*_OTHER_SOURCES, *(f"{name}:" for name in names))
 
     def verify(self, webhook: IncomingWebhook) -> None:
         """Standard Webhooks, checked here over the body's bytes (the library decodes the body
@@ -220,6 +229,6 @@ class GenericSource(WebhookSource):
             event = GENERIC_EVENT.validate_python(doc)
         except ValidationError as exc:
             raise InvalidEvent(describe_validation_error(exc)) from None
-        change = to_change(event)
+        change = to_change(event, refused=self._refused)
         self.event_time(change.occurred_at_ms, "occurred_at", doc.get("occurred_at"))
         return ParsedEvent(change=change, raw=raw)

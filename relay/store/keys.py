@@ -10,12 +10,14 @@ Keys built from outside input (event ids, customer references) never meet anothe
 is a fixed prefix that no other key or family starts with (`relay:event:`, `relay:history:`,
 `relay:pending:`…; `relay:events` is not under `relay:event:`), followed by the input itself,
 so within a family the key is as unique as the input, and the inputs are made unique:
-    event ids     a CRM's are "<source>:<its id>" (ids without ':'); a generic id that starts
-                  with another source's name and ':' is refused (422)
+    event ids     a CRM's are "<source>:<its id>" (ids without ':'; a source declared by a file
+                  keeps its sender's text, which may hold ':', after its own name, and refuses
+                  one that starts "invalid-", its dead letters' ids); a generic id that starts
+                  with another source's name (a declared one's too) and ':' is refused (422)
     customer keys CustomerRef.key: injective (tests/sources/test_key_namespaces.py)
     links fields  CRM records ("<source>:<object>:<id>"), customer keys ("crm:", "ext:",
                   "email:", …) and parent entries ("parent:" + a CRM record): no source is
-                  named like a customer key's prefix or "parent"
+                  named like a customer key's prefix or "parent" (relay/crms.py RESERVED_NAMES)
 """
 
 from __future__ import annotations

@@ -211,4 +211,4 @@ def test_closed_sets_are_choices_that_list_the_valid_values(admin_env: dict[str,
     assert (
         "Invalid value for '--reason': 'rejectd' is not one of 'rejected', 'invalid_change'" in reason.stderr
     )
-    assert source.returncode == 2 and "'hubspt' is not one of 'generic', 'hubspot'" in source.stderr
+    assert source.returncode == 2 and "'hubspt' is not one of generic, hubspot, pipedrive" in source.stderr

@@ -8,7 +8,8 @@ these tests until it is added to:
 docker compose passes .env through (env_file), so .env.example is what compose documents.
 
 Entry format in those files: `NAME=value` sets a setting; `# NAME=value` shows it at its default
-(an empty value meaning unset) and must match the code's default.
+(an empty value meaning unset) and must match the code's default. A setting read from a family
+of variables (RELAY_SOURCE_<NAME>_SECRET: one per declared source) is documented by one of them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pydantic
 import pytest
 from pydantic import SecretStr
 
-from relay.settings import Settings, env_name
+from relay.settings import SOURCE_SECRET_ENV, SOURCE_SECRET_VAR, Settings, env_name
 from relay.sources import enabled_sources
 
 from . import K8S, OVERLAYS, REPO, compose_command, env_entries, load_compose, render, settings_data
@@ -34,6 +35,14 @@ SECRETS = {
     if info.annotation is SecretStr or SecretStr in typing.get_args(info.annotation)
 }
 ENV_EXAMPLE = REPO / ".env.example"
+
+
+def setting_of(name: str) -> str:
+    """The setting a variable sets, as ENV names it: itself, or its family (`RELAY_SOURCE_ZOHO_SECRET`
+    → `RELAY_SOURCE_<NAME>_SECRET`)."""
+    return SOURCE_SECRET_ENV if SOURCE_SECRET_VAR.fullmatch(name) else name
+
+
 CONFIG_ENV = K8S / "base" / "config.env"
 SECRETS_EXAMPLE = K8S / "overlays" / "production" / "secrets.env.example"
 
@@ -60,17 +69,17 @@ def env_file_problems(
     names = [name for name, *_ in entries]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"{name} is listed more than once")
-    for name in sorted(required - set(names)):
+    for name in sorted(required - {setting_of(n) for n in names}):
         problems.append(f"{name} (Settings.{expected[name]}) is missing")
     for name, value, active, has_description in entries:
-        if name not in expected:
+        if setting_of(name) not in expected:
             problems.append(f"{name} is not a setting the relay reads")
             continue
-        if name in forbidden:
+        if setting_of(name) in forbidden:
             problems.append(f"{name} must not be here")
         if described and not has_description:
             problems.append(f"{name} has no description comment above it")
-        field = expected[name]
+        field = expected[setting_of(name)]
         if active:
             if value == "":
                 problems.append(f"{name}= is empty: an empty value is not unset; comment it out")
@@ -82,7 +91,7 @@ def env_file_problems(
         else:
             default = Settings.model_fields[field].get_default(call_default_factory=True)
             try:
-                shown = None if value == "" else getattr(load_settings({name: value}), field)
+                shown = getattr(load_settings({name: value} if value else {}), field)
             except pydantic.ValidationError:
                 shown = f"invalid {value!r}"
             if shown != default:
@@ -114,8 +123,8 @@ def test_kubernetes_config_and_secret_examples_cover_every_setting_once() -> Non
     config, secrets = CONFIG_ENV.read_text(), SECRETS_EXAMPLE.read_text()
     assert env_file_problems(config, forbidden=SECRETS) == []
     assert env_file_problems(secrets, required=SECRETS) == []
-    in_config = {name for name, *_ in env_entries(config)}
-    in_secrets = {name for name, *_ in env_entries(secrets)}
+    in_config = {setting_of(name) for name, *_ in env_entries(config)}
+    in_secrets = {setting_of(name) for name, *_ in env_entries(secrets)}
     assert in_config & in_secrets == set()
     assert in_config | in_secrets == set(ENV)
 
@@ -123,8 +132,8 @@ def test_kubernetes_config_and_secret_examples_cover_every_setting_once() -> Non
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_rendered_config_and_secret_hold_only_settings_and_load(overlay: str) -> None:
     docs = render(f"overlays/{overlay}")
-    config = {k for d in docs if d["kind"] == "ConfigMap" for k in d.get("data", {})}
-    secret = {k for d in docs if d["kind"] == "Secret" for k in d.get("data", {})}
+    config = {setting_of(k) for d in docs if d["kind"] == "ConfigMap" for k in d.get("data", {})}
+    secret = {setting_of(k) for d in docs if d["kind"] == "Secret" for k in d.get("data", {})}
     assert (config | secret) - set(ENV) == set()
     assert config & SECRETS == set(), "secrets must not be in a ConfigMap"
     assert config & secret == set(), "one value per setting"
@@ -143,7 +152,7 @@ def test_compose_passes_env_through_and_sets_only_settings() -> None:
         files = [f if isinstance(f, str) else f["path"] for f in service["env_file"]]
         assert ".env" in files
         environment = {k: str(v) for k, v in service.get("environment", {}).items()}
-        assert set(environment) - set(ENV) == set()
+        assert {setting_of(k) for k in environment} - set(ENV) == set()
         load_settings(environment)
 
 

@@ -11,7 +11,9 @@ from typing import Any
 
 import orjson
 
+from relay.settings import source_secret_env
 from relay.sources.base import content_digest
+from relay.sources.declared import load_declaration, sender_headers
 from tests.webhooks import Answer, post
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -191,3 +193,39 @@ def close_headers(body: bytes, *, key: str = CLOSE_KEY, timestamp: int | None = 
 def send_close(base_url: str, doc: dict[str, Any] | bytes, **kw: Any) -> Answer:
     body = doc if isinstance(doc, bytes) else orjson.dumps(doc)
     return post(f"{base_url}/webhooks/close", body, close_headers(body, **kw))
+
+
+# --- Sources declared by a file (deploy/examples/sources/) -----------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "sources"
+# Each shipped example's secret, as its sender would be configured with it.
+DECLARED_SECRETS = {
+    "salesforce-flow": "sf-flow-bearer-token-6b1e0c9a2d",
+    "zoho": "zoho-header-token-3f8a2c71e4",
+    "freshsales": "relay:fs-basic-pass-9d2e7a41c0",
+    "pipedrive-automations": "relay:pd-auto-pass-5c0b8e3f17",
+    "zapier": "zapier-bearer-token-2a7d9f0e6b",
+    "make": "make-hmac-key-8e4c1b7a3d90",
+}
+
+
+def declared_env(mapping_dir: Path, *names: str) -> dict[str, str]:
+    """Settings serving the shipped examples `names` from `mapping_dir` (copied there)."""
+    env = {"RELAY_MAPPING_DIR": str(mapping_dir)}
+    for name in names:
+        (mapping_dir / f"{name}.toml").write_text((EXAMPLES / f"{name}.toml").read_text())
+        env[source_secret_env(name)] = DECLARED_SECRETS[name]
+    return env
+
+
+def example_body(name: str) -> Any:
+    """The shipped sample body of example `name`."""
+    return orjson.loads((EXAMPLES / f"{name}.json").read_bytes())
+
+
+def send_declared(base_url: str, name: str, doc: Any, *, secret: str | None = None) -> Answer:
+    """POST `doc` to declared source `name` as its sender would (its auth, the example's secret)."""
+    body = doc if isinstance(doc, bytes) else orjson.dumps(doc)
+    auth = load_declaration(EXAMPLES / f"{name}.toml").spec.auth
+    headers = sender_headers(auth, body, secret or DECLARED_SECRETS[name])
+    return post(f"{base_url}/webhooks/{name}", body, headers)

@@ -13,6 +13,7 @@ crm_record yet.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,13 +83,21 @@ def projection(customer: dict[str, Any], primary_contact: dict[str, Any] | None 
 
 
 def settled(
-    simulator: SimulatorHandle, client: redis.Redis, uuid: str, expected: dict[str, Any]
+    simulator: SimulatorHandle,
+    client: redis.Redis,
+    uuid: str,
+    expected: dict[str, Any],
+    shown: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Wait until the stored customer matches; fail early (with the reason) on a dead letter."""
+    """Wait until the stored customer matches (as `projection` shows it, or `shown()`); fail
+    early (with the reason) on a dead letter."""
     deadline = time.monotonic() + WAIT_S
     current: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        current = projection(simulator.stored_customer(uuid), simulator.primary_contact(uuid))
+        if shown is not None:
+            current = shown()
+        else:
+            current = projection(simulator.stored_customer(uuid), simulator.primary_contact(uuid))
         if current == expected:
             return current
         dead = [str(e) for e in client.zrange(keys.DLQ, 0, -1)]

@@ -12,9 +12,16 @@ from relay.mapping.config import DEFAULTS_DIR
 from relay.settings import Settings
 from relay.sources import CrmSource, source_class
 
-# SecretStr settings that enable no source (the console's viewer token opens pages read-only).
-# path token (the org id enables Salesforce; the token only moves its endpoint).
-NOT_SOURCE_SECRETS = {"chartmogul_api_key", "admin_token", "console_viewer_token", "salesforce_path_token"}
+# SecretStr settings that enable no built-in source: the console's viewer token (it opens pages
+# read-only), the path token (the org id enables Salesforce; the token only moves its endpoint),
+# and the secrets of sources declared by a file.
+NOT_SOURCE_SECRETS = {
+    "chartmogul_api_key",
+    "admin_token",
+    "console_viewer_token",
+    "salesforce_path_token",
+    "source_secrets",
+}
 
 
 def test_every_source_secret_setting_is_a_secret_and_every_secret_is_declared() -> None:

@@ -10,10 +10,11 @@ import orjson
 import pytest
 import redis
 
+from relay.settings import source_secret_env
 from relay.store import keys
 from tests.cli import relay_cli
 from tests.servers import free_port
-from tests.sources.senders import FIXTURES
+from tests.sources.senders import FIXTURES, declared_env, example_body
 from tests.webhooks import iso
 
 UUID = "cus_00000000-0000-4000-8000-0000000000c1"
@@ -129,3 +130,39 @@ def test_a_source_without_its_secret_and_an_absent_relay_are_one_line(
     )
     assert nowhere.returncode == 1
     assert "cannot reach the relay at http://127.0.0.1:" in nowhere.stderr and "(--url)" in nowhere.stderr
+
+
+@pytest.mark.parametrize("name", ["salesforce-flow", "zoho", "freshsales", "make"])
+def test_a_declared_source_is_signed_as_its_file_says(
+    relay_env: dict[str, str],
+    start_web: Callable[..., str],
+    redis_client: redis.Redis,
+    tmp_path: Path,
+    name: str,
+) -> None:
+    env = {**relay_env, **declared_env(tmp_path, name)}
+    web = start_web(**env)
+    body = tmp_path / "body.json"
+    body.write_bytes(orjson.dumps(example_body(name)))
+
+    sent = relay_cli(env, "send", "--source", name, str(body), "--url", web)
+
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert sent.stdout.startswith("202 ")
+    assert any(str(e).startswith(f"{name}:") for e in redis_client.zrange(keys.EVENTS, 0, -1))
+
+
+def test_a_declared_source_without_its_secret_here_says_which_variable_to_set(
+    relay_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**relay_env, **declared_env(tmp_path, "zoho")}
+    del env[source_secret_env("zoho")]
+    body = tmp_path / "body.json"
+    body.write_bytes(orjson.dumps(example_body("zoho")))
+
+    sent = relay_cli(env, "send", "--source", "zoho", str(body), "--url", "http://127.0.0.1:9")
+    unknown = relay_cli(env, "send", "--source", "nocrm", str(body))
+
+    assert sent.returncode == 2
+    assert "RELAY_SOURCE_ZOHO_SECRET is not set" in sent.stderr and "Traceback" not in sent.stderr
+    assert unknown.returncode == 2 and "'nocrm' is not one of" in unknown.stderr
