@@ -212,7 +212,7 @@ def test_links_follow_merges(relay: str, simulator: SimulatorHandle, redis_clien
     )
     assert redis_client.hget(keys.LINKS, "hubspot:company:1") == customer["uuid"]
 
-    def statuses() -> set[str | None]:
+    def statuses() -> set[object]:
         events = redis_client.zrange(keys.EVENTS, 0, -1)
         return {redis_client.hget(keys.event(str(e)), "status") for e in events}
 
