@@ -33,7 +33,7 @@ from relay.settings import Settings
 from relay.sources import CrmSource, mapped_crm
 from relay.store import Store, now_ms
 from relay.sync.account import read_account
-from relay.sync.fromapi import READABLE, ApiRead, NoWatermark, crm_reader, spool, start_of_read
+from relay.sync.fromapi import READABLE, ApiRead, NoWatermark, Since, crm_reader, spool, start_of_read
 from relay.sync.plan import Planner, Totals
 from relay.sync.readers import ExportError, Item, Skipped, read_changes, read_export
 from relay.sync.run import Enqueuer, UnmatchedFile, parse_as_of
@@ -67,7 +67,12 @@ def _unmatched_file(path: Path | None, source: str) -> Iterator[UnmatchedFile | 
 
 
 def _check_options(
-    source: str, file: Path | None, from_api: bool, since: str | None, as_of: str | None
+    source: str,
+    file: Path | None,
+    from_api: bool,
+    since: str | None,
+    first_since: str | None,
+    as_of: str | None,
 ) -> None:
     if from_api:
         if file is not None:
@@ -84,8 +89,10 @@ def _check_options(
             )
     elif file is None:
         raise click.UsageError("give the export FILE to read, or --from-api to read the CRM's API")
-    elif since is not None:
-        raise click.UsageError("--since goes with --from-api (for a file, --as-of says when it was taken)")
+    elif since is not None or first_since is not None:
+        raise click.UsageError(
+            "--since and --first-since go with --from-api (for a file, --as-of says when it was taken)"
+        )
 
 
 @click.command("sync")
@@ -100,6 +107,11 @@ def _check_options(
     "--since",
     help="With --from-api: read changes since then (24h, 7d, 10:05, ISO 8601); default: from the "
     "source's watermark, where the last complete run ended (less 5 minutes).",
+)
+@click.option(
+    "--first-since",
+    help="With --from-api and no watermark yet (the first run): read changes since then; once a "
+    "run has set the watermark, it is ignored (what a CronJob passes).",
 )
 @click.option("--dry-run", is_flag=True, help="Send nothing: print each change and what the run would cost.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
@@ -119,6 +131,7 @@ def sync(
     file: Path | None,
     from_api: bool,
     since: str | None,
+    first_since: str | None,
     dry_run: bool,
     as_json: bool,
     yes: bool,
@@ -126,9 +139,12 @@ def sync(
     unmatched: Path | None,
 ) -> None:
     """Compare a CRM's records with ChartMogul and enqueue the differences (tags only ever added)."""
-    _check_options(source, file, from_api, since, as_of)
+    _check_options(source, file, from_api, since, first_since, as_of)
     settings = load_settings()
-    since_ms = _time("--since", lambda: parse_time(since)) if since is not None else None
+    starts = (
+        Since(_time("--since", lambda: parse_time(since)), since) if since is not None else None,
+        Since(_time("--first-since", lambda: parse_time(first_since)), first_since) if first_since else None,
+    )
     as_of_ms = _time("--as-of", lambda: parse_as_of(as_of, file)) if file is not None else None
     crm = mapped_crm(source, settings.mapping_dir)
     run = functools.partial(_sync, crm=crm, settings=settings, options=(dry_run, as_json, yes, unmatched))
@@ -141,7 +157,7 @@ def sync(
         settings.require_api_key()  # ChartMogul's side is read too: say so before reading the CRM
         with tempfile.TemporaryDirectory(prefix="relay-sync-") as spool_dir:
             spooled = Path(spool_dir) / "changes.jsonl"
-            read = await _read_api(crm, store, settings, since_ms, since, spooled)
+            read = await _read_api(crm, store, settings, starts, spooled)
             if not as_json:
                 click.echo(read.line())
             label = f"{read.what} changed since {iso(read.since_ms)}"
@@ -152,15 +168,16 @@ def sync(
 
 
 async def _read_api(
-    crm: CrmSource, store: Store, settings: Settings, since_ms: int | None, since: str | None, path: Path
+    crm: CrmSource, store: Store, settings: Settings, starts: tuple[Since | None, Since | None], path: Path
 ) -> ApiRead:
     source = crm.records.source
     try:
-        start_ms, since_from = start_of_read(since_ms, since, await store.sync_runs.watermark(source))
+        start_ms, since_from = start_of_read(*starts, await store.sync_runs.watermark(source))
     except NoWatermark:
         raise click.UsageError(
-            f"no watermark for {source} yet (no complete --from-api run): give --since for the first "
-            "run, e.g. --since 30d (check with --dry-run first); later runs go on from the watermark"
+            f"no watermark for {source} yet (no complete --from-api run): give --since (or --first-since) "
+            "for the first run, e.g. --since 30d (check with --dry-run first); later runs go on from the "
+            "watermark"
         ) from None
     async with crm_reader(source, settings, crm.records, crm.mapping) as (reader, api):
         read = ApiRead(source, api.config.name, reader.what, start_ms, since_from, started_ms=now_ms())

@@ -1,7 +1,8 @@
 """`relay sync --from-api`: what a CRM changed since a time, read from the CRM's own API into the
 same planning, diff and enqueueing as an export file.
 
-    since      --since, else the source's watermark less WATERMARK_OVERLAP_MS
+    since      --since, else the source's watermark less WATERMARK_OVERLAP_MS, else (a first
+               run) --first-since
     read       the CRM's reader (relay/sources/<crm>/api.py), spooled to a temporary file of
                JSON lines, so a run counts first and enqueues second, as for a file, without
                asking the CRM twice
@@ -121,13 +122,26 @@ class NoWatermark(Exception):
     """No --since and no watermark yet: the first run says how far back to read."""
 
 
-def start_of_read(since_ms: int | None, since_text: str | None, watermark_ms: int | None) -> tuple[int, str]:
-    """(the time to read from, how it was chosen): --since, else the watermark less the overlap."""
-    if since_ms is not None:
-        return since_ms, f"--since {since_text}"
-    if watermark_ms is None:
-        raise NoWatermark()
-    return watermark_ms - WATERMARK_OVERLAP_MS, f"the watermark {iso(watermark_ms)} less 5 min"
+@dataclass(frozen=True)
+class Since:
+    """A time given on the command line: its ms and how the operator wrote it."""
+
+    ms: int
+    text: str
+
+
+def start_of_read(
+    since: Since | None, first_since: Since | None, watermark_ms: int | None
+) -> tuple[int, str]:
+    """(the time to read from, how it was chosen): --since, else the watermark less the
+    overlap, else --first-since (a first run); NoWatermark when there is none of them."""
+    if since is not None:
+        return since.ms, f"--since {since.text}"
+    if watermark_ms is not None:
+        return watermark_ms - WATERMARK_OVERLAP_MS, f"the watermark {iso(watermark_ms)} less 5 min"
+    if first_since is not None:
+        return first_since.ms, f"no watermark yet: --first-since {first_since.text}"
+    raise NoWatermark()
 
 
 async def spool(reader: CrmReader, api: CrmApi, read: ApiRead, handle: IO[bytes]) -> None:

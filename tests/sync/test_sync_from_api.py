@@ -294,12 +294,29 @@ def test_the_first_run_must_say_how_far_back_and_options_that_do_not_go_together
     )
     assert both.returncode == 2 and "give a FILE or --from-api, not both" in both.stderr
     assert as_of.returncode == 2 and "--as-of is for export files" in as_of.stderr
-    assert since_file.returncode == 2 and "--since goes with --from-api" in since_file.stderr
+    assert since_file.returncode == 2 and "--since and --first-since go with --from-api" in since_file.stderr
     assert (
         close.returncode == 2
         and "--from-api reads hubspot and pipedrive; for close, sync an export file" in (close.stderr)
     )
     assert neither.returncode == 2 and "give the export FILE to read, or --from-api" in neither.stderr
+
+
+def test_first_since_starts_a_first_run_and_is_ignored_once_there_is_a_watermark(
+    env: dict[str, str], hubspot: HubSpotHandle, simulator: SimulatorHandle, tmp_path: Path
+) -> None:
+    customers(simulator, env, tmp_path, "hubspot")
+    now = now_ms()
+    hubspot.put_company(101, {"name": "Acme Corp", "city": "Boston"}, modified_ms=now - HOUR_MS)
+    hubspot.put_company(102, {"name": "Globex", "city": "Hamburg"}, modified_ms=now - 3 * HOUR_MS)
+    args = ("sync", "--source", "hubspot", "--from-api", "--yes", "--json")
+
+    first = json.loads(relay_cli(env, *args, "--first-since", "2h").stdout)["from_api"]
+    later = json.loads(relay_cli(env, *args, "--first-since", "30d").stdout)["from_api"]
+
+    assert (first["since_from"], first["records"]) == ("no watermark yet: --first-since 2h", 1)
+    assert later["since_from"] == f"the watermark {iso(now - HOUR_MS)} less 5 min"
+    assert later["records"] == 1  # Globex (3 h ago) is not read: the watermark decides
 
 
 def test_pipedrive_organizations_reach_chartmogul_through_a_rate_limit(
