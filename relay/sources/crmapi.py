@@ -1,13 +1,14 @@
 """Reading a CRM's own API (`relay sync --from-api`): the one place the errors of those calls are
 translated, requests are paced under the CRM's rate limit, and 429s are waited out.
 
-    async with CrmApi.open(CrmApiConfig(...)) as api:
+    async with CrmApi.open(hubspot_api.API.config(base_url, token)) as api:
         page = await api.request("POST", "/crm/v3/objects/companies/search", body={...})
 
-Each CRM's module says what to ask (relay/sources/hubspot/api.py, relay/sources/pipedrive/api.py);
-this says how. The token goes only into the request headers; no message built here holds it.
-Every failure is a `CrmApiError` whose message is the operator's whole line: which CRM, at which
-address, and which variable to fix.
+Each CRM's module holds its `CrmApiSpec` (its name, the variables that configure it, how its
+token is sent, its rate limit) and says what to ask (relay/sources/hubspot/api.py,
+relay/sources/pipedrive/api.py); this says how. The token goes only into the request headers;
+no message built here holds it. Every failure is a `CrmApiError` whose message is the
+operator's whole line: which CRM, at which address, and which variable to fix.
 """
 
 from __future__ import annotations
@@ -41,6 +42,31 @@ class CrmApiConfig:
     headers: Mapping[str, str] = field(repr=False)  # carry the token: never shown
     requests_per_s: float
     timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class CrmApiSpec:
+    """What the relay knows of one CRM's API (each CRM's module holds its own): its name, the
+    variables that configure it, how the token is sent, and the rate to keep under."""
+
+    name: str
+    base_env: str
+    token_env: str
+    token_hint: str
+    token_header: str  # "Authorization", "x-api-token"
+    token_prefix: str  # "Bearer ", ""
+    requests_per_s: float
+
+    def config(self, base_url: str, token: str, requests_per_s: float | None = None) -> CrmApiConfig:
+        return CrmApiConfig(
+            name=self.name,
+            base_url=base_url,
+            base_env=self.base_env,
+            token_env=self.token_env,
+            token_hint=self.token_hint,
+            headers={self.token_header: self.token_prefix + token},
+            requests_per_s=requests_per_s or self.requests_per_s,
+        )
 
 
 @dataclass(frozen=True, slots=True)

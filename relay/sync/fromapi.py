@@ -58,14 +58,14 @@ async def crm_reader(
     """The reader of `source`'s changed records (one of READABLE), and its API client (for the
     counts of requests). MissingSetting when its token is not set."""
     if source == "hubspot":
-        token = _token(settings.hubspot_access_token, hubspot_api.TOKEN_ENV, source)
+        token = _token(settings.hubspot_access_token, hubspot_api.API.token_env, source)
         rules = [rule.property for rule in mapping.rules(shape.object_type)]
         properties = hubspot_api.properties_to_read(shape, rules, mapping.link_property)
-        async with CrmApi.open(hubspot_api.config(settings.hubspot_api_base, token)) as api:
+        async with CrmApi.open(hubspot_api.API.config(settings.hubspot_api_base, token)) as api:
             yield hubspot_api.HubSpotCompanies(api, properties), api
     elif source == "pipedrive":
-        token = _token(settings.pipedrive_api_token, pipedrive_api.TOKEN_ENV, source)
-        async with CrmApi.open(pipedrive_api.config(settings.pipedrive_api_base, token)) as api:
+        token = _token(settings.pipedrive_api_token, pipedrive_api.API.token_env, source)
+        async with CrmApi.open(pipedrive_api.API.config(settings.pipedrive_api_base, token)) as api:
             yield pipedrive_api.PipedriveOrganizations(api), api
     else:
         raise ValueError(f"no API reader for {source!r}: one of {', '.join(READABLE)}")

@@ -31,7 +31,7 @@ def read_hubspot(
     """(what was read, requests sent, cap restarts)."""
 
     async def main() -> tuple[list[Changed], int, int]:
-        config = hubspot_api.config(base or hubspot.base_url, token or hubspot.token, per_s)
+        config = hubspot_api.API.config(base or hubspot.base_url, token or hubspot.token, per_s)
         async with CrmApi.open(config) as api:
             reader = hubspot_api.HubSpotCompanies(api, ["name", "city"])
             found = [change async for change in reader.changed_since(since_ms)]
@@ -42,7 +42,7 @@ def read_hubspot(
 
 def read_pipedrive(pipedrive: PipedriveHandle, since_ms: int, *, token: str | None = None) -> list[Changed]:
     async def main() -> list[Changed]:
-        config = pipedrive_api.config(pipedrive.base_url, token or pipedrive.token, FAST)
+        config = pipedrive_api.API.config(pipedrive.base_url, token or pipedrive.token, FAST)
         async with CrmApi.open(config) as api:
             reader = pipedrive_api.PipedriveOrganizations(api)
             return [change async for change in reader.changed_since(since_ms)]
@@ -117,12 +117,12 @@ def test_hubspot_searches_are_paced_under_its_rate_limit() -> None:
     with running_hubspot() as hubspot:
         hubspot.put_companies([(n, {"name": f"Co {n}"}, BASE_MS + n) for n in range(1, 402)])  # 3 pages
 
-        read_hubspot(hubspot, BASE_MS, per_s=hubspot_api.REQUESTS_PER_S)
+        read_hubspot(hubspot, BASE_MS, per_s=hubspot_api.API.requests_per_s)
         times = [a["at_s"] for a in hubspot.answers()]
 
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 3
-    assert min(gaps) >= 1 / hubspot_api.REQUESTS_PER_S - 0.02  # 4 a second at most
+    assert min(gaps) >= 1 / hubspot_api.API.requests_per_s - 0.02  # 4 a second at most
 
 
 def test_hubspot_429_is_waited_out_as_retry_after_says() -> None:

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any, Final
 
-from relay.sources.crmapi import Changed, CrmApi, CrmApiConfig
+from relay.sources.crmapi import Changed, CrmApi, CrmApiSpec
 from relay.sources.records import CrmRecords
 
 SEARCH_PATH: Final = "/crm/v3/objects/companies/search"
@@ -28,23 +28,16 @@ MODIFIED: Final = "hs_lastmodifieddate"
 ID: Final = "hs_object_id"
 PAGE: Final = 200
 MAX_RESULTS: Final = 10_000
-# HubSpot's search allows 4 to 5 requests a second per token; other apps may share it.
-REQUESTS_PER_S: Final = 4.0
-TOKEN_ENV: Final = "RELAY_HUBSPOT_ACCESS_TOKEN"
-BASE_ENV: Final = "RELAY_HUBSPOT_API_BASE"
-TOKEN_HINT: Final = "the access token of a HubSpot private app with the crm.objects.companies.read scope"
-
-
-def config(base_url: str, token: str, requests_per_s: float = REQUESTS_PER_S) -> CrmApiConfig:
-    return CrmApiConfig(
-        name="HubSpot",
-        base_url=base_url,
-        base_env=BASE_ENV,
-        token_env=TOKEN_ENV,
-        token_hint=TOKEN_HINT,
-        headers={"Authorization": f"Bearer {token}"},
-        requests_per_s=requests_per_s,
-    )
+API: Final = CrmApiSpec(
+    name="HubSpot",
+    base_env="RELAY_HUBSPOT_API_BASE",
+    token_env="RELAY_HUBSPOT_ACCESS_TOKEN",
+    token_hint="the access token of a HubSpot private app with the crm.objects.companies.read scope",
+    token_header="Authorization",
+    token_prefix="Bearer ",
+    # HubSpot's search allows 4 to 5 requests a second per token; other apps may share it.
+    requests_per_s=4.0,
+)
 
 
 def modified_ms(result: Any) -> int | None:

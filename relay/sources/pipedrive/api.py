@@ -16,29 +16,22 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from relay.sources.crmapi import Changed, CrmApi, CrmApiConfig
+from relay.sources.crmapi import Changed, CrmApi, CrmApiSpec
 
 LIST_PATH: Final = "/api/v2/organizations"
 PAGE: Final = 500
-# Pipedrive's budget is per company and day, with a burst limit per 2 s: a sync stays well under.
-REQUESTS_PER_S: Final = 5.0
-TOKEN_ENV: Final = "RELAY_PIPEDRIVE_API_TOKEN"
-BASE_ENV: Final = "RELAY_PIPEDRIVE_API_BASE"
-TOKEN_HINT: Final = (
-    "a Pipedrive API token (Settings → Personal preferences → API) of a user who sees every organization"
+API: Final = CrmApiSpec(
+    name="Pipedrive",
+    base_env="RELAY_PIPEDRIVE_API_BASE",
+    token_env="RELAY_PIPEDRIVE_API_TOKEN",
+    token_hint=(
+        "a Pipedrive API token (Settings → Personal preferences → API) of a user who sees every organization"
+    ),
+    token_header="x-api-token",
+    token_prefix="",
+    # Pipedrive's budget is per company and day, with a burst limit per 2 s: a sync stays well under.
+    requests_per_s=5.0,
 )
-
-
-def config(base_url: str, token: str, requests_per_s: float = REQUESTS_PER_S) -> CrmApiConfig:
-    return CrmApiConfig(
-        name="Pipedrive",
-        base_url=base_url,
-        base_env=BASE_ENV,
-        token_env=TOKEN_ENV,
-        token_hint=TOKEN_HINT,
-        headers={"x-api-token": token},
-        requests_per_s=requests_per_s,
-    )
 
 
 def rfc3339(ms: int) -> str:
