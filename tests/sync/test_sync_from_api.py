@@ -20,9 +20,11 @@ from relay.simulator.testing import SimulatorHandle
 from relay.store import keys
 from relay.times import iso, now_ms
 from tests.cli import Ran, relay_cli
+from tests.conftest import GENERIC_SECRET
 from tests.servers import WorkerProcess, wait_for
 from tests.standins.hubspot import HubSpotHandle, running_hubspot
 from tests.standins.pipedrive import running_pipedrive
+from tests.webhooks import send_generic
 
 HOUR_MS = 3_600_000
 OVERLAP_MS = 5 * 60_000
@@ -155,6 +157,38 @@ def test_dry_run_sends_nothing_and_leaves_the_watermark(
     assert doc["totals"]["to_change"] == 1
     assert sync_events(env) == [] and watermark(env) is None
     assert patches(simulator) == []
+
+
+def test_a_webhook_change_newer_than_the_crm_record_wins_over_it(
+    env: dict[str, str],
+    hubspot: HubSpotHandle,
+    simulator: SimulatorHandle,
+    tmp_path: Path,
+    web: str,
+    worker: WorkerProcess,
+) -> None:
+    acme, _ = customers(simulator, env, tmp_path, "hubspot")
+    changed_ms = now_ms() - HOUR_MS
+    hubspot.put_company(101, {"name": "Acme Corp", "city": "Boston"}, modified_ms=changed_ms)
+    event = {
+        "id": "evt_newer",
+        "occurred_at": iso(changed_ms + 60_000),
+        "customer": {"uuid": acme},
+        "set": {"city": "Denver"},
+    }
+    assert send_generic(web, GENERIC_SECRET, event).status == 202
+    wait_for(lambda: simulator.stored_customer(acme)["city"] == "Denver")
+
+    dry = relay_cli(env, "sync", "--source", "hubspot", "--from-api", "--since", "2h", "--dry-run")
+
+    assert (
+        f"  city: Denver → Boston  (stale, not sent: evt_newer at {iso(changed_ms + 60_000)} is newer than "
+        f"the change in HubSpot at {iso(changed_ms)})"
+    ) in dry.stdout
+    assert (
+        "Stale, not sent: city 1 in 1 record(s) (a change applied after the record's change in HubSpot won)"
+        in (dry.stdout)
+    )
 
 
 def test_a_run_that_fails_leaves_the_watermark_where_it_was(
