@@ -17,6 +17,11 @@ RelayError
  │    │                        out of memory, failing over): the same command may work later
  │    └── StoreRejected        Redis answered, and refused the command itself (a key of another
  │                             type, a script's error): our bug or a damaged database
+ ├── CrmApiError               a read of a CRM's own API failed (`relay sync --from-api`, raised in
+ │    │                        relay/sources/crmapi.py); the message is the operator's whole line
+ │    ├── CrmAuthFailed        401/403: the token is wrong (the message names its variable)
+ │    ├── CrmRefused           another 4xx: the request does not fit this account
+ │    └── CrmUnavailable       unreachable, timed out, 5xx, or still 429 after waiting
  └── DeliveryError             a call to ChartMogul failed (raised in relay/chartmogul/client.py)
       ├── Rejected             400/402/404/422: the change is wrong; dead-letter it
       ├── AuthFailed           401/403: the credentials are wrong for every event
@@ -168,4 +173,23 @@ class Transient(DeliveryError):
 
 
 class RateLimited(Transient):
+    pass
+
+
+class CrmApiError(RelayError):
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class CrmAuthFailed(CrmApiError):
+    pass
+
+
+class CrmRefused(CrmApiError):
+    pass
+
+
+class CrmUnavailable(CrmApiError):
     pass

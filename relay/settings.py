@@ -16,7 +16,15 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -111,6 +119,12 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     mapping_dir: str | None = None
 
+    # --- Reading the CRMs' own APIs (`relay sync --from-api`): tokens with read access only
+    hubspot_access_token: SecretStr | None = None
+    hubspot_api_base: str = "https://api.hubapi.com"
+    pipedrive_api_token: SecretStr | None = None
+    pipedrive_api_base: str = "https://api.pipedrive.com"
+
     # --- Admin surface: no token, no admin surface (404)
     admin_token: SecretStr | None = None
     # The console (/console) read-only: this token sees every page but changes nothing.
@@ -157,11 +171,12 @@ class Settings(BaseSettings):
             raise ValueError(f"a Redis URL starts with {', '.join(REDIS_SCHEMES)} (redis://HOST:6379/0)")
         return value
 
-    @field_validator("chartmogul_api_base", "public_base_url")
+    @field_validator("chartmogul_api_base", "public_base_url", "hubspot_api_base", "pipedrive_api_base")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("an http:// or https:// address (https://api.chartmogul.com)")
+            example = cls.model_fields[str(info.field_name)].default or "https://relay.example.com"
+            raise ValueError(f"an http:// or https:// address ({example})")
         return value
 
     @field_validator("generic_secret")

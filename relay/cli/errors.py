@@ -1,8 +1,8 @@
 """Every mistake an operator can make with `relay` ends in one line, never a traceback.
 
     exit 2  bad input: a setting the relay cannot use, a missing one, a mapping file that does
-            not parse, a key ChartMogul refuses, a port already in use
-    exit 1  something the relay cannot reach now: Redis, ChartMogul
+            not parse, a key ChartMogul or a CRM refuses, a port already in use
+    exit 1  something the relay cannot reach now: Redis, ChartMogul, a CRM's API
 
 The `relay` group (relay/cli/__init__.py) turns these exceptions into `Failed` wherever a
 command raises them; click prints "Error: <the line>" and exits with its code.
@@ -14,7 +14,15 @@ import socket
 
 import click
 
-from relay.exceptions import AuthFailed, DeliveryError, StoreError, StoreUnavailable, Transient
+from relay.exceptions import (
+    AuthFailed,
+    CrmApiError,
+    CrmUnavailable,
+    DeliveryError,
+    StoreError,
+    StoreUnavailable,
+    Transient,
+)
 from relay.mapping.config import MappingError
 from relay.settings import InvalidSettings, MissingSetting, get_settings, redacted_url
 from relay.sources.close import CloseKeyError
@@ -30,13 +38,23 @@ class Failed(click.ClickException):
 
 
 # What the group translates; anything else is a bug of ours, and main() says so in one line.
-TRANSLATED = (InvalidSettings, MissingSetting, MappingError, CloseKeyError, StoreError, DeliveryError)
+TRANSLATED = (
+    InvalidSettings,
+    MissingSetting,
+    MappingError,
+    CloseKeyError,
+    StoreError,
+    DeliveryError,
+    CrmApiError,
+)
 
 
 def one_line(exc: Exception) -> Failed:
     """The line (and exit status) an operator sees for one of TRANSLATED."""
     if isinstance(exc, InvalidSettings | MissingSetting | MappingError | CloseKeyError):
         return Failed(str(exc), BAD_INPUT)
+    if isinstance(exc, CrmApiError):  # its message names the CRM, the address and the variable
+        return Failed(exc.message, UNREACHABLE if isinstance(exc, CrmUnavailable) else BAD_INPUT)
     if isinstance(exc, StoreError):
         where = redacted_url(get_settings().redis_url)
         if isinstance(exc, StoreUnavailable):

@@ -1,18 +1,24 @@
-"""`relay sync`: backfill and drift repair from what the CRM exports.
+"""`relay sync`: backfill and drift repair from what the CRM holds.
 
     relay sync --source hubspot companies.csv --dry-run     # what would change, and what it costs
     relay sync --source hubspot companies.csv               # asks, then enqueues the differences
+    relay sync --source hubspot --from-api --since 24h      # what HubSpot changed in a day
+    relay sync --source hubspot --from-api --yes            # since the last complete run (CronJob)
 
 Each record is mapped as a whole snapshot, its customer found (link property, link table,
 external_id/email), and compared with what ChartMogul holds now, read once through the paged
 customer list. Only differences become events (source `sync`), delivered like webhooks.
+Records come from an export file, or from the CRM's own API (relay/sync/fromapi.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,86 +27,34 @@ import orjson
 
 from relay.cli.api import customer_pages
 from relay.cli.common import CrmName, load_settings, progress, run_store
+from relay.cli.syncreport import Wording, customer_json, print_customer, print_summary, print_totals
 from relay.queue import enqueue_wakeup, relay_queue, rq_connection
 from relay.settings import Settings
-from relay.sources import mapped_crm
+from relay.sources import CrmSource, mapped_crm
 from relay.store import Store, now_ms
-from relay.sync.account import Account, read_account
-from relay.sync.plan import Planned, Planner, StaleChange, Totals
-from relay.sync.readers import ExportError, Skipped, read_export
+from relay.sync.account import read_account
+from relay.sync.fromapi import READABLE, ApiRead, NoWatermark, Since, crm_reader, spool, start_of_read
+from relay.sync.plan import Planner, Totals
+from relay.sync.readers import ExportError, Item, Skipped, read_changes, read_export
 from relay.sync.run import Enqueuer, UnmatchedFile, parse_as_of
-from relay.times import TimeSpecError, iso
+from relay.times import TimeSpecError, iso, parse_time
 
 
-def _show(value: Any) -> str:
-    if value is None or value == "":
-        return "(empty)"
-    if isinstance(value, list):
-        return "[" + ", ".join(map(str, value)) + "]"
-    return str(value)
+@dataclass(frozen=True)
+class Records:
+    """Where a run's records come from: a file, or a CRM's API read into a spool file."""
+
+    label: str  # "companies.csv", "HubSpot API since …": what the console lists the run as
+    items: Callable[[], Iterator[Item]]  # read afresh for each pass
+    wording: Wording
+    api: ApiRead | None = None
 
 
-def _customer_json(planned: Planned) -> dict[str, Any]:
-    return {
-        "crm_record": planned.crm_record,
-        "where": planned.record.where,
-        "customer_uuid": planned.uuid,
-        "changes": [{"field": c.name, "current": c.current, "new": c.new} for c in planned.changes],
-        "stale": [
-            {
-                "field": s.change.name,
-                "current": s.change.current,
-                "new": s.change.new,
-                "newer_event": s.newer_event or None,
-                "newer_at": iso(s.newer_at_ms),
-            }
-            for s in planned.stale
-        ],
-    }
-
-
-def _stale_line(stale: StaleChange, as_of_ms: int) -> str:
-    newer = stale.newer_event or "a change"
-    return (
-        f"  {stale.change.name}: {_show(stale.change.current)} → {_show(stale.change.new)}"
-        f"  (stale, not sent: {newer} at {iso(stale.newer_at_ms)} is newer than --as-of {iso(as_of_ms)})"
-    )
-
-
-def _print_totals(totals: Totals, rate: float, *, err: bool = False, real_run: bool = False) -> None:
-    echo = click.echo
-    doc = totals.to_json(rate)
-    echo(f"Records read: {totals.records_read}", err=err)
-    echo(
-        f"Matched: {totals.matched} (unchanged {totals.unchanged}, to change {totals.to_change}"
-        f", stale only {totals.stale_only})",
-        err=err,
-    )
-    why = ", ".join(f"{reason} {count}" for reason, count in totals.unmatched_why.most_common())
-    echo(f"Unmatched: {totals.unmatched}" + (f" ({why})" if why else ""), err=err)
-    echo(f"Skipped (bad input): {totals.skipped}", err=err)
-    for line in totals.skipped_records[:10]:
-        echo(f"  {line}", err=err)
-    fields = ", ".join(f"{name} {count}" for name, count in totals.fields.most_common())
-    echo(f"Fields to change: {fields or 'none'}", err=err)
-    if totals.stale:
-        stale = ", ".join(f"{name} {count}" for name, count in totals.stale_fields.most_common())
-        echo(
-            f"Stale, not sent: {stale} in {totals.stale} record(s) (a change applied after --as-of won; "
-            "if the export is newer, run with a later --as-of, e.g. --as-of now)",
-            err=err,
-        )
-    kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(totals.calls.items()))
-    spend = "API calls this run spends" if real_run else "API calls the real run will spend"
-    echo(f"{spend}: {doc['api_calls']} ({kinds})", err=err)
-    echo(f"Time at {rate:g} requests/s: {doc['seconds_at_rate']:g} s", err=err)
-
-
-def _as_of(value: str | None, path: Path) -> int:
+def _time(option: str, read: Callable[[], int]) -> int:
     try:
-        return parse_as_of(value, path)
+        return read()
     except TimeSpecError as exc:
-        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 @contextlib.contextmanager
@@ -112,9 +66,53 @@ def _unmatched_file(path: Path | None, source: str) -> Iterator[UnmatchedFile | 
         yield UnmatchedFile(handle, source)
 
 
+def _check_options(
+    source: str,
+    file: Path | None,
+    from_api: bool,
+    since: str | None,
+    first_since: str | None,
+    as_of: str | None,
+) -> None:
+    if from_api:
+        if file is not None:
+            raise click.UsageError("give a FILE or --from-api, not both")
+        if as_of is not None:
+            raise click.UsageError(
+                "--as-of is for export files: a record read from the CRM's API is as of when the CRM "
+                "last changed it"
+            )
+        if source not in READABLE:
+            raise click.BadParameter(
+                f"--from-api reads {' and '.join(READABLE)}; for {source}, sync an export file",
+                param_hint="--source",
+            )
+    elif file is None:
+        raise click.UsageError("give the export FILE to read, or --from-api to read the CRM's API")
+    elif since is not None or first_since is not None:
+        raise click.UsageError(
+            "--since and --first-since go with --from-api (for a file, --as-of says when it was taken)"
+        )
+
+
 @click.command("sync")
-@click.option("--source", required=True, type=CrmName(), help="The CRM the export comes from.")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", required=True, type=CrmName(), help="The CRM the records come from.")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--from-api",
+    is_flag=True,
+    help=f"Read what the CRM changed from its own API instead of a FILE ({', '.join(READABLE)}).",
+)
+@click.option(
+    "--since",
+    help="With --from-api: read changes since then (24h, 7d, 10:05, ISO 8601); default: from the "
+    "source's watermark, where the last complete run ended (less 5 minutes).",
+)
+@click.option(
+    "--first-since",
+    help="With --from-api and no watermark yet (the first run): read changes since then; once a "
+    "run has set the watermark, it is ignored (what a CronJob passes).",
+)
 @click.option("--dry-run", is_flag=True, help="Send nothing: print each change and what the run would cost.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 @click.option("--yes", is_flag=True, help="Do not ask before enqueueing.")
@@ -130,50 +128,165 @@ def _unmatched_file(path: Path | None, source: str) -> Iterator[UnmatchedFile | 
 )
 def sync(
     source: str,
-    file: Path,
+    file: Path | None,
+    from_api: bool,
+    since: str | None,
+    first_since: str | None,
     dry_run: bool,
     as_json: bool,
     yes: bool,
     as_of: str | None,
     unmatched: Path | None,
 ) -> None:
-    """Compare a CRM export with ChartMogul and enqueue the differences (tags only ever added)."""
+    """Compare a CRM's records with ChartMogul and enqueue the differences (tags only ever added)."""
+    _check_options(source, file, from_api, since, first_since, as_of)
     settings = load_settings()
-    occurred_at_ms = _as_of(as_of, file)
+    starts = (
+        Since(_time("--since", lambda: parse_time(since)), since) if since is not None else None,
+        Since(_time("--first-since", lambda: parse_time(first_since)), first_since) if first_since else None,
+    )
+    as_of_ms = _time("--as-of", lambda: parse_as_of(as_of, file)) if file is not None else None
     crm = mapped_crm(source, settings.mapping_dir)
-    shape, mapping = crm.records, crm.mapping
-    rate = settings.rate_limit_per_s
+    run = functools.partial(_sync, crm=crm, settings=settings, options=(dry_run, as_json, yes, unmatched))
 
     async def work(store: Store) -> int:
-        links = await store.links.all()
-        async with customer_pages(settings, store) as pages:
-            account = await read_account(pages)
-        applied = await store.deliveries.applied_states(list(account.customers))
-
-        def planner() -> Planner:
-            return Planner(mapping, shape, account, links, occurred_at_ms=occurred_at_ms, applied=applied)
-
-        try:
-            if dry_run:
-                with _unmatched_file(unmatched, source) as out:
-                    _dry_run(planner(), file, account, out, as_json, rate)
-                return 0
-            return await _real_run(planner, store, settings, file, account, unmatched, as_json, yes)
-        except ExportError as exc:
-            raise click.ClickException(str(exc)) from None
+        if file is not None and as_of_ms is not None:
+            path = file
+            records = Records(file.name, lambda: read_export(path, crm.records, crm.mapping), Wording())
+            return await run(records, store, as_of_ms)
+        settings.require_api_key()  # ChartMogul's side is read too: say so before reading the CRM
+        with tempfile.TemporaryDirectory(prefix="relay-sync-") as spool_dir:
+            spooled = Path(spool_dir) / "changes.jsonl"
+            read = await _read_api(crm, store, settings, starts, spooled)
+            if not as_json:
+                click.echo(read.line())
+            label = f"{read.what} changed since {iso(read.since_ms)}"
+            records = Records(label, lambda: read_changes(spooled, crm.records), Wording(read.crm), read)
+            return await run(records, store, read.started_ms)
 
     sys.exit(run_store(settings, work))
 
 
+async def _read_api(
+    crm: CrmSource, store: Store, settings: Settings, starts: tuple[Since | None, Since | None], path: Path
+) -> ApiRead:
+    source = crm.records.source
+    try:
+        start_ms, since_from = start_of_read(*starts, await store.sync_runs.watermark(source))
+    except NoWatermark:
+        raise click.UsageError(
+            f"no watermark for {source} yet (no complete --from-api run): give --since (or --first-since) "
+            "for the first run, e.g. --since 30d (check with --dry-run first); later runs go on from the "
+            "watermark"
+        ) from None
+    async with crm_reader(source, settings, crm.records, crm.mapping) as (reader, api):
+        read = ApiRead(source, api.config.name, reader.what, start_ms, since_from, started_ms=now_ms())
+        with path.open("wb") as handle:
+            await spool(reader, api, read, handle)
+    return read
+
+
+async def _watermark(store: Store, read: ApiRead, *, advance: bool) -> dict[str, Any]:
+    """The source's watermark for the summary, and a line saying where it is: moved to the
+    newest change `read` read when `advance` (a run whose changes were all enqueued)."""
+    if advance and read.watermark_ms is not None:
+        mark: int | None = await store.sync_runs.advance_watermark(read.source, read.watermark_ms)
+        line = (
+            f"Watermark for {read.source}: {iso(mark)} (the next run without --since reads from there, "
+            "less 5 minutes)."
+        )
+    else:
+        mark = await store.sync_runs.watermark(read.source)
+        why = "dry run" if not advance else f"nothing changed in {read.crm} since {iso(read.since_ms)}"
+        line = f"The watermark stays {f'at {iso(mark)}' if mark else 'unset'} ({why})."
+    return {
+        "watermark": iso(mark),
+        "watermark_moved": advance and read.watermark_ms is not None,
+        "line": line,
+    }
+
+
+async def _sync(
+    records: Records,
+    store: Store,
+    occurred_at_ms: int,
+    *,
+    crm: CrmSource,
+    settings: Settings,
+    options: tuple[bool, bool, bool, Path | None],
+) -> int:
+    dry_run, as_json, yes, unmatched = options
+    rate = settings.rate_limit_per_s
+    if records.api is not None and records.api.records == 0:
+        nothing = await _watermark(store, records.api, advance=not dry_run)
+        return _nothing_read(records.api, nothing, dry_run, as_json, rate)
+    links = await store.links.all()
+    async with customer_pages(settings, store) as pages:
+        account = await read_account(pages)
+    applied = await store.deliveries.applied_states(list(account.customers))
+    origin = "export" if records.api is None else "API"
+
+    def planner() -> Planner:
+        return Planner(
+            crm.mapping,
+            crm.records,
+            account,
+            links,
+            occurred_at_ms=occurred_at_ms,
+            applied=applied,
+            origin=origin,
+        )
+
+    try:
+        if dry_run:
+            mark = await _watermark(store, records.api, advance=False) if records.api else None
+            with _unmatched_file(unmatched, crm.records.source) as out:
+                _dry_run(planner(), records, out, as_json, rate, mark)
+            if not as_json:
+                click.echo(
+                    f"(ChartMogul customers read: {len(account.customers)} in {account.pages} list calls)"
+                )
+                if mark:
+                    click.echo(mark["line"])
+            return 0
+        return await _real_run(planner, records, store, settings, account.pages, unmatched, as_json, yes)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _from_api(read: ApiRead, mark: dict[str, Any]) -> dict[str, Any]:
+    return {**read.to_json(), "watermark": mark["watermark"], "watermark_moved": mark["watermark_moved"]}
+
+
+def _nothing_read(read: ApiRead, mark: dict[str, Any], dry_run: bool, as_json: bool, rate: float) -> int:
+    """No record changed since the start: no ChartMogul read, nothing to plan or enqueue."""
+    if as_json:
+        empty = Totals().to_json(rate)
+        doc: dict[str, Any] = (
+            {"dry_run": True, "customers": [], "totals": empty}
+            if dry_run
+            else {**empty, "enqueued": 0, "already_enqueued": 0, "already_by_status": {}, "list_calls": 0}
+        )
+        click.echo(orjson.dumps({**doc, "from_api": _from_api(read, mark)}).decode())
+    else:
+        click.echo("Nothing to change.")
+        click.echo(mark["line"])
+    return 0
+
+
 def _dry_run(
-    planner: Planner, file: Path, account: Account, out: UnmatchedFile | None, as_json: bool, rate: float
+    planner: Planner,
+    records: Records,
+    out: UnmatchedFile | None,
+    as_json: bool,
+    rate: float,
+    mark: dict[str, Any] | None,
 ) -> None:
-    shape, mapping = planner.shape, planner.mapping
     stdout: IO[str] = sys.stdout
     if as_json:
         stdout.write('{"dry_run": true, "customers": [')
     first = True
-    for item in planner.plan(read_export(file, shape, mapping)):
+    for item in planner.plan(records.items()):
         if isinstance(item, Skipped):
             if not as_json:
                 click.echo(f"skipped {item.where}: {item.why}", err=True)
@@ -185,40 +298,38 @@ def _dry_run(
         if not (item.changes or item.stale):
             continue
         if as_json:
-            stdout.write(("" if first else ",") + orjson.dumps(_customer_json(item)).decode())
+            stdout.write(("" if first else ",") + orjson.dumps(customer_json(item)).decode())
             first = False
         else:
-            click.echo(f"{item.crm_record} ({item.record.where}) → {item.uuid}")
-            for change in item.changes:
-                click.echo(f"  {change.name}: {_show(change.current)} → {_show(change.new)}")
-            for stale in item.stale:
-                click.echo(_stale_line(stale, planner.occurred_at_ms))
+            print_customer(item, records.wording)
     if as_json:
-        stdout.write('], "totals": ' + orjson.dumps(planner.totals.to_json(rate)).decode() + "}\n")
+        stdout.write('], "totals": ' + orjson.dumps(planner.totals.to_json(rate)).decode())
+        if records.api is not None and mark is not None:
+            stdout.write(', "from_api": ' + orjson.dumps(_from_api(records.api, mark)).decode())
+        stdout.write("}\n")
         return
     click.echo("")
-    _print_totals(planner.totals, rate)
-    click.echo(f"(ChartMogul customers read: {len(account.customers)} in {account.pages} list calls)")
+    print_totals(planner.totals, rate, records.wording)
 
 
 async def _real_run(
     planner: Callable[[], Planner],
+    records: Records,
     store: Store,
     settings: Settings,
-    file: Path,
-    account: Account,
+    list_calls: int,
     unmatched: Path | None,
     as_json: bool,
     yes: bool,
 ) -> int:
     started_ms = now_ms()
     first: Planner = planner()
-    for _ in first.plan(read_export(file, first.shape, first.mapping)):
+    for _ in first.plan(records.items()):
         pass
     totals = first.totals
     rate = settings.rate_limit_per_s
     if not as_json or not yes:
-        _print_totals(totals, rate, err=as_json, real_run=True)
+        print_totals(totals, rate, records.wording, err=as_json, real_run=True)
     if totals.to_change == 0:
         click.echo("Nothing to change.", err=as_json)
     elif not yes and not click.confirm(f"Enqueue changes for {totals.to_change} customers?", err=True):
@@ -231,7 +342,7 @@ async def _real_run(
         _unmatched_file(unmatched, run.shape.source) as out,
         progress(length, "Enqueueing") as bar,
     ):
-        for item in run.plan(read_export(file, run.shape, run.mapping)):
+        for item in run.plan(records.items()):
             bar.update(1)
             if isinstance(item, Skipped):
                 continue
@@ -242,19 +353,22 @@ async def _real_run(
         await enqueuer.flush()
     if enqueuer.ready:
         enqueue_wakeup(relay_queue(rq_connection(settings.redis_url), settings.queue_name))
+    # Every change is enqueued: only now may the watermark pass the records this run read.
+    mark = await _watermark(store, records.api, advance=True) if records.api is not None else None
     summary = {
         **run.totals.to_json(rate),
         "enqueued": enqueuer.enqueued,
         "already_enqueued": sum(enqueuer.already.values()),
         "already_by_status": dict(enqueuer.already),
-        "list_calls": account.pages,
+        "list_calls": list_calls,
+        **({"from_api": _from_api(records.api, mark)} if records.api is not None and mark else {}),
     }
     # Kept for the console's "Links and syncs" page: what each run read and enqueued.
     await store.sync_runs.add(
         {
             "id": f"{run.shape.source}-{started_ms}",
             "source": run.shape.source,
-            "file": file.name,
+            "file": records.label,
             "event_ids": enqueuer.enqueued_ids,
             "as_of_ms": run.occurred_at_ms,
             "started_at_ms": started_ms,
@@ -265,28 +379,7 @@ async def _real_run(
     if as_json:
         click.echo(orjson.dumps(summary).decode())
     else:
-        _print_summary(enqueuer, run.totals)
+        print_summary(enqueuer, run.totals, records.wording)
+        if mark:
+            click.echo(mark["line"])
     return 0
-
-
-def _print_summary(enqueuer: Enqueuer, totals: Totals) -> None:
-    """What the run really did: only what it enqueued is counted as enqueued."""
-    already = enqueuer.already
-    stale = sum(totals.stale_fields.values())
-    click.echo(
-        f"Enqueued {enqueuer.enqueued} changes; {totals.unmatched} unmatched, {totals.skipped} skipped"
-        + (f"; {stale} stale field(s) not sent." if stale else ".")
-    )
-    if already:
-        states = ", ".join(f"{count} {status}" for status, count in already.most_common())
-        click.echo(
-            f"Not enqueued again: {sum(already.values())} made by an earlier run of this export with "
-            f"the same --as-of ({states})."
-        )
-        if already["applied"] or already["stale"]:
-            click.echo(
-                "If ChartMogul has drifted since, run again with a later --as-of (e.g. --as-of now) to "
-                "repair it."
-            )
-    if enqueuer.enqueued:
-        click.echo("Watch delivery: relay status; relay events list --source sync; relay dlq list")

@@ -56,6 +56,9 @@ PARENT_FIELD = "parent:"
 EVENTS = f"{PREFIX}:events"
 # Counter bumped by each accept when replicas must confirm it (RELAY_REDIS_REPLICA_ACKS).
 REPLICA_ACK = f"{PREFIX}:replica_ack"
+# Sorted set: source → the newest CRM modification time (ms) `relay sync --from-api` has read and
+# enqueued all changes up to; a run without --since reads from there. Moved with ZADD GT only.
+SYNC_WATERMARKS = f"{PREFIX}:sync_watermarks"
 # List of the newest `relay sync` runs, newest first (JSON: what each read and enqueued).
 SYNC_RUNS = f"{PREFIX}:sync_runs"
 

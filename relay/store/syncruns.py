@@ -1,6 +1,9 @@
 """The newest `relay sync` runs that enqueued changes, each with what it read and wrote: the
 console's "Links and syncs" page lists them. A run's events are the ledger's own (source
-`sync`); this keeps the run's summary, and the ids of the first events it enqueued, beside them."""
+`sync`); this keeps the run's summary, and the ids of the first events it enqueued, beside them.
+
+And each source's watermark for `relay sync --from-api`: the CRM modification time up to which
+every change read was enqueued. It only ever moves forward (ZADD GT), whatever order runs end in."""
 
 from __future__ import annotations
 
@@ -37,3 +40,16 @@ class SyncRuns:
             if isinstance(run, dict):
                 runs.append(run)
         return runs
+
+    async def watermark(self, source: str) -> int | None:
+        """The source's watermark (ms), or None before its first complete run."""
+        found = await self.redis.zscore(keys.SYNC_WATERMARKS, source)
+        return None if found is None else int(found)
+
+    async def advance_watermark(self, source: str, at_ms: int) -> int:
+        """Move the source's watermark to `at_ms` if that is later; the watermark now."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(keys.SYNC_WATERMARKS, {source: at_ms}, gt=True)
+            pipe.zscore(keys.SYNC_WATERMARKS, source)
+            _, now = await pipe.execute()
+        return int(now)

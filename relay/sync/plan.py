@@ -10,11 +10,15 @@ Customers are found as delivery finds them, without a call per record: the recor
 property (cus_…), the link table, then the mapping's external_id or email link in the account
 read once through the paged list.
 
-A difference is sent only when the export is newer than what was applied to that field: a
-change applied after `--as-of` (a webhook, say) wins, and the field is reported stale with the
-event that won, never enqueued to be found stale at delivery. An event's id is the record's and
-a digest of what it changes and when (`--as-of`): the same export with the same `--as-of` makes
-the same events (enqueued once), a later `--as-of` or a changed value makes new ones.
+A difference is sent only when the record is newer than what was applied to that field: a
+change applied after the record's time (`--as-of` for a file; for a record read from the CRM's
+API, when the CRM last changed it) wins, and the field is reported stale with the event that
+won, never enqueued to be found stale at delivery.
+
+An event's id is the record's and a digest of what it changes, as of when, and which applied
+events it overrides: the same difference at the same time is one event (the ledger accepts it
+once, however often a sync runs), while a later time, a changed value, or ChartMogul drifting
+again after that event was applied (its override is then the applied event) makes a new one.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class Planned:
     record: ExportRecord
     crm_record: str
     uuid: str | None
+    occurred_at_ms: int = 0  # the time its difference is as of (stale checks, event)
     why_unmatched: str = ""
     changes: list[FieldChange] = field(default_factory=list)
     stale: list[StaleChange] = field(default_factory=list)
@@ -111,12 +116,14 @@ class Planner:
         *,
         occurred_at_ms: int,
         applied: Mapping[str, Mapping[str, tuple[int, str]]] | None = None,
+        origin: str = "export",
     ) -> None:
         self.mapping = mapping
         self.shape = shape
         self.account = account
         self.links = links
-        self.occurred_at_ms = occurred_at_ms
+        self.occurred_at_ms = occurred_at_ms  # a record's time when it has none of its own
+        self.origin = origin  # where records come from, for events' notes: "export", "API"
         # customer uuid → field key → (occurred ms, event) of the newest change applied to it
         self.applied = applied or {}
         self.totals = Totals()
@@ -137,14 +144,16 @@ class Planner:
         totals = self.totals
         crm_record = self.shape.crm_record(record.record_id)
         mapped = map_record(self.mapping, self.shape.object_type, record.properties)
+        at_ms = self.occurred_at_ms if record.occurred_at_ms is None else record.occurred_at_ms
         uuid, why = self._find(crm_record, mapped)
         if uuid is None:
             totals.unmatched += 1
             totals.unmatched_why[why.split(":")[0]] += 1
-            return Planned(record, crm_record, None, why)
+            return Planned(record, crm_record, None, at_ms, why)
         totals.matched += 1
         diff = difference(mapped, self.account.customers[uuid])
-        stale = self._drop_stale(diff, self.applied.get(uuid, {}))
+        applied = self.applied.get(uuid, {})
+        stale = self._drop_stale(diff, applied, at_ms)
         if stale:
             totals.stale += 1
             totals.stale_fields.update(s.change.name for s in stale)
@@ -153,21 +162,24 @@ class Planner:
                 totals.stale_only += 1
             else:
                 totals.unchanged += 1
-            return Planned(record, crm_record, uuid, stale=stale)
+            return Planned(record, crm_record, uuid, at_ms, stale=stale)
         totals.to_change += 1
         totals.fields.update(change.name for change in diff.shown)
         totals.calls.update(_calls(diff))
-        event = self._event(record, crm_record, uuid, mapped, diff)
-        return Planned(record, crm_record, uuid, changes=diff.shown, stale=stale, event=event)
+        event = self._event(record, crm_record, uuid, mapped, diff, at_ms, applied)
+        return Planned(record, crm_record, uuid, at_ms, changes=diff.shown, stale=stale, event=event)
 
-    def _drop_stale(self, diff: Difference, applied: Mapping[str, tuple[int, str]]) -> list[StaleChange]:
-        """Take out of `diff` what a change newer than --as-of already set (delivery would find
-        it stale); what was taken, with the event that won."""
+    @staticmethod
+    def _drop_stale(
+        diff: Difference, applied: Mapping[str, tuple[int, str]], at_ms: int
+    ) -> list[StaleChange]:
+        """Take out of `diff` what a change newer than the record (`at_ms`) already set
+        (delivery would find it stale); what was taken, with the event that won."""
         stale: list[StaleChange] = []
 
         def newer(key: str) -> tuple[int, str] | None:
             found = applied.get(key)
-            return found if found is not None and found[0] > self.occurred_at_ms else None
+            return found if found is not None and found[0] > at_ms else None
 
         for change in list(diff.shown):
             if change.name == "tags":
@@ -225,28 +237,42 @@ class Planner:
         return None, f"no link: {crm_record} has no link (relay links suggest, then relay links import)"
 
     def _event(
-        self, record: ExportRecord, crm_record: str, uuid: str, mapped: Mapped, diff: Difference
+        self,
+        record: ExportRecord,
+        crm_record: str,
+        uuid: str,
+        mapped: Mapped,
+        diff: Difference,
+        at_ms: int,
+        applied: Mapping[str, tuple[int, str]],
     ) -> ParsedEvent:
         change = CustomerChange(
-            event_id=self._event_id(record, diff),
+            event_id=self._event_id(record, diff, at_ms, applied),
             source=SYNC_SOURCE,
-            occurred_at_ms=self.occurred_at_ms,
+            occurred_at_ms=at_ms,
             customer=CustomerRef(uuid=uuid, crm_record=crm_record),
             fields=diff.fields,
             tags_add=diff.tags_add,
             custom_set=diff.custom_set,
             custom_types=diff.custom_types,
-            notes=[f"{self.shape.source} export {record.where}", *mapped.notes],
+            notes=[f"{self.shape.source} {self.origin} {record.where}", *mapped.notes],
         )
         links = {crm_record: mapped.link_uuid} if mapped.link_uuid else {}
         return ParsedEvent(change=change, raw=record.raw, links=links)
 
-    def _event_id(self, record: ExportRecord, diff: Difference) -> str:
-        """The record's id and a digest of what the event changes and when: the same difference
-        at the same --as-of is one event (the ledger accepts it once), a later --as-of or a
-        changed value a new one. Ids: letters, digits and `_ . : -` (a generic id's alphabet)."""
+    def _event_id(
+        self, record: ExportRecord, diff: Difference, at_ms: int, applied: Mapping[str, tuple[int, str]]
+    ) -> str:
+        """The record's id and a digest of what the event changes, as of when, and the applied
+        events whose values it replaces: the same difference at the same time is one event (the
+        ledger accepts it once), a later time or a changed value a new one — and so is the same
+        difference once an event that set it was applied and ChartMogul drifted back, since the
+        applied event now stands where the difference was. Ids: letters, digits and `_ . : -`
+        (a generic id's alphabet)."""
+        keys = [*diff.fields, *(f"tag:{t}" for t in diff.tags_add), *(f"custom:{k}" for k in diff.custom_set)]
+        replaced = {key: f"{applied[key][0]}:{applied[key][1]}" for key in keys if key in applied}
         what = orjson.dumps(
-            [self.occurred_at_ms, diff.fields, sorted(diff.tags_add), diff.custom_set],
+            [at_ms, diff.fields, sorted(diff.tags_add), diff.custom_set, *([replaced] if replaced else [])],
             option=orjson.OPT_SORT_KEYS,
         )
         digest = hashlib.sha256(what).hexdigest()[:16]

@@ -19,6 +19,7 @@ import orjson
 
 from relay.mapping.rules import SourceMapping
 from relay.sources.records import BadRecord, CrmRecords
+from relay.times import iso
 
 _CHUNK = 64 * 1024
 
@@ -29,10 +30,12 @@ class ExportError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ExportRecord:
-    where: str  # "line 7" (CSV, JSON lines) or "record 3" (JSON array)
+    where: str  # "line 7" (CSV, JSON lines), "record 3" (JSON array), "changed <time>" (an API)
     record_id: str
     properties: dict[str, Any]
     raw: str  # the record as JSON: kept with the event for `relay events show`
+    # When the CRM last changed it, where the CRM says (its API); None: the run's --as-of.
+    occurred_at_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +143,24 @@ def _csv(
         )
 
 
-def _record(where: str, doc: Any, shape: CrmRecords) -> Item:
+def _record(where: str, doc: Any, shape: CrmRecords, occurred_at_ms: int | None = None) -> Item:
     try:
         record_id, props = shape.from_api(doc)
     except BadRecord as exc:
         return Skipped(where, f"the record {exc}")
     props.pop(shape.id_property, None)
-    return ExportRecord(where, record_id, props, orjson.dumps(doc).decode())
+    return ExportRecord(where, record_id, props, orjson.dumps(doc).decode(), occurred_at_ms)
+
+
+def read_changes(path: Path, shape: CrmRecords) -> Iterator[Item]:
+    """Records read from a CRM's API and spooled by relay/sync/fromapi.py, one JSON line each
+    ({"modified_ms", "record"}): each named and timed by when the CRM last changed it."""
+    with path.open("rb") as handle:
+        for line in handle:
+            entry = orjson.loads(line)
+            modified_ms = entry.get("modified_ms")
+            where = f"changed {iso(modified_ms)}" if modified_ms else "changed (no time given)"
+            yield _record(where, entry.get("record"), shape, modified_ms)
 
 
 def _json_lines(handle: IO[str], shape: CrmRecords) -> Iterator[Item]:

@@ -32,7 +32,7 @@ from . import (
 )
 
 SCHEMA = json.loads((REPO / "deploy" / "schemas" / "compose-spec.json").read_text())
-RELAY_COMMANDS = {"serve", "worker", "simulator"}
+RELAY_COMMANDS = {"serve", "worker", "simulator", "sync"}
 
 
 def schema_errors(doc: dict[str, Any]) -> list[str]:
@@ -95,7 +95,7 @@ def compose_problems(doc: dict[str, Any]) -> list[str]:
         if "entrypoint" in service:
             problems.append(f"{name}: must not override the image's ENTRYPOINT (relay)")
 
-    for role in ("serve", "worker"):
+    for role in ("serve", "worker", "sync"):
         if role not in by_command:
             continue
         name = by_command[role]
@@ -126,6 +126,14 @@ def compose_problems(doc: dict[str, Any]) -> list[str]:
     simulator = services.get(by_command.get("simulator", ""), {})
     if "sandbox" not in simulator.get("profiles", []):
         problems.append("simulator must be under the `sandbox` profile")
+    sync = services.get(by_command.get("sync", ""), {})
+    if not sync.get("profiles"):
+        problems.append("sync must be under a profile: `up` must not start a one-off run")
+    if str(sync.get("restart", "no")) != "no":
+        problems.append("sync must not restart: it runs once (`docker compose run --rm sync`)")
+    sync_args = compose_command(sync)
+    if "--from-api" not in sync_args or "--yes" not in sync_args:
+        problems.append("sync must run `relay sync --from-api --yes` (nobody answers a prompt)")
     return problems
 
 
@@ -324,6 +332,10 @@ def test_schema_rejects_a_broken_compose_file(path: str, value: Any) -> None:
         ("services.web.env_file", None, ".env"),
         ("services.worker.depends_on", None, "redis to be healthy"),
         ("services.simulator.command", ["simulator", "--host", "127.0.0.1", "--port", "8090"], "0.0.0.0"),
+        ("services.sync.profiles", None, "sync must be under a profile"),
+        ("services.sync.restart", "unless-stopped", "sync must not restart"),
+        ("services.sync.command", ["sync", "--source", "hubspot", "--from-api"], "--yes"),
+        ("services.sync.environment", None, "sync: RELAY_REDIS_URL must point at the compose redis"),
     ],
 )
 def test_semantic_checks_reject_a_broken_compose_file(path: str, value: Any, expected: str) -> None:

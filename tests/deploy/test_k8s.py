@@ -22,8 +22,10 @@ from rq import Queue
 
 from relay.queue import enqueue_wakeup
 from relay.settings import Settings
+from relay.sync.fromapi import READABLE
 
 from . import (
+    K8S,
     OVERLAYS,
     Manifest,
     find,
@@ -40,8 +42,8 @@ WAKEUPS_CAP = inspect.signature(enqueue_wakeup).parameters["max_waiting"].defaul
 OLDEST_K8S = "1.30"
 K8S_VERSIONS = (OLDEST_K8S, latest_version())
 TARGETS = ("base", *(f"overlays/{o}" for o in OVERLAYS))
-WORKLOADS = {"Deployment", "StatefulSet"}
-WEB, WORKER = "relay-web", "relay-worker"
+WORKLOADS = {"Deployment", "StatefulSet", "CronJob"}
+WEB, WORKER, SYNC = "relay-web", "relay-worker", "relay-sync"
 
 
 # --- CRDs
@@ -121,13 +123,20 @@ def schema_problems(doc: Manifest) -> list[str]:
 # --- how the rendered objects fit together
 
 
+def pod_template(doc: Manifest) -> dict[str, Any]:
+    """The pod template of a workload (a CronJob's is inside its job template)."""
+    spec = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
+    template: dict[str, Any] = spec["template"]
+    return template
+
+
 def pod_spec(doc: Manifest) -> dict[str, Any]:
-    spec: dict[str, Any] = doc["spec"]["template"]["spec"]
+    spec: dict[str, Any] = pod_template(doc)["spec"]
     return spec
 
 
 def pod_labels(docs: list[Manifest]) -> list[dict[str, str]]:
-    return [d["spec"]["template"]["metadata"]["labels"] for d in docs if d["kind"] in WORKLOADS]
+    return [pod_template(d)["metadata"]["labels"] for d in docs if d["kind"] in WORKLOADS]
 
 
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -156,14 +165,43 @@ def workload_problems(doc: Manifest) -> list[str]:
     return problems
 
 
+def cronjob_problems(doc: Manifest) -> list[str]:
+    """`relay sync --from-api` on a schedule: one run at a time, never waiting for an answer,
+    never hung for good."""
+    name, spec = doc["metadata"]["name"], doc["spec"]
+    problems = []
+    if spec.get("concurrencyPolicy") != "Forbid":
+        problems.append(f"{name}: concurrencyPolicy must be Forbid (two runs would race on the watermark)")
+    if "activeDeadlineSeconds" not in spec["jobTemplate"]["spec"]:
+        problems.append(
+            f"{name}: needs jobTemplate activeDeadlineSeconds (with Forbid, a hung run blocks all)"
+        )
+    args = pod_spec(doc)["containers"][0].get("args", [])
+    if args[:1] != ["sync"] or "--from-api" not in args:
+        problems.append(f"{name}: must run `relay sync --from-api`")
+    if "--yes" not in args:
+        problems.append(f"{name}: needs --yes (nobody answers the prompt in a pod)")
+    if option(args, "--source") not in READABLE:
+        problems.append(f"{name}: --source must be one of {', '.join(READABLE)}")
+    if "--since" in args:
+        problems.append(f"{name}: --since would read the same window every run; use --first-since")
+    return problems
+
+
 def manifest_problems(docs: list[Manifest], *, overlay: bool) -> list[str]:
     problems: list[str] = []
     kinds: dict[str, list[Manifest]] = {}
     for doc in docs:
         kinds.setdefault(doc["kind"], []).append(doc)
     deployments = {d["metadata"]["name"]: d for d in kinds.get("Deployment", [])}
-    for doc in kinds.get("Deployment", []) + kinds.get("StatefulSet", []):
+    workloads = [d for d in docs if d["kind"] in WORKLOADS]
+    for doc in workloads:
         problems += workload_problems(doc)
+    cronjobs = {d["metadata"]["name"]: d for d in kinds.get("CronJob", [])}
+    if SYNC not in cronjobs:
+        problems.append(f"expected CronJob {SYNC}")
+    for doc in cronjobs.values():
+        problems += cronjob_problems(doc)
 
     web, worker = deployments.get(WEB), deployments.get(WORKER)
     if web is None or worker is None:
@@ -257,7 +295,7 @@ def manifest_problems(docs: list[Manifest], *, overlay: bool) -> list[str]:
     if overlay:
         # Every ConfigMap/Secret a pod reads exists under its (hashed) rendered name.
         existing = {(d["kind"], d["metadata"]["name"]) for d in docs}
-        for doc in kinds.get("Deployment", []) + kinds.get("StatefulSet", []):
+        for doc in workloads:
             for container in pod_spec(doc)["containers"]:
                 if ":" not in container["image"].rsplit("/", 1)[-1] or container["image"].endswith(":latest"):
                     problems.append(
@@ -341,6 +379,8 @@ def _first(docs: list[Manifest], kind: str, name: str | None = None) -> Manifest
         ("ScaledObject", lambda d: d["spec"]["triggers"][0]["metadata"].update(listLength=100)),
         ("ScaledObject", lambda d: d.update(apiVersion="keda.sh/v1")),
         ("ServiceMonitor", lambda d: d["spec"].pop("endpoints")),
+        ("CronJob", lambda d: d["spec"].update(concurency="Forbid")),  # misspelt: unknown
+        ("CronJob", lambda d: d["spec"]["jobTemplate"]["spec"].update(backoffLimit="one")),
     ],
 )
 def test_schema_checks_reject_a_broken_manifest(kind: str, mutate: Callable[[Manifest], Any]) -> None:
@@ -421,6 +461,35 @@ def test_schema_checks_reject_a_broken_manifest(kind: str, mutate: Callable[[Man
             ),
             "twice",
         ),
+        ("CronJob", SYNC, lambda d: d["spec"].update(concurrencyPolicy="Allow"), "Forbid"),
+        ("CronJob", SYNC, lambda d: d["spec"]["jobTemplate"]["spec"].pop("activeDeadlineSeconds"), "hung"),
+        (
+            "CronJob",
+            SYNC,
+            lambda d: pod_spec(d)["containers"][0]["securityContext"].pop("readOnlyRootFilesystem"),
+            "relay-sync/sync: needs readOnlyRootFilesystem",
+        ),
+        ("CronJob", SYNC, lambda d: pod_spec(d)["containers"][0].pop("resources"), "relay-sync/sync: needs"),
+        (
+            "CronJob",
+            SYNC,
+            lambda d: pod_spec(d).pop("securityContext"),
+            "relay-sync/sync: must run as non-root",
+        ),
+        ("CronJob", SYNC, lambda d: pod_spec(d)["containers"][0]["args"].remove("--yes"), "--yes"),
+        ("CronJob", SYNC, lambda d: pod_spec(d)["containers"][0]["args"].remove("--from-api"), "--from-api"),
+        (
+            "CronJob",
+            SYNC,
+            lambda d: pod_spec(d)["containers"][0]["args"].__setitem__(2, "salesforce"),
+            "--source must be one of",
+        ),
+        (
+            "CronJob",
+            SYNC,
+            lambda d: pod_spec(d)["containers"][0]["args"].extend(["--since", "1h"]),
+            "--first-since",
+        ),
     ],
 )
 def test_semantic_checks_reject_a_broken_overlay(
@@ -435,9 +504,24 @@ def test_semantic_checks_reject_a_broken_overlay(
 def test_semantic_checks_catch_a_dangling_secret_and_a_floating_image() -> None:
     docs = [d for d in render("overlays/production") if d["kind"] != "Secret"]
     _first(docs, "Deployment", WEB)["spec"]["template"]["spec"]["containers"][0]["image"] = "chartmogul-relay"
+    pod_spec(_first(docs, "CronJob", SYNC))["containers"][0]["image"] = "chartmogul-relay:latest"
     problems = manifest_problems(docs, overlay=True)
-    assert any("Secret relay-secrets" in p and "not rendered" in p for p in problems), problems
-    assert any("pinned tag" in p for p in problems), problems
+    assert any("relay-web: Secret relay-secrets" in p and "not rendered" in p for p in problems), problems
+    assert any("relay-sync: Secret relay-secrets" in p and "not rendered" in p for p in problems), problems
+    assert any("relay-web: image" in p and "pinned tag" in p for p in problems), problems
+    assert any("relay-sync: image" in p and "pinned tag" in p for p in problems), problems
+
+
+def test_the_sync_cronjob_is_off_until_switched_on_and_reads_a_crm_it_has_a_token_for() -> None:
+    for target in TARGETS:
+        cronjob = find(render(target), "CronJob", SYNC)
+        assert cronjob["spec"]["suspend"] is True, target  # no CRM token is set by default
+    args = pod_spec(find(render("base"), "CronJob", SYNC))["containers"][0]["args"]
+    token = {"hubspot": "RELAY_HUBSPOT_ACCESS_TOKEN", "pipedrive": "RELAY_PIPEDRIVE_API_TOKEN"}[
+        str(option(args, "--source"))
+    ]
+    secrets = (K8S / "overlays" / "production" / "secrets.env.example").read_text()
+    assert f"# {token}=" in secrets  # where the operator puts it
 
 
 def test_sandbox_redis_is_durable() -> None:

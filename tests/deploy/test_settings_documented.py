@@ -146,8 +146,10 @@ def test_rendered_config_and_secret_hold_only_settings_and_load(overlay: str) ->
 
 def test_compose_passes_env_through_and_sets_only_settings() -> None:
     services = load_compose()["services"]
-    relay = {name: s for name, s in services.items() if compose_command(s)[:1] in (["serve"], ["worker"])}
-    assert set(relay) == {"web", "worker"}
+    relay = {
+        name: s for name, s in services.items() if compose_command(s)[:1] in (["serve"], ["worker"], ["sync"])
+    }
+    assert set(relay) == {"web", "worker", "sync"}
     for service in relay.values():
         files = [f if isinstance(f, str) else f["path"] for f in service["env_file"]]
         assert ".env" in files

@@ -14,13 +14,16 @@ from relay.sources import CrmSource, source_class
 
 # SecretStr settings that enable no built-in source: the console's viewer token (it opens pages
 # read-only), the path token (the org id enables Salesforce; the token only moves its endpoint),
-# and the secrets of sources declared by a file.
+# the secrets of sources declared by a file, and the CRMs' API tokens (`relay sync --from-api`
+# reads with them; webhooks are verified with the sources' own secrets).
 NOT_SOURCE_SECRETS = {
     "chartmogul_api_key",
     "admin_token",
     "console_viewer_token",
     "salesforce_path_token",
     "source_secrets",
+    "hubspot_access_token",
+    "pipedrive_api_token",
 }
 
 

@@ -11,14 +11,19 @@
 As HubSpot documents it: at most 200 results a page, and 10,000 a query (an `after` past that is
 a 400: move the filter's lower bound instead); properties not asked for are not returned, but
 `hs_object_id`, `hs_lastmodifieddate`, `createdate` and `name` always are; times are epoch
-milliseconds in filters and ISO 8601 in answers; a missing or wrong token is 401.
+milliseconds in filters and ISO 8601 in answers; `hs_object_id` is a number (filters and sorts
+compare it as one); a missing or wrong token is 401; past the search rate limit, 429 with
+`"errorType": "RATE_LIMIT"` (and Retry-After when the test asks for one).
 Control (no auth): `POST /_hubspot/companies/{id}` sets properties (and stamps
-`hs_lastmodifieddate`), `GET /_hubspot/requests` lists the search requests received.
+`hs_lastmodifieddate`), `POST /_hubspot/companies` many at once, `POST /_hubspot/throttle`
+answers the next N searches 429, `GET /_hubspot/requests` lists the search requests received,
+`GET /_hubspot/answers` each one's status and when it came (monotonic seconds).
 """
 
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,8 +52,11 @@ _OPERATORS = {
 @dataclass
 class HubSpotState:
     token: str
-    companies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    companies: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)  # {"status", "at_s"}
+    throttled: int = 0  # the next this many searches answer 429
+    retry_after_s: float | None = None
 
 
 STATE = web.AppKey("hubspot", HubSpotState)
@@ -60,16 +68,29 @@ def iso(ms: int) -> str:
 
 
 def _error(status: int, message: str, category: str) -> web.Response:
-    body = {"status": "error", "message": message, "category": category, "correlationId": "standin"}
+    kind = "errorType" if status == 429 else "category"
+    body = {"status": "error", "message": message, kind: category, "correlationId": "standin"}
     return json_response(body, status=status)
 
 
 @routes.post("/crm/v3/objects/companies/search")
 async def search(request: web.Request) -> web.Response:
     state = request.app[STATE]
+    answer = await _search(request, state)
+    state.answers.append({"status": answer.status, "at_s": time.monotonic()})
+    return answer
+
+
+async def _search(request: web.Request, state: HubSpotState) -> web.Response:
     given = request.headers.get("Authorization", "").removeprefix("Bearer ")
     if not hmac.compare_digest(given.encode(), state.token.encode()):
         return _error(401, "Authentication credentials not found.", "INVALID_AUTHENTICATION")
+    if state.throttled > 0:
+        state.throttled -= 1
+        throttled = _error(429, "You have reached your secondly limit.", "RATE_LIMIT")
+        if state.retry_after_s is not None:
+            throttled.headers["Retry-After"] = f"{state.retry_after_s:g}"
+        return throttled
     body = orjson.loads(await request.read() or b"{}")
     state.requests.append(body)
     limit = int(body.get("limit", 10))
@@ -89,7 +110,7 @@ async def search(request: web.Request) -> web.Response:
         "total": len(found),
         "results": [
             {
-                "id": c["hs_object_id"],
+                "id": str(c["hs_object_id"]),
                 "properties": {k: _text(k, v) for k, v in c.items() if k in wanted},
                 "createdAt": iso(c["createdate"]),
                 "updatedAt": iso(c["hs_lastmodifieddate"]),
@@ -134,16 +155,41 @@ def _passes(company: dict[str, Any], rule: dict[str, Any]) -> bool:
     return bool(_OPERATORS[rule["operator"]](value, wanted))
 
 
-@routes.post("/_hubspot/companies/{id}")
-async def put_company(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    doc = orjson.loads(await request.read())
-    company_id = request.match_info["id"]
+def _put(state: HubSpotState, company_id: int, doc: dict[str, Any]) -> dict[str, Any]:
     now_ms = int(doc.pop("hs_lastmodifieddate", None) or datetime.now(UTC).timestamp() * 1000)
     company = state.companies.setdefault(company_id, {"hs_object_id": company_id, "createdate": now_ms})
     company.update(doc)
     company["hs_lastmodifieddate"] = now_ms
-    return json_response(company)
+    return company
+
+
+@routes.post("/_hubspot/companies/{id}")
+async def put_company(request: web.Request) -> web.Response:
+    doc = orjson.loads(await request.read())
+    return json_response(_put(request.app[STATE], int(request.match_info["id"]), doc))
+
+
+@routes.post("/_hubspot/companies")
+async def put_companies(request: web.Request) -> web.Response:
+    """[{"id": 1, "properties": {...}, "modified_ms": …}, …]"""
+    state = request.app[STATE]
+    for entry in orjson.loads(await request.read()):
+        stamp = {"hs_lastmodifieddate": entry["modified_ms"]} if entry.get("modified_ms") else {}
+        _put(state, int(entry["id"]), {**entry["properties"], **stamp})
+    return json_response({"companies": len(state.companies)})
+
+
+@routes.post("/_hubspot/throttle")
+async def throttle(request: web.Request) -> web.Response:
+    doc = orjson.loads(await request.read())
+    state = request.app[STATE]
+    state.throttled, state.retry_after_s = int(doc["requests"]), doc.get("retry_after_s")
+    return json_response({"throttled": state.throttled})
+
+
+@routes.get("/_hubspot/answers")
+async def answers_sent(request: web.Request) -> web.Response:
+    return json_response(request.app[STATE].answers)
 
 
 @routes.get("/_hubspot/requests")
@@ -164,15 +210,33 @@ class HubSpotHandle:
     token: str
 
     def put_company(
-        self, company_id: str, properties: dict[str, Any], *, modified_ms: int | None = None
+        self, company_id: int | str, properties: dict[str, Any], *, modified_ms: int | None = None
     ) -> None:
         """Set a company's properties, stamped modified now (or at `modified_ms`)."""
         stamp = {"hs_lastmodifieddate": modified_ms} if modified_ms is not None else {}
         control(self.base_url, "POST", f"/_hubspot/companies/{company_id}", {**properties, **stamp})
 
+    def put_companies(self, companies: list[tuple[int, dict[str, Any], int]]) -> None:
+        """Many companies at once: (id, properties, modified ms) each."""
+        body = [{"id": i, "properties": p, "modified_ms": ms} for i, p, ms in companies]
+        control(self.base_url, "POST", "/_hubspot/companies", body)
+
+    def throttle(self, requests: int, *, retry_after_s: float | None = None) -> None:
+        """Answer the next `requests` searches 429 (with Retry-After when given)."""
+        control(
+            self.base_url,
+            "POST",
+            "/_hubspot/throttle",
+            {"requests": requests, "retry_after_s": retry_after_s},
+        )
+
     def searches(self) -> list[dict[str, Any]]:
         """The bodies of the search requests received, oldest first."""
         return control(self.base_url, "GET", "/_hubspot/requests")  # type: ignore[no-any-return]
+
+    def answers(self) -> list[dict[str, Any]]:
+        """Each search's status and when it came ({"status", "at_s"}: monotonic seconds)."""
+        return control(self.base_url, "GET", "/_hubspot/answers")  # type: ignore[no-any-return]
 
 
 @contextmanager

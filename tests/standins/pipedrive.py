@@ -8,9 +8,11 @@
 
 As Pipedrive documents it: cursor pagination (an opaque cursor, at most 500 a page, 100 by
 default), `updated_since`/`updated_until` in RFC 3339, the token in the `x-api-token` header or
-the `api_token` query parameter; a missing or wrong token is 401. Control (no auth):
+the `api_token` query parameter; a missing or wrong token is 401; over the rate limit, 429 with
+`x-ratelimit-remaining: 0` and `x-ratelimit-reset` (seconds) headers. Control (no auth):
 `POST /_pipedrive/organizations/{id}` sets fields (and stamps `update_time`),
-`GET /_pipedrive/requests` lists the query strings received.
+`POST /_pipedrive/organizations` many at once, `POST /_pipedrive/throttle` answers the next N
+requests 429, `GET /_pipedrive/requests` lists the query strings received.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class PipedriveState:
     token: str
     organizations: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[dict[str, str]] = field(default_factory=list)
+    throttled: int = 0  # the next this many list requests answer 429
+    reset_s: int = 1
 
 
 STATE = web.AppKey("pipedrive", PipedriveState)
@@ -73,6 +77,11 @@ async def list_organizations(request: web.Request) -> web.Response:
     given = request.headers.get("x-api-token") or query.get("api_token", "")
     if not hmac.compare_digest(given.encode(), state.token.encode()):
         return _error(401, "unauthorized access")
+    if state.throttled > 0:
+        state.throttled -= 1
+        throttled = _error(429, "Request over limit")
+        throttled.headers.update({"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(state.reset_s)})
+        return throttled
     state.requests.append({k: v for k, v in query.items() if k != "api_token"})
     limit = int(query.get("limit", DEFAULT_PAGE))
     if not 0 < limit <= MAX_PAGE:
@@ -94,16 +103,36 @@ async def list_organizations(request: web.Request) -> web.Response:
     return json_response({"success": True, "data": page, "additional_data": {"next_cursor": next_cursor}})
 
 
-@routes.post("/_pipedrive/organizations/{id}")
-async def put_organization(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    doc = orjson.loads(await request.read())
-    org_id = int(request.match_info["id"])
+def _put(state: PipedriveState, org_id: int, doc: dict[str, Any]) -> dict[str, Any]:
     stamp = doc.pop("update_time", None) or rfc3339(datetime.now(UTC))
     organization = state.organizations.setdefault(org_id, {"id": org_id, "add_time": stamp})
     organization.update(doc)
     organization["update_time"] = stamp
-    return json_response(organization)
+    return organization
+
+
+@routes.post("/_pipedrive/organizations/{id}")
+async def put_organization(request: web.Request) -> web.Response:
+    doc = orjson.loads(await request.read())
+    return json_response(_put(request.app[STATE], int(request.match_info["id"]), doc))
+
+
+@routes.post("/_pipedrive/organizations")
+async def put_organizations(request: web.Request) -> web.Response:
+    """[{"id": 7, "fields": {...}, "update_time": "…Z"}, …]"""
+    state = request.app[STATE]
+    for entry in orjson.loads(await request.read()):
+        stamp = {"update_time": entry["update_time"]} if entry.get("update_time") else {}
+        _put(state, int(entry["id"]), {**entry["fields"], **stamp})
+    return json_response({"organizations": len(state.organizations)})
+
+
+@routes.post("/_pipedrive/throttle")
+async def throttle(request: web.Request) -> web.Response:
+    doc = orjson.loads(await request.read())
+    state = request.app[STATE]
+    state.throttled, state.reset_s = int(doc["requests"]), int(doc.get("reset_s", 1))
+    return json_response({"throttled": state.throttled})
 
 
 @routes.get("/_pipedrive/requests")
@@ -129,6 +158,15 @@ class PipedriveHandle:
         """Set an organization's fields, stamped updated now (or at `updated`)."""
         stamp = {"update_time": rfc3339(updated)} if updated is not None else {}
         control(self.base_url, "POST", f"/_pipedrive/organizations/{org_id}", {**fields, **stamp})
+
+    def put_organizations(self, organizations: list[tuple[int, dict[str, Any], datetime]]) -> None:
+        """Many organizations at once: (id, fields, updated) each."""
+        body = [{"id": i, "fields": f, "update_time": rfc3339(at)} for i, f, at in organizations]
+        control(self.base_url, "POST", "/_pipedrive/organizations", body)
+
+    def throttle(self, requests: int, *, reset_s: int = 1) -> None:
+        """Answer the next `requests` list requests 429, the limit resetting in `reset_s`."""
+        control(self.base_url, "POST", "/_pipedrive/throttle", {"requests": requests, "reset_s": reset_s})
 
     def queries(self) -> list[dict[str, str]]:
         """The query parameters of each list request received (the token left out), oldest first."""
