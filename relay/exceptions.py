@@ -19,6 +19,7 @@ RelayError
  │                             type, a script's error): our bug or a damaged database
  └── DeliveryError             a call to ChartMogul failed (raised in relay/chartmogul/client.py)
       ├── Rejected             400/402/404/422: the change is wrong; dead-letter it
+      │    └── ExternalIdTaken 422 to a create: the data source has a customer with that external_id
       ├── AuthFailed           401/403: the credentials are wrong for every event
       └── Transient            429/5xx/timeouts/resets: try again later
            └── RateLimited     429
@@ -153,6 +154,10 @@ class DeliveryError(RelayError):
 
 class Rejected(DeliveryError):
     pass
+
+
+class ExternalIdTaken(Rejected):
+    """A customer was not created: its data source has one with that external_id already."""
 
 
 class AuthFailed(DeliveryError):
