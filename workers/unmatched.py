@@ -103,23 +103,25 @@ class Unmatched:
         if CREATE in policies and ref.crm_record and not resolution.ambiguous:
             return await self._lead(lease, records, ref.crm_record, resolution)
         waits = tuple(link_cause(f) for f in resolution.waits_for)
+        actions: set[str] = set()
         for record in records:
             policy = record.change.unmatched if record.change is not None else ""
             if policy == IGNORE and not resolution.ambiguous:
                 why = f'{resolution.why_not}; its source\'s mapping says unmatched = "ignore"'
-                lease.settlement.outcomes.append(
-                    Outcome(
-                        record.event_id, EventStatus.IGNORED, fields={"reason": why}, history={"why": why}
-                    )
+                ignored = Outcome(
+                    record.event_id, EventStatus.IGNORED, fields={"reason": why}, history={"why": why}
                 )
-                metrics.record_unmatched("ignored")
+                lease.settlement.outcomes.append(ignored)
+                actions.add("ignored")
                 continue
             why = resolution.why_not
             if policy == AWAIT_PARENT and not resolution.ambiguous:
                 why += "; " + contact_waits(ref, resolution.parent)
             reason = DeadLetterReason.CUSTOMER_NOT_FOUND
             dead_letter(lease, [record], reason, why, causes=waits, recheck_links=True)
-            metrics.record_unmatched("dead_letter")
+            actions.add("dead_letter")
+        for action in actions:  # a record counts once, whatever number of its events waited
+            metrics.record_unmatched(action)
         return None
 
     async def _lead(

@@ -168,11 +168,39 @@ class Ledger:
         event already applied (or stale): it is sent again. Its rq-dashboard mirror job goes,
         unless the replay runs as that very job (`from_mirror_job`)."""
         record = await self.event(event_id)
-        mirror_keys, job_id = self.mirror_keys(event_id)
+        _, job_id = self.mirror_keys(event_id)
         if from_mirror_job:
             job_id = ""
         customer = change.customer.key if change else record.customer if record else ""
         occurred_ms = change.occurred_at_ms if change else record.occurred_at_ms if record else 0
+        result = await self.run_replay(
+            event_id,
+            customer=customer,
+            occurred_ms=occurred_ms,
+            entry=history_entry("replayed", remapped=change is not None, forced=force),
+            change_json=change.to_json() if change else b"",
+            force=force,
+            job_id=job_id,
+        )
+        return _REPLAYED[result]
+
+    async def run_replay(
+        self,
+        event_id: str,
+        *,
+        customer: str,
+        occurred_ms: int,
+        entry: bytes,
+        change_json: bytes = b"",
+        force: bool = False,
+        job_id: str,
+        cause_index: str = keys.DLQ,
+        automatic: Sequence[str | int | bytes] = (),
+    ) -> int:
+        """replay.lua for one event, queued under `customer` (its header says the arguments and
+        the answer); `automatic`: an automatic replay's conditions, with the index of its cause
+        (relay/store/replays.py)."""
+        mirror_keys, _ = self.mirror_keys(event_id)
         result = await self.scripts.replay(
             keys=[
                 keys.DLQ,
@@ -183,20 +211,21 @@ class Ledger:
                 keys.LEASES,
                 keys.RETRY,
                 *mirror_keys,
-                keys.DLQ,  # no cause index: an operator's replay
+                cause_index,
             ],
             args=[
                 event_id,
                 customer,
                 occurred_ms,
-                history_entry("replayed", remapped=change is not None, forced=force),
-                change.to_json() if change else b"",
+                entry,
+                change_json,
                 "1" if force else "",
                 job_id,
                 orjson.dumps(OUTCOME_FIELDS),
+                *automatic,
             ],
         )
-        return _REPLAYED[int(result)]
+        return int(result)
 
     async def move_customer(self, record: EventRecord, customer: str) -> None:
         """A re-mapped change names another customer: the record and its customer index follow."""

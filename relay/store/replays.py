@@ -34,7 +34,7 @@ import redis.asyncio as aioredis
 
 from relay.store import keys
 from relay.store.ledger import Ledger
-from relay.store.records import OUTCOME_FIELDS, DeadLetterReason, ReplayTrigger, history_entry
+from relay.store.records import DeadLetterReason, ReplayTrigger, history_entry
 from relay.store.scripts import Scripts
 
 # An event is replayed automatically at most this often in its life; then an operator decides.
@@ -153,40 +153,23 @@ class Replays:
         # A customer_not_found one is resolved afresh, under the key its change names.
         afresh = bool(change and trigger.cause.startswith("link:") and not change.customer.uuid)
         customer = change.customer.key if change and afresh else record.customer if record else ""
-        mirror_keys, job_id = self.ledger.mirror_keys(event_id)
-        result = await self.scripts.replay(
-            keys=[
-                keys.DLQ,
-                keys.event(event_id),
-                keys.event_history(event_id),
-                keys.pending(customer),
-                keys.READY,
-                keys.LEASES,
-                keys.RETRY,
-                *mirror_keys,
-                keys.dlq_cause(trigger.cause),
-            ],
-            args=[
-                event_id,
-                customer,
-                record.occurred_at_ms if record else 0,
-                history_entry(
-                    "replayed",
-                    trigger=str(trigger.trigger),
-                    why=f"{trigger.trigger.phrase}: {trigger.detail}",
-                    automatic=True,
-                ),
-                b"",
-                "",
-                job_id,
-                orjson.dumps(OUTCOME_FIELDS),
+        _, job_id = self.ledger.mirror_keys(event_id)
+        why = f"{trigger.trigger.phrase}: {trigger.detail}"
+        result = await self.ledger.run_replay(
+            event_id,
+            customer=customer,
+            occurred_ms=record.occurred_at_ms if record else 0,
+            entry=history_entry("replayed", trigger=str(trigger.trigger), why=why, automatic=True),
+            job_id=job_id,
+            cause_index=keys.dlq_cause(trigger.cause),
+            automatic=[
                 orjson.dumps([str(r) for r in reasons]),
                 trigger.at_us,
                 MAX_AUTO_REPLAYS,
                 "1" if afresh else "",
             ],
         )
-        return AutoReplayed(int(result))
+        return AutoReplayed(result)
 
     # --- the fleet's health (for `retries_exhausted`) --------------------------------------
 

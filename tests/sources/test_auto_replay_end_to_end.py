@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import pytest
 import redis
 
 from relay.simulator.testing import SimulatorHandle
@@ -43,36 +44,44 @@ def generic(web: str, event_id: str, customer: dict[str, str], **fields: str) ->
     assert send_generic(web, GENERIC_SECRET, event).status == 202
 
 
+@pytest.fixture
+def dead_then_linked(
+    web: str, relay_env: dict[str, str], simulator: SimulatorHandle, redis_client: redis.Redis, tmp_path: Path
+) -> Callable[[int], tuple[str, str]]:
+    """dead_then_linked(HubSpot eventId): a HubSpot company's change dead-lettered (no link),
+    then its link imported by the operator → (the event's id, the customer's uuid)."""
+
+    def run(hubspot_id: int) -> tuple[str, str]:
+        customer = simulator.add_customer({"company": "Linked Later"})
+        event = hubspot_event(hubspot_id, 4242, "city", "Denver")
+        assert send_hubspot(web, [event]).status == 202
+        wait_for(lambda: status(redis_client, hubspot_event_id(event)) == "dead")
+        links = tmp_path / "links.csv"
+        links.write_text(f"source,crm_id,customer_uuid\nhubspot,4242,{customer['uuid']}\n")
+        assert relay_cli(relay_env, "links", "import", str(links)).returncode == 0
+        return hubspot_event_id(event), customer["uuid"]
+
+    return run
+
+
 def test_an_imported_link_re_queues_the_records_dead_letters(
-    start_web: Callable[..., str],
     start_worker: Callable[..., WorkerProcess],
+    dead_then_linked: Callable[[int], tuple[str, str]],
     relay_env: dict[str, str],
     simulator: SimulatorHandle,
     redis_client: redis.Redis,
-    tmp_path: Path,
 ) -> None:
-    web = start_web()
     worker = start_worker()
-    customer = simulator.add_customer({"company": "Linked Later"})
-    event = hubspot_event(3001, 4242, "city", "Denver")
-    assert send_hubspot(web, [event]).status == 202
-    wait_for(lambda: status(redis_client, hubspot_event_id(event)) == "dead")
+    event_id, uuid = dead_then_linked(3001)
 
-    links = tmp_path / "links.csv"
-    links.write_text(f"source,crm_id,customer_uuid\nhubspot,4242,{customer['uuid']}\n")
-    assert relay_cli(relay_env, "links", "import", str(links)).returncode == 0
-
-    wait_for(lambda: status(redis_client, hubspot_event_id(event)) == "applied")
-    assert simulator.stored_customer(customer["uuid"])["city"] == "Denver"
-    [replay] = replays(redis_client, hubspot_event_id(event))
+    wait_for(lambda: status(redis_client, event_id) == "applied")
+    assert simulator.stored_customer(uuid)["city"] == "Denver"
+    [replay] = replays(redis_client, event_id)
     assert replay["trigger"] == "link_imported"
-    assert replay["why"] == f"link imported: {RECORD} is linked to {customer['uuid']}"
-    shown = relay_cli(relay_env, "events", "show", hubspot_event_id(event)).stdout
-    assert "link imported" in shown
+    assert replay["why"] == f"link imported: {RECORD} is linked to {uuid}"
+    assert "link imported" in relay_cli(relay_env, "events", "show", event_id).stdout
     logged = [line for line in worker.log_lines() if line.get("event") == "dlq_auto_replayed"]
-    assert [(line["event_id"], line["trigger"]) for line in logged] == [
-        (hubspot_event_id(event), "link_imported")
-    ]
+    assert [(line["event_id"], line["trigger"]) for line in logged] == [(event_id, "link_imported")]
 
 
 def test_a_customer_created_in_chartmogul_is_seen_by_the_next_look_up(
@@ -135,27 +144,17 @@ def test_retries_exhausted_go_through_once_chartmogul_has_been_healthy_for_a_whi
 
 
 def test_switched_off_dead_letters_wait_for_the_operator(
-    start_web: Callable[..., str],
     start_worker: Callable[..., WorkerProcess],
+    dead_then_linked: Callable[[int], tuple[str, str]],
     relay_env: dict[str, str],
-    simulator: SimulatorHandle,
     redis_client: redis.Redis,
-    tmp_path: Path,
 ) -> None:
-    web = start_web()
     start_worker(RELAY_AUTO_REPLAY="0")
-    customer = simulator.add_customer({"company": "Manual"})
-    event = hubspot_event(3101, 4242, "city", "Quito")
-    assert send_hubspot(web, [event]).status == 202
-    wait_for(lambda: status(redis_client, hubspot_event_id(event)) == "dead")
-
-    links = tmp_path / "links.csv"
-    links.write_text(f"source,crm_id,customer_uuid\nhubspot,4242,{customer['uuid']}\n")
-    assert relay_cli(relay_env, "links", "import", str(links)).returncode == 0
+    event_id, _ = dead_then_linked(3101)
     wait_for(lambda: redis_client.llen(keys.REPLAY_TRIGGERS) == 0)  # taken, and dropped
 
-    assert status(redis_client, hubspot_event_id(event)) == "dead"
-    assert replays(redis_client, hubspot_event_id(event)) == []
+    assert status(redis_client, event_id) == "dead"
+    assert replays(redis_client, event_id) == []
     replayed = relay_cli(relay_env, "dlq", "replay", "--reason", "customer_not_found", "--yes")
     assert replayed.returncode == 0, replayed.stderr
-    wait_for(lambda: status(redis_client, hubspot_event_id(event)) == "applied")
+    wait_for(lambda: status(redis_client, event_id) == "applied")
