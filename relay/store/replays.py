@@ -42,6 +42,7 @@ MAX_AUTO_REPLAYS = 3
 # The trigger list keeps at most this many (the oldest go first) if no worker takes them.
 MAX_TRIGGERS = 100_000
 RETRIES_EXHAUSTED = "retries_exhausted"
+PUSH_BATCH = 500  # causes per trigger.lua call
 
 # The reasons a dead letter waiting for a cause of each kind may have died for.
 _REASONS = {
@@ -110,13 +111,16 @@ class Replays:
         """`causes` ((cause, detail) pairs) went away: a trigger for each one a dead letter
         waits for. Returns how many were pushed."""
         pairs = list(dict(causes).items())
-        if not pairs:
-            return 0
-        pushed = await self.scripts.trigger(
-            keys=[keys.REPLAY_TRIGGERS, *(keys.dlq_cause(cause) for cause, _ in pairs)],
-            args=[str(trigger), MAX_TRIGGERS, *(part for pair in pairs for part in pair)],
-        )
-        return int(pushed)
+        pushed = 0
+        for start in range(0, len(pairs), PUSH_BATCH):  # a big import: no long script
+            batch = pairs[start : start + PUSH_BATCH]
+            pushed += int(
+                await self.scripts.trigger(
+                    keys=[keys.REPLAY_TRIGGERS, *(keys.dlq_cause(cause) for cause, _ in batch)],
+                    args=[str(trigger), MAX_TRIGGERS, *(part for pair in batch for part in pair)],
+                )
+            )
+        return pushed
 
     async def pop(self, count: int) -> list[Trigger]:
         """The oldest `count` triggers, taken off the list (each goes to one worker)."""

@@ -47,7 +47,11 @@ async def die(
     recheck: bool = True,
 ) -> None:
     """The event's delivery ends as a dead letter waiting for `causes`, as a worker's finish writes it."""
-    assert customer in await store.deliveries.claim(10, lease_ms=30_000, token="t")
+    claimed = await store.deliveries.claim(10, lease_ms=30_000, token="t")
+    assert customer in claimed
+    for other in claimed:  # released as they were: only `customer` is this delivery's
+        if other != customer:
+            await store.deliveries.finish(other, "t", [])
     outcome = Outcome(
         event_id,
         EventStatus.DEAD,
@@ -250,9 +254,18 @@ def test_links_and_parents_the_crm_sends_and_merges_are_triggers(with_store: Wit
         for trigger in triggers:
             assert await auto.replay(trigger) == 1
 
-        # the same link again changes nothing: no trigger
+        # the same link again changes nothing, and a parent taken away lets nothing through
         await die(store, "hubspot:1", recheck=False)
         await accept(store, "hubspot:12", record="hubspot:company:77", links={RECORD: UUID})
+        await die(store, "hubspot:2", causes=(link_cause(contact),), customer=f"crm:{contact}", recheck=False)
+        await store.ledger.accept(
+            ParsedEvent(
+                change=CustomerChange("hubspot:14", "hubspot", 1, CustomerRef(crm_record=contact)),
+                raw="{}",
+                ignored_reason="takes the parent away",
+                parents={contact: ""},
+            )
+        )
         assert await store.replays.pop(10) == []
 
         # a merge moves a link to a record whose events wait
@@ -335,5 +348,19 @@ def test_switched_off_nothing_is_replayed_and_the_triggers_go(with_store: WithSt
         assert await run(replayer(store, enabled=False)) == 0
         assert await status(store, "hubspot:1") == "dead"
         assert await store.redis.llen(keys.REPLAY_TRIGGERS) == 0  # type: ignore[misc]
+
+    with_store(work)
+
+
+def test_a_big_import_finds_the_one_record_a_dead_letter_waits_for(with_store: WithStore[None]) -> None:
+    async def work(store: Store) -> None:
+        await accept(store, "hubspot:1")
+        await die(store, "hubspot:1")
+        imported = {f"hubspot:company:{n}": UUID for n in range(1200)} | {RECORD: UUID}
+
+        await store.links.add(imported)  # in several script calls: none holds Redis long
+
+        [trigger] = await store.replays.pop(10)
+        assert (trigger.trigger, trigger.cause) == (ReplayTrigger.LINK_IMPORTED, link_cause(RECORD))
 
     with_store(work)

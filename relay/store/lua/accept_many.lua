@@ -29,18 +29,19 @@ local P = {event = ARGV[1], history = ARGV[2], pending = ARGV[3], customer_event
 local now_ms, expire_at_ms, cause_prefix = ARGV[5], ARGV[6], ARGV[7]
 local PARENT = 'parent:'
 
--- Write a webhook's links and parents; a record whose entry changed, and for which dead letters
--- wait, gets a `link_sent` trigger (a parent entry "parent:<record>" lets that record through).
+-- Write a webhook's links and parents; a record whose entry changed to a value, and for which
+-- dead letters wait, gets a `link_sent` trigger (a parent entry "parent:<record>" lets that
+-- record through; a parent taken away, "", lets nothing through).
 local function write_links(at, count)
   for f = at, at + 2 * count - 1, 2 do
     local field, value = ARGV[f], ARGV[f + 1]
     if call('HGET', KEYS[1], field) ~= value then
       call('HSET', KEYS[1], field, value)
       local record = sub(field, 1, #PARENT) == PARENT and sub(field, #PARENT + 1) or field
-      if call('EXISTS', cause_prefix .. 'link:' .. record) == 1 then
+      if value ~= '' and call('EXISTS', cause_prefix .. 'link:' .. record) == 1 then
         local t = call('TIME')
         local detail = field == record and (record .. ' is linked to ' .. value)
-          or (record .. "'s parent is " .. (value ~= '' and value or 'none'))
+          or (record .. "'s parent is " .. value)
         call('RPUSH', KEYS[7], encode({
           trigger = 'link_sent', cause = 'link:' .. record, detail = detail,
           at_us = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2])),
