@@ -18,6 +18,8 @@ so within a family the key is as unique as the input, and the inputs are made un
     links fields  CRM records ("<source>:<object>:<id>"), customer keys ("crm:", "ext:",
                   "email:", …) and parent entries ("parent:" + a CRM record): no source is
                   named like a customer key's prefix or "parent" (relay/crms.py RESERVED_NAMES)
+    causes        "link:" + a links field, "owner:" + an email, or "retries_exhausted"
+                  (relay/store/replays.py): a kind's prefix, then what is unique within it
 """
 
 from __future__ import annotations
