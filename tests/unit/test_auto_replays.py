@@ -63,6 +63,12 @@ async def die(
     await store.deliveries.finish(customer, "t", [outcome])
 
 
+async def parent_sent(store: Store, event_id: str, record: str, parent: str) -> None:
+    """An event that says the record's parent (a contact's company; "" for none), as a CRM sends it."""
+    change = CustomerChange(event_id, "hubspot", 1, CustomerRef(crm_record=record))
+    await store.ledger.accept(ParsedEvent(change, "{}", ignored_reason="a parent", parents={record: parent}))
+
+
 def replayer(store: Store, *, enabled: bool = True, healthy_s: float = 300.0) -> AutoReplayer:
     async def wake() -> None:
         woken.append(True)
@@ -237,14 +243,7 @@ def test_links_and_parents_the_crm_sends_and_merges_are_triggers(with_store: Wit
         # a link property in the CRM: the record's own link
         await accept(store, "hubspot:10", record="hubspot:company:77", links={RECORD: UUID})
         # a contact's company, named by the CRM
-        await store.ledger.accept(
-            ParsedEvent(
-                change=CustomerChange("hubspot:11", "hubspot", 1, CustomerRef(crm_record=contact)),
-                raw="{}",
-                ignored_reason="sets the parent",
-                parents={contact: "hubspot:company:9"},
-            )
-        )
+        await parent_sent(store, "hubspot:11", contact, "hubspot:company:9")
         triggers = await store.replays.pop(10)
         assert [(t.trigger, t.cause) for t in triggers] == [
             (ReplayTrigger.LINK_SENT, link_cause(RECORD)),
@@ -258,14 +257,7 @@ def test_links_and_parents_the_crm_sends_and_merges_are_triggers(with_store: Wit
         await die(store, "hubspot:1", recheck=False)
         await accept(store, "hubspot:12", record="hubspot:company:77", links={RECORD: UUID})
         await die(store, "hubspot:2", causes=(link_cause(contact),), customer=f"crm:{contact}", recheck=False)
-        await store.ledger.accept(
-            ParsedEvent(
-                change=CustomerChange("hubspot:14", "hubspot", 1, CustomerRef(crm_record=contact)),
-                raw="{}",
-                ignored_reason="takes the parent away",
-                parents={contact: ""},
-            )
-        )
+        await parent_sent(store, "hubspot:14", contact, "")
         assert await store.replays.pop(10) == []
 
         # a merge moves a link to a record whose events wait
