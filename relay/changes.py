@@ -45,6 +45,13 @@ CONTACT_FIELDS: tuple[str, ...] = (
 # The only statuses a client may write; Active, Past Due and Cancelled are ChartMogul's own.
 LEAD_STATUSES: tuple[str, ...] = ("New Lead", "Working Lead", "Qualified Lead", "Unqualified Lead")
 
+# What a mapping file's `unmatched` may say a record no ChartMogul customer matches becomes.
+UNMATCHED_POLICIES: tuple[str, ...] = ("dead_letter", "create", "ignore")
+# What a change carries (`CustomerChange.unmatched`): the policy as it applies to its record.
+CREATE = "create"  # create the record in ChartMogul as a lead, link it, apply the change
+IGNORE = "ignore"  # record the event as ignored
+AWAIT_PARENT = "await_parent"  # "create", but the record is a contact: its company is created
+
 
 @dataclass(frozen=True, slots=True)
 class CustomerRef:
@@ -104,6 +111,10 @@ class CustomerChange:
     # CRM records merged into this change's record (`customer.crm_record`): their links follow
     # it (workers/merges.py) before its customer is resolved.
     merged_records: list[str] = field(default_factory=list)
+    # When no ChartMogul customer matches its record (workers/unmatched.py): CREATE, IGNORE,
+    # AWAIT_PARENT, or "" for a dead letter `customer_not_found` (the default). Set by the
+    # source's mapping file when the event is mapped (a replay re-maps: the current file's).
+    unmatched: str = ""
 
     @property
     def touches_attributes(self) -> bool:

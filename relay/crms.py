@@ -26,6 +26,10 @@ class Crm:
     secret_label: str  # how refusals name that secret ("the HubSpot client secret is not configured")
     # The CRM object types its mapping file maps, in the CRM's own words; () means no mapping file.
     objects: tuple[str, ...] = ()
+    # The object types whose records may become ChartMogul leads (`unmatched = "create"`): the
+    # company-level ones. The others are contacts, which reach a customer through their parent.
+    lead_objects: tuple[str, ...] = ()
+    title: str = ""  # the CRM's name as people write it ("HubSpot"): a created lead's name
 
     @property
     def has_mapping(self) -> bool:
@@ -40,6 +44,8 @@ CRMS: Final[tuple[Crm, ...]] = (
         "hubspot_client_secret",
         "HubSpot client secret",
         ("company", "contact"),
+        ("company",),
+        "HubSpot",
     ),
     Crm(
         "pipedrive",
@@ -47,6 +53,8 @@ CRMS: Final[tuple[Crm, ...]] = (
         "pipedrive_basic_auth",
         "Pipedrive webhook credentials",
         ("organization", "person"),
+        ("organization",),
+        "Pipedrive",
     ),
     Crm(
         "salesforce",
@@ -54,6 +62,8 @@ CRMS: Final[tuple[Crm, ...]] = (
         "salesforce_org_id",
         "Salesforce organization id",
         ("Account", "Contact", "Lead"),
+        ("Account", "Lead"),
+        "Salesforce",
     ),
     Crm(
         "close",
@@ -61,6 +71,8 @@ CRMS: Final[tuple[Crm, ...]] = (
         "close_signature_key",
         "Close signature key",
         ("lead", "contact"),
+        ("lead",),
+        "Close",
     ),
 )
 BY_NAME: Final[Mapping[str, Crm]] = {crm.name: crm for crm in CRMS}
@@ -71,6 +83,9 @@ SYNC_SOURCE: Final = "sync"
 # The object types each mapped source's file may name.
 SOURCE_OBJECTS: Final[Mapping[str, tuple[str, ...]]] = {
     crm.name: crm.objects for crm in CRMS if crm.has_mapping
+}
+LEAD_OBJECTS: Final[Mapping[str, tuple[str, ...]]] = {
+    crm.name: crm.lead_objects for crm in CRMS if crm.has_mapping
 }
 MAPPED_SOURCES: Final[tuple[str, ...]] = tuple(SOURCE_OBJECTS)
 
@@ -87,3 +102,13 @@ DECLARED_NAME: Final = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 RESERVED_NAMES: Final[frozenset[str]] = frozenset(
     {*KNOWN_SOURCES, "sync", "unknown", "crm", "ext", "extn", "email", "uuid", "parent"}
 )
+
+
+def record_title(crm_record: str) -> str:
+    """A record key as a person reads it: `hubspot:company:8302` → "HubSpot company 8302"; a
+    declared source by its name (`zoho:Accounts:4876` → "zoho Accounts 4876")."""
+    source, _, rest = crm_record.partition(":")
+    object_name, _, record_id = rest.partition(":")
+    crm = BY_NAME.get(source)
+    title = crm.title if crm is not None and crm.title else source
+    return " ".join(part for part in (title, object_name, record_id) if part)

@@ -24,6 +24,7 @@ RelayError
  │    └── CrmUnavailable       unreachable, timed out, 5xx, or still 429 after waiting
  └── DeliveryError             a call to ChartMogul failed (raised in relay/chartmogul/client.py)
       ├── Rejected             400/402/404/422: the change is wrong; dead-letter it
+      │    └── ExternalIdTaken 422 to a create: the data source has a customer with that external_id
       ├── AuthFailed           401/403: the credentials are wrong for every event
       └── Transient            429/5xx/timeouts/resets: try again later
            └── RateLimited     429
@@ -158,6 +159,10 @@ class DeliveryError(RelayError):
 
 class Rejected(DeliveryError):
     pass
+
+
+class ExternalIdTaken(Rejected):
+    """A customer was not created: its data source has one with that external_id already."""
 
 
 class AuthFailed(DeliveryError):

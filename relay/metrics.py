@@ -1,15 +1,15 @@
 """Prometheus metrics: what happened (counters, histograms) and what is (gauges read from Redis).
 
 Counters and histograms count in the process that saw it: the web app counts webhooks, each
-worker counts its deliveries. Call the `record_*` functions; they never raise and never
-block. Label values are bounded (sources are the built-in ones, those declared by a file — at
-most 50 — or "unknown"), and every value known in advance is exported as 0 from the first
-scrape (`zero_web_series`, `zero_worker_series`, the DLQ reasons), so the first event after a
-quiet spell moves a series the alerts already see.
+worker counts its deliveries, its automatic replays and the leads it creates. Call the
+`record_*` functions; they never raise and never block. Label values are bounded (sources are
+the built-in ones, those declared by a file — at most 50 — or "unknown"), and every value
+known in advance is exported as 0 from the first scrape (`zero_web_series`,
+`zero_worker_series`, the DLQ reasons), so the first event after a quiet spell moves a series
+the alerts already see.
 
-Gauges are read from Redis when /metrics is scraped (`StateCollector` over a
-`relay.admin.state.RelayState`), so they are the same whichever web pod answers: aggregate
-them with max(), not sum(), across pods.
+Gauges are read from Redis when /metrics is scraped (relay/gauges.py), so they are the same
+whichever web pod answers: aggregate them with max(), not sum(), across pods.
 
 With PROMETHEUS_MULTIPROC_DIR set (several processes behind one port, e.g. gunicorn), counts
 go to that directory and `exposition()` merges every process's files.
@@ -26,6 +26,8 @@ go to that directory and `exposition()` merges every process's files.
     relay_patch_events                               events coalesced into one PATCH
     relay_delivery_latency_seconds                   event received → applied
     relay_fields_not_applied_total{field}            fields ChartMogul answered without the value sent
+    relay_dlq_replayed_total{trigger}                dead letters re-queued automatically, by cause
+    relay_unmatched_total{action}                    records no customer matched, by what their policy did
     relay_redis_up, relay_queue_customers{state}, relay_rq_queue_jobs,
     relay_oldest_waiting_event_age_seconds, relay_dlq_events{reason}, relay_circuit_open,
     relay_dlq_oldest_age_seconds, relay_dlq_retention_seconds,
@@ -48,7 +50,7 @@ from prometheus_client import (
     multiprocess,
     start_http_server,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -58,7 +60,8 @@ from relay.admin.state import RelayState
 from relay.changes import CUSTOMER_FIELDS
 from relay.crms import KNOWN_SOURCES
 from relay.exceptions import WebhookError
-from relay.store import DEAD_LETTER_REASONS
+from relay.gauges import CUSTOMER_STATES, DLQ_REASONS, StateCollector
+from relay.store import REPLAY_TRIGGERS
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 REGISTRY = CollectorRegistry()
@@ -141,6 +144,19 @@ FIELDS_NOT_APPLIED = Counter(
     registry=REGISTRY,
 )
 
+DLQ_REPLAYED = Counter(
+    "relay_dlq_replayed",
+    "Dead letters re-queued automatically because their cause went away, by trigger.",
+    ["trigger"],
+    registry=REGISTRY,
+)
+UNMATCHED = Counter(
+    "relay_unmatched",
+    "CRM records no ChartMogul customer matched, by what their source's `unmatched` policy did.",
+    ["action"],
+    registry=REGISTRY,
+)
+
 _STATUS_LABEL = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
@@ -176,13 +192,12 @@ DELIVERY_STATUSES: tuple[str, ...] = (
     *("200", "400", "401", "403", "404", "409", "422", "429", "500", "502", "503", "504"),
     *("no_answer", "rejected"),
 )
-# The DLQ's reasons (relay/store/records.py), plus what `dead_letter_counts` reports for a record
-# without one ("unknown") and for entries beyond its cap ("not_counted").
-DLQ_REASONS: tuple[str, ...] = (*DEAD_LETTER_REASONS, "unknown", "not_counted")
-CUSTOMER_STATES: tuple[str, ...] = ("ready", "delivering", "retrying")
 # The fields delivery verifies (workers/verify.py): every plain field but primary_contact (never
 # shown by ChartMogul), and tags and custom attributes as one label each.
 VERIFIED_FIELDS: tuple[str, ...] = (*CUSTOMER_FIELDS, "tags", "custom")
+# What a source's `unmatched` policy did with a record no customer matched (workers/unmatched.py):
+# a lead created, the lead an earlier attempt created found, the events ignored or dead letters.
+UNMATCHED_ACTIONS: tuple[str, ...] = ("created", "found", "ignored", "dead_letter")
 
 
 def declare_sources(names: Iterable[str]) -> None:
@@ -218,6 +233,10 @@ def zero_worker_series() -> None:
         DELIVERIES.labels(status)
     for name in VERIFIED_FIELDS:
         FIELDS_NOT_APPLIED.labels(name)
+    for trigger in REPLAY_TRIGGERS:
+        DLQ_REPLAYED.labels(trigger)
+    for action in UNMATCHED_ACTIONS:
+        UNMATCHED.labels(action)
 
 
 # --- what the code calls ----------------------------------------------------------------
@@ -276,79 +295,22 @@ def record_not_applied(field: str) -> None:
     FIELDS_NOT_APPLIED.labels(field if field in VERIFIED_FIELDS else "other").inc()
 
 
+def record_auto_replay(trigger: str, count: int = 1) -> None:
+    """Dead letters re-queued automatically (`trigger`: one of REPLAY_TRIGGERS)."""
+    DLQ_REPLAYED.labels(trigger if trigger in REPLAY_TRIGGERS else "other").inc(count)
+
+
+def record_unmatched(action: str, count: int = 1) -> None:
+    """Records no customer matched (`action`: one of UNMATCHED_ACTIONS)."""
+    UNMATCHED.labels(action if action in UNMATCHED_ACTIONS else "other").inc(count)
+
+
 def record_retry(count: int = 1) -> None:
     RETRIES.inc(count)
 
 
 def record_rate_limit_wait(seconds: float) -> None:
     RATE_LIMIT_WAIT.observe(max(0.0, seconds))
-
-
-# --- scrape-time gauges -----------------------------------------------------------------
-
-
-class StateCollector:
-    """Gauges from a `RelayState` read at scrape time; None means Redis could not be read."""
-
-    def __init__(self, state: RelayState | None) -> None:
-        self.state = state
-
-    def collect(self) -> Iterable[Metric]:
-        up = GaugeMetricFamily("relay_redis_up", "1 if the relay's Redis answered this scrape.")
-        up.add_metric([], 0 if self.state is None else 1)
-        yield up
-        state = self.state
-        if state is None:
-            return
-        customers = GaugeMetricFamily(
-            "relay_queue_customers", "Customers by delivery state.", labels=["state"]
-        )
-        by_state = {"ready": state.ready, "delivering": state.delivering, "retrying": state.retrying}
-        for name in CUSTOMER_STATES:
-            customers.add_metric([name], by_state[name])
-        yield customers
-        yield GaugeMetricFamily(
-            "relay_rq_queue_jobs", "Wake-up jobs waiting in the RQ queue.", value=state.rq_jobs_waiting
-        )
-        age = state.oldest_waiting.age_s if state.oldest_waiting else 0.0
-        yield GaugeMetricFamily(
-            "relay_oldest_waiting_event_age_seconds",
-            "Age of the oldest event waiting for delivery (0 when none waits).",
-            value=age,
-        )
-        dlq = GaugeMetricFamily("relay_dlq_events", "Dead-lettered events by reason.", labels=["reason"])
-        by_reason = dict.fromkeys(DLQ_REASONS, 0) | state.dlq_by_reason
-        for reason, count in sorted(by_reason.items()):
-            dlq.add_metric([reason], count)
-        yield dlq
-        yield GaugeMetricFamily(
-            "relay_dlq_oldest_age_seconds",
-            "How long ago the oldest dead letter died (0 when there is none).",
-            value=state.dlq_oldest_age_s,
-        )
-        yield GaugeMetricFamily(
-            "relay_dlq_retention_seconds",
-            "How long a dead letter is kept before it expires (RELAY_DLQ_TTL_S).",
-            value=state.dlq_retention_s,
-        )
-        yield GaugeMetricFamily(
-            "relay_circuit_open",
-            "1 while the circuit is open (ChartMogul refused the credentials; delivery paused).",
-            value=1 if state.circuit_open else 0,
-        )
-        yield GaugeMetricFamily(
-            "relay_workers", "Workers on the relay queue with a live RQ heartbeat.", value=len(state.workers)
-        )
-        yield GaugeMetricFamily(
-            "relay_chartmogul_requests_in_flight",
-            "Requests to ChartMogul in flight across the fleet.",
-            value=state.rate.get("requests_in_flight", 0),
-        )
-        yield GaugeMetricFamily(
-            "relay_rate_slowdown_factor",
-            "How much the shared rate is slowed after a 429 (1 = not slowed).",
-            value=state.rate.get("slowdown_factor", 1.0),
-        )
 
 
 class _Exposition:
@@ -392,15 +354,19 @@ def serve_metrics(port: int, addr: str = "0.0.0.0") -> Callable[[], None]:
 
 __all__ = [
     "CONTENT_TYPE",
+    "CUSTOMER_STATES",
+    "DLQ_REASONS",
     "REGISTRY",
     "StateCollector",
     "declare_sources",
     "exposition",
     "record_accepted",
+    "record_auto_replay",
     "record_delivery",
     "record_rate_limit_wait",
     "record_rejected",
     "record_retry",
+    "record_unmatched",
     "record_webhook",
     "serve_metrics",
     "zero_web_series",

@@ -102,6 +102,8 @@ class Settings(BaseSettings):
         default="https://api.chartmogul.com",
         validation_alias=AliasChoices("CHARTMOGUL_API_BASE", "chartmogul_api_base"),
     )
+    # The data source leads are created under (a mapping file's `unmatched = "create"`).
+    chartmogul_data_source_uuid: str | None = None
 
     # --- Sources: a source without its secret answers 404. One field per source, the one
     # relay/crms.py names as its `secret_setting` (tests/sources/test_registry.py holds them equal).
@@ -157,6 +159,10 @@ class Settings(BaseSettings):
     job_budget_s: PositiveSeconds = 20.0
     lookup_ttl_s: Positive = 3600
     maintenance_interval_s: PositiveSeconds = 1.0
+    # Dead letters re-queued by themselves when their cause goes away (workers/replays.py).
+    auto_replay: bool = True
+    # `retries_exhausted` ones: once the circuit is closed and deliveries succeed this long.
+    auto_replay_healthy_s: PositiveSeconds = 300.0
 
     # --- Logs
     log_level: LogLevel = "INFO"
@@ -178,6 +184,13 @@ class Settings(BaseSettings):
             example = cls.model_fields[str(info.field_name)].default or "https://relay.example.com"
             raise ValueError(f"an http:// or https:// address ({example})")
         return value
+
+    @field_validator("chartmogul_data_source_uuid")
+    @classmethod
+    def _data_source_uuid(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"ds_[A-Za-z0-9\-]{1,64}", value.strip()):
+            raise ValueError("a ChartMogul data source uuid (ds_…; GET /v1/data_sources lists them)")
+        return value.strip() if value is not None else None
 
     @field_validator("generic_secret")
     @classmethod

@@ -5,6 +5,9 @@ customer is leased to one run at a time, so two changes to the same customer nev
 parts live beside this one: workers/plan.py (what to send), workers/writes.py (sending it),
 workers/verify.py (did each value take), workers/decide.py (what an error means).
 
+A record no customer matches becomes what its source's mapping says (workers/unmatched.py): a
+lead created in ChartMogul, an ignored event, or a dead letter that waits for a link.
+
 Outcomes are collected in a `Settlement` and written by the store's `finish`, which also ends
 the lease, in one atomic call fenced by the lease token. Before anything is sent, what is
 already settled is written (`settle`, fenced too) and the plan of calls is written ahead (the
@@ -23,18 +26,21 @@ from relay import metrics
 from relay.chartmogul.client import ChartMogulClient
 from relay.chartmogul.ratelimit import RateLimiter
 from relay.coalesce import CoalescedChange, coalesce
-from relay.exceptions import AuthFailed, DeliveryError, Rejected, StoreUnavailable, Transient
+from relay.exceptions import AuthFailed, DeliveryError, RateLimited, Rejected, StoreUnavailable, Transient
 from relay.logs import get_logger
 from relay.store import DeadLetterReason, EventRecord, EventStatus, Outcome, Store, now_ms
 from relay.store.deliveries import Inflight
+from relay.store.replays import link_cause
 from workers.circuit import Circuit
 from workers.decide import Action, Call, decide
 from workers.merges import apply_merges
-from workers.outcomes import Lease, Settlement, dead_letter, recovered, settle_sent, stale
+from workers.outcomes import Lease, Settlement, dead_letter, settle_sent, stale
 from workers.plan import WritePlan, needs_customer, plan_writes
 from workers.policy import RetrySchedule
-from workers.recovery import landed_calls
-from workers.resolve import CustomerResolver
+from workers.recovery import recover_inflight
+from workers.replays import DeliveryHealth
+from workers.resolve import CustomerResolver, Resolution
+from workers.unmatched import Unmatched
 from workers.writes import Progress, send_plan
 
 log = get_logger("relay.delivery")
@@ -64,6 +70,8 @@ class Deliverer:
         resolver: CustomerResolver,
         wake: Callable[[], Awaitable[None]],
         worker_name: str,
+        data_source_uuid: str | None = None,
+        health: DeliveryHealth | None = None,
     ) -> None:
         self.store = store
         self.deliveries = store.deliveries
@@ -75,6 +83,10 @@ class Deliverer:
         self.resolver = resolver
         self.wake = wake
         self.worker_name = worker_name
+        self.unmatched = Unmatched(
+            client, store.ledger, data_source_uuid=data_source_uuid, before_create=self._flush
+        )
+        self.health = health or DeliveryHealth()
 
     async def deliver_ready(self, *, budget_s: float = 20.0, should_stop: Callable[[], bool] = bool) -> int:
         """Deliver ready customers, up to `concurrency` at a time, claiming the next one as soon as
@@ -131,6 +143,7 @@ class Deliverer:
                 clear_inflight=settled.clear_inflight,
                 retry_due_ms=retry_due_ms,
             )
+            await self._resolved(settled)
         except StoreUnavailable as exc:
             # Still no Redis: the lease runs out and maintenance makes the customer ready again
             # (what this delivery sent is in its in-flight record, so nothing is applied twice).
@@ -166,7 +179,14 @@ class Deliverer:
         )
         if not ok:
             raise LeaseLost(lease.customer)
+        await self._resolved(settled)
         lease.settlement = Settlement()
+
+    async def _resolved(self, settled: Settlement) -> None:
+        """The causes a written settlement ended: the dead letters waiting for them are told."""
+        for trigger, cause, detail in settled.resolved:
+            await self.store.replays.push(trigger, [(cause, detail)])
+        settled.resolved.clear()
 
     async def deliver_customer(self, customer: str, *, token: str) -> int | None:
         """Deliver everything waiting for a customer whose lease `token` holds, and finish."""
@@ -182,6 +202,7 @@ class Deliverer:
             clear_inflight=settled.clear_inflight,
             retry_due_ms=retry_due_ms,
         )
+        await self._resolved(settled)
         return retry_due_ms
 
     async def deliver(self, lease: Lease) -> int | None:
@@ -199,14 +220,17 @@ class Deliverer:
             if not customer.startswith("cus_"):
                 await self._resolve(lease, records)
                 return None
-            records = await self._recover_inflight(lease, records)
+            records = await recover_inflight(self.deliveries, self.client, lease, records)
             if records:
                 await self._apply(lease, records)
         except AuthFailed as exc:
             # Wrong credentials are everyone's problem: pause delivery, keep the events queued.
+            self.health.failed()
             await self.circuit.open(exc.message)
             return now_ms()
         except Transient as exc:
+            if not isinstance(exc, RateLimited):  # a 429 is the shared rate at work, not an outage
+                self.health.failed()
             settled = {o.event_id for o in lease.settlement.outcomes}
             still_pending = await self.deliveries.pending_ids(customer)
             unsettled = [r for r in records if r.event_id in still_pending and r.event_id not in settled]
@@ -218,41 +242,19 @@ class Deliverer:
         if not records:
             return
         assert records[0].change is not None
-        resolution = await self.resolver.resolve(records[0].change.customer)
-        if resolution.uuid is None:
-            dead_letter(lease, records, DeadLetterReason.CUSTOMER_NOT_FOUND, resolution.why_not)
+        ref = records[0].change.customer
+        found: Resolution | None = await self.resolver.resolve(ref)
+        if found is not None and found.uuid is None:
+            found = await self.unmatched.settle(lease, records, ref, found)
+        if found is None or found.uuid is None:
             return
         await self._flush(lease)
-        moved = await self.deliveries.rekey(lease.customer, resolution.uuid, link=resolution.link)
-        log.info("customer_resolved", reference=lease.customer, customer_uuid=resolution.uuid, events=moved)
+        moved = await self.deliveries.rekey(lease.customer, found.uuid, link=found.link)
+        log.info("customer_resolved", reference=lease.customer, customer_uuid=found.uuid, events=moved)
+        if found.trigger is not None:  # a lead created, or a look-up found it: who waited for it
+            fields = dict.fromkeys(f for f in (found.link, ref.key) if f)
+            await self.store.replays.push(found.trigger, [(link_cause(f), found.detail) for f in fields])
         await self.wake()
-
-    async def _recover_inflight(self, lease: Lease, records: list[EventRecord]) -> list[EventRecord]:
-        """A previous worker died with writes in flight: if they all landed, record them as applied
-        (workers/recovery.py says what "landed" means for each kind of call)."""
-        inflight = await self.deliveries.inflight(lease.customer)
-        if inflight is None:
-            return records
-        try:
-            current = await self.client.get_customer(lease.customer)
-        except Rejected:
-            await self.deliveries.clear_inflight(lease.customer)
-            return records
-        plan = WritePlan.from_json(inflight.body, inflight.idempotency_key)
-        landed = landed_calls(plan, current)
-        if landed != set(plan.calls()):
-            lease.landed = (inflight.idempotency_key, landed)
-            await self.deliveries.clear_inflight(lease.customer)
-            return records
-        landed_events = set(inflight.event_ids)
-        recovered(lease, [r for r in records if r.event_id in landed_events], inflight)
-        log.info(
-            "inflight_recovered",
-            customer_uuid=lease.customer,
-            events=len(landed_events),
-            idempotency_key=inflight.idempotency_key,
-        )
-        return [r for r in records if r.event_id not in landed_events]
 
     async def _apply(self, lease: Lease, records: Sequence[EventRecord]) -> None:
         customer = lease.customer
@@ -329,6 +331,7 @@ class Deliverer:
             await self._reject(lease, live, decision.reason, exc.message, exc.status, plan)
             return
         settle_sent(lease, live, coalesced, plan, missed, applied)
+        self.health.succeeded()
 
     @staticmethod
     def _may_re_resolve(record: EventRecord, uuid: str) -> bool:

@@ -5,7 +5,8 @@ written by the store's `finish` (with the end of the lease) in one atomic call.
     Lease          one leased customer, its token and its settlement
     settle_sent    every call answered: applied, or dead letter `not_applied` per value not kept
     stale          events none of whose values was sent: a newer change won each field
-    dead_letter    dead letters with ChartMogul's reason and message
+    dead_letter    dead letters with ChartMogul's reason and message, and the causes they wait
+                   for (relay/store/replays.py): a link, an owner, ChartMogul's health
 
 What a record says is what happened to *that* event: `applied_fields` are the keys whose value
 this event sent and ChartMogul kept; `stale_fields` the keys a newer event won (in the same
@@ -23,9 +24,11 @@ import orjson
 from relay import metrics
 from relay.coalesce import CoalescedChange
 from relay.logs import get_logger
-from relay.store import DeadLetterReason, EventRecord, EventStatus, Outcome, now_ms
+from relay.store import DeadLetterReason, EventRecord, EventStatus, Outcome, ReplayTrigger, now_ms
 from relay.store.deliveries import Inflight
+from relay.store.replays import RETRIES_EXHAUSTED, link_cause, owner_cause
 from workers.plan import WriteKind, WritePlan
+from workers.resolve import link_fields
 from workers.verify import NotApplied
 from workers.writes import not_kept_by_event, record_keys
 
@@ -40,6 +43,8 @@ class Settlement:
     applied_fields: dict[str, int] = field(default_factory=dict)
     applied_by: dict[str, str] = field(default_factory=dict)  # field key → the event it came from
     clear_inflight: bool = False
+    # Causes this delivery ended (trigger, cause, what happened): pushed once it is written.
+    resolved: list[tuple[ReplayTrigger, str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.outcomes or self.applied_fields or self.clear_inflight)
@@ -138,7 +143,9 @@ def settle_sent(
             message = "ChartMogul answered 200 but did not keep " + "; ".join(map(str, mine))
             extra = {**common, "applied_fields": took, "not_applied": "; ".join(map(str, mine))}
             reason = DeadLetterReason.NOT_APPLIED
-            dead_letter(lease, [record], reason, message, status=200, plan=plan, extra=extra)
+            # An owner who is not a ChartMogul user yet: this waits until a change to that owner takes.
+            owners = tuple(owner_cause(str(m.sent)) for m in mine if m.field == "owner" and m.sent)
+            dead_letter(lease, [record], reason, message, status=200, plan=plan, extra=extra, causes=owners)
             continue
         if not own:  # every value it carried was superseded by a newer event of this delivery
             lease.settlement.outcomes.append(
@@ -169,6 +176,10 @@ def settle_sent(
             attempt=record.attempts + 1,
             coalesced=len(live),
         )
+    owner = plan.patch.get("owner")
+    if owner and isinstance(owner, str) and "owner" not in not_kept:
+        detail = f"{owner} was kept for {lease.customer}"
+        lease.settlement.resolved.append((ReplayTrigger.OWNER_APPLIED, owner_cause(owner), detail))
     # A value not kept is not applied: an older change to that field may still set it.
     kept = {k: at for k, at in coalesced.field_times.items() if k not in not_kept}
     lease.settlement.applied_fields.update(kept)
@@ -211,10 +222,14 @@ def dead_letter(
     plan: WritePlan | None = None,
     extra: dict[str, str | int] | None = None,
     sent: bool = True,
+    causes: tuple[str, ...] | None = None,
+    recheck_links: bool = False,
 ) -> None:
     """Dead letters. `sent`: the plan's calls reached ChartMogul (each event counts an attempt,
     the record shows them as sent); an invalid_change never spends a call, so its plan is only
-    what would have been sent."""
+    what would have been sent. `causes`: what they wait for (by default, by the reason: a
+    `customer_not_found` one the link of its record or key, a `retries_exhausted` one
+    ChartMogul's health); `recheck_links`: they reached no customer at all (see Outcome)."""
     reason = reason or DeadLetterReason.REJECTED
     fields: dict[str, str | int] = {"reason": reason.value, "error": message}
     if status is not None:
@@ -228,6 +243,8 @@ def dead_letter(
             EventStatus.DEAD,
             fields={"attempts": r.attempts + 1, **fields} if sent and status is not None else fields,
             history={"reason": reason.value, "error": message},
+            causes=waits_for(r, reason) if causes is None else causes,
+            recheck_links=recheck_links,
         )
         for r in records
     ]
@@ -241,3 +258,12 @@ def dead_letter(
             reason=reason.value,
             error=message,
         )
+
+
+def waits_for(record: EventRecord, reason: DeadLetterReason) -> tuple[str, ...]:
+    """What a dead letter of `reason` waits for, unless its caller knows better."""
+    if reason is DeadLetterReason.RETRIES_EXHAUSTED:
+        return (RETRIES_EXHAUSTED,)
+    if reason is DeadLetterReason.CUSTOMER_NOT_FOUND and record.change is not None:
+        return tuple(link_cause(f) for f in link_fields(record.change.customer))
+    return ()

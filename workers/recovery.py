@@ -31,6 +31,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from relay.chartmogul.client import ChartMogulClient
+from relay.exceptions import Rejected
+from relay.logs import get_logger
+from relay.store import EventRecord
+from relay.store.deliveries import Deliveries
+from workers.outcomes import Lease, recovered
 from workers.plan import WriteKind, WritePlan
 from workers.verify import (
     custom_not_removed,
@@ -39,6 +45,39 @@ from workers.verify import (
     tags_not_added,
     tags_not_removed,
 )
+
+log = get_logger("relay.delivery")
+
+
+async def recover_inflight(
+    deliveries: Deliveries, client: ChartMogulClient, lease: Lease, records: list[EventRecord]
+) -> list[EventRecord]:
+    """A previous worker died with writes in flight: if they all landed, record their events as
+    applied; the records still to deliver. When only some landed, the lease remembers which
+    (`lease.landed`), so that the same plan sent again leaves them out."""
+    inflight = await deliveries.inflight(lease.customer)
+    if inflight is None:
+        return records
+    try:
+        current = await client.get_customer(lease.customer)
+    except Rejected:
+        await deliveries.clear_inflight(lease.customer)
+        return records
+    plan = WritePlan.from_json(inflight.body, inflight.idempotency_key)
+    landed = landed_calls(plan, current)
+    if landed != set(plan.calls()):
+        lease.landed = (inflight.idempotency_key, landed)
+        await deliveries.clear_inflight(lease.customer)
+        return records
+    landed_events = set(inflight.event_ids)
+    recovered(lease, [r for r in records if r.event_id in landed_events], inflight)
+    log.info(
+        "inflight_recovered",
+        customer_uuid=lease.customer,
+        events=len(landed_events),
+        idempotency_key=inflight.idempotency_key,
+    )
+    return [r for r in records if r.event_id not in landed_events]
 
 
 def landed_calls(plan: WritePlan, customer: Mapping[str, Any]) -> set[WriteKind]:

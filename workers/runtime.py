@@ -3,8 +3,9 @@
 RQ runs one job at a time per process; the runtime is what lets one job deliver many
 customers concurrently over a kept-alive aiohttp connection pool, and it keeps the pool and
 the Redis client alive between jobs. It also runs the maintenance loop: due retries and
-expired leases (a worker that died) become ready again, and a wake-up job is enqueued
-whenever ready customers wait with no job queued.
+expired leases (a worker that died) become ready again, a wake-up job is enqueued whenever
+ready customers wait with no job queued, and dead letters whose cause went away are re-queued
+(workers/replays.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from relay.store import Store
 from workers.circuit import Circuit
 from workers.delivery import Deliverer, DeliveryConfig
 from workers.policy import RetrySchedule
+from workers.replays import AutoReplayer, DeliveryHealth
 from workers.resolve import CustomerResolver
 
 T = TypeVar("T")
@@ -44,6 +46,8 @@ class DeliveryRuntime:
         self._session: aiohttp.ClientSession | None = None
         self._deliverer: Deliverer | None = None
         self._circuit: Circuit | None = None
+        self._health = DeliveryHealth()
+        self._replayer: AutoReplayer | None = None
         # Set on SIGTERM: finish the deliveries in flight, claim no new customers.
         self.stopping = threading.Event()
         self._store: Store | None = None
@@ -114,6 +118,15 @@ class DeliveryRuntime:
                 concurrency=settings.delivery_concurrency, lease_ms=int(settings.lease_s * 1000)
             ),
             worker_name=self.worker_name,
+            data_source_uuid=settings.chartmogul_data_source_uuid,
+            health=self._health,
+        )
+        self._replayer = AutoReplayer(
+            store,
+            enabled=settings.auto_replay,
+            healthy_s=settings.auto_replay_healthy_s,
+            turn_ms=int(settings.maintenance_interval_s * 1000),
+            wake=self._wake,
         )
         self._maintenance = asyncio.create_task(self._maintain())
 
@@ -177,6 +190,9 @@ class DeliveryRuntime:
                 ready = (await self.store.deliveries.waiting()).ready
                 if ready and await asyncio.to_thread(queue_length, self.queue) == 0:
                     await self._wake()
+                await self._health.report(self.store)
+                if self._replayer is not None:
+                    await self._replayer.run()
             except StoreUnavailable as exc:
                 # Redis restarting: keep trying; the client reconnects by itself.
                 log.warning("maintenance_failed", error=exc.cause)

@@ -34,6 +34,18 @@ class RelayWorker(SimpleWorker):
         self.runtime.stopping.set()
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
+    def unsubscribe(self) -> None:
+        """RQ's, with a bounded wait. Its listener polls every 60 s; when it read the reply to
+        UNSUBSCRIBE before being stopped, it sleeps out that poll, and redis-py's stop() joins
+        it with no timeout: a warm shutdown then took up to a minute (a deployment's grace
+        period is 30 s). Stopped, the daemon thread ends by itself; nothing waits on it."""
+        if self.pubsub_thread is None:
+            return
+        self.log.info("Worker %s: unsubscribing from channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub.unsubscribe()
+        self.pubsub_thread.stop(timeout=1)
+        self.pubsub.close()
+
     def teardown(self) -> None:
         try:
             super().teardown()  # type: ignore[no-untyped-call]
@@ -42,7 +54,7 @@ class RelayWorker(SimpleWorker):
             # step raises, and the listener (a thread and a connection) would outlive this loop
             # (run_worker starts another). Stopped, it ends at its next retry.
             if self.pubsub_thread is not None:
-                self.pubsub_thread.stop()
+                self.pubsub_thread.stop(timeout=1)
 
 
 def run_worker(settings: Settings, *, burst: bool = False, metrics_port: int | None = None) -> None:

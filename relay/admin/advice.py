@@ -33,19 +33,23 @@ NEXT_STEPS: dict[str, NextStep] = {
         "relay dlq edit {event_id} --set fields.<field>=<value>",
     ),
     DeadLetterReason.CUSTOMER_NOT_FOUND: NextStep(
-        "no ChartMogul customer matches the uuid, external id or email",
-        "create or link the customer (`relay links import`), then replay; or purge",
+        "no ChartMogul customer matches the uuid, external id or email (nor, for a contact, its company)",
+        "link the record (`relay links import`): it is re-queued by itself, as when a look-up by its "
+        "external id or email finds the customer, or (a contact) its company is linked; or set "
+        "`unmatched` to `create` in its mapping file (leads) and replay; or purge",
         "relay dlq replay {event_id} --dry-run",
     ),
     DeadLetterReason.RETRIES_EXHAUSTED: NextStep(
         "429/5xx/timeouts until `RELAY_RETRY_DEADLINE_S` ran out",
-        "once ChartMogul is healthy, replay",
+        "nothing: it is re-queued by itself once the circuit is closed and deliveries have succeeded "
+        "for `RELAY_AUTO_REPLAY_HEALTHY_S`; or replay it once ChartMogul is healthy",
         "relay dlq replay {event_id}",
     ),
     DeadLetterReason.NOT_APPLIED: NextStep(
         "ChartMogul answered 200 but did not keep a value (`not_applied` names the field, the value "
         "sent and the value kept; e.g. an owner who is not a ChartMogul user with a CRM seat)",
-        "fix the cause in ChartMogul (add the user), then replay: it is sent again like any other",
+        "fix the cause in ChartMogul (add the user), then replay: it is sent again like any other; an "
+        "owner's is re-queued by itself once a change setting that owner takes",
         "relay dlq replay {event_id} --dry-run",
     ),
     DeadLetterReason.INVALID_EVENT: NextStep(

@@ -18,7 +18,7 @@ import orjson
 from pydantic import SecretStr
 
 from relay.chartmogul.ratelimit import RateLimiter
-from relay.exceptions import AuthFailed, RateLimited, Rejected, Transient
+from relay.exceptions import AuthFailed, ExternalIdTaken, RateLimited, Rejected, Transient
 
 REJECTED_STATUSES = frozenset({400, 402, 404, 405, 409, 410, 413, 415, 422})
 AUTH_STATUSES = frozenset({401, 403})
@@ -56,6 +56,16 @@ def parse_error_message(body: str) -> str:
             return "; ".join(d for d in details if d)
     fields = [f"{k}: {', '.join(map(str, v))}" for k, v in doc.items() if isinstance(v, list)]
     return "; ".join(fields) or orjson.dumps(doc).decode()[:500]
+
+
+def names_external_id(body: str) -> bool:
+    """Whether an error body blames the `external_id`: {"errors": {"external_id": "…"}}."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    errors = doc.get("errors") if isinstance(doc, dict) else None
+    return isinstance(errors, dict) and "external_id" in errors
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -102,6 +112,19 @@ class ChartMogulClient:
         result: dict[str, Any] = await self._request(
             "PATCH", f"/v1/customers/{uuid}", body=body, headers={"Idempotency-Key": idempotency_key}
         )
+        return result
+
+    async def create_customer(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/customers: a customer (a lead, until it has a subscription) under the data
+        source `body["data_source_uuid"]`, with its `external_id` and `name` → the customer.
+        An `external_id` the data source has already is ExternalIdTaken (a 422 whose `errors`
+        name `external_id`, as ChartMogul answers it)."""
+        try:
+            result: dict[str, Any] = await self._request("POST", "/v1/customers", body=body)
+        except Rejected as exc:
+            if exc.status == 422 and names_external_id(exc.body):
+                raise ExternalIdTaken(exc.message, status=exc.status, body=exc.body) from None
+            raise
         return result
 
     async def find_by_external_id(

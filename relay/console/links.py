@@ -173,7 +173,13 @@ async def import_links(request: Request) -> Response:
     chosen = chosen_links(values)
     if chosen:
         await relay(request).store.links.add(chosen)
-    return page(request, "links_imported.html", nav="links", imported=sorted(chosen.items()))
+    return page(
+        request,
+        "links_imported.html",
+        nav="links",
+        imported=sorted(chosen.items()),
+        auto_replay=relay(request).settings.auto_replay,
+    )
 
 
 @handler

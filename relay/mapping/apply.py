@@ -232,10 +232,12 @@ def mapped_event(
     raw: str,
     parents: Mapping[str, str] = NO_PARENTS,
     merged_records: Sequence[str] = (),
+    object_type: str | None = None,
 ) -> ParsedEvent:
     """The ParsedEvent for a mapped record: ignored (with the reason) when it changes nothing.
     `parents` (record → its parent record) are written with it; `merged_records` were merged
-    into `crm_record` (a worker moves their links)."""
+    into `crm_record` (a worker moves their links); `object_type` (the record's, in the
+    mapping's words) says whether the mapping's `unmatched = "create"` may create it."""
     customer = CustomerRef(
         crm_record=crm_record,
         external_id=mapped.link_external_id,
@@ -255,6 +257,7 @@ def mapped_event(
         custom_types=mapped.custom_types,
         notes=mapped.notes,
         merged_records=list(merged_records) if merged_records else [],
+        unmatched=mapping.unmatched_for(object_type),
     )
     links = {crm_record: mapped.link_uuid} if mapped.link_uuid else {}
     reason: str | None = None

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from relay.changes import AWAIT_PARENT, CREATE, IGNORE
+
 Report = Callable[[str, str], None]  # (key, message): how validation reports a problem
 
 
@@ -56,9 +58,23 @@ class SourceMapping:
     link_data_source_uuid: str | None = None
     # Export column label -> property path, per object type (`relay sync`, `relay links suggest`).
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # What a record no ChartMogul customer matches becomes (relay.changes.UNMATCHED_POLICIES),
+    # and the object types "create" may create (the others are contacts: they wait for their
+    # parent's customer).
+    unmatched: str = "dead_letter"
+    lead_objects: tuple[str, ...] = ()
 
     def rules(self, object_type: str) -> tuple[Rule, ...]:
         return self.objects.get(object_type, ())
+
+    def unmatched_for(self, object_type: str | None) -> str:
+        """What a change to a record of `object_type` carries as `CustomerChange.unmatched`
+        (None: the record's type is not known, it is taken for a company-level one)."""
+        if self.unmatched == "ignore":
+            return IGNORE
+        if self.unmatched != "create":
+            return ""
+        return CREATE if object_type is None or object_type in self.lead_objects else AWAIT_PARENT
 
     def transform_options(self, rule: Rule) -> dict[str, Any]:
         """Keyword options for `apply_transform(rule.transform, value, **options)`."""

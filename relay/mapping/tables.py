@@ -59,6 +59,7 @@ RULE_KEYS: Final = frozenset(
 )
 TOP_KEYS: Final = frozenset(
     {"link_property", "link_holds", "link_data_source_uuid", "lead_statuses", "owners", "objects", "labels"}
+    | {"unmatched"}
 )
 CUSTOM_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,99}")
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES
+from relay.changes import CONTACT_FIELDS, CUSTOMER_FIELDS, LEAD_STATUSES, UNMATCHED_POLICIES
 from relay.contract.formats import looks_like_email
-from relay.crms import SOURCE_OBJECTS
+from relay.crms import LEAD_OBJECTS, SOURCE_OBJECTS
 from relay.mapping.rules import ProblemCounter, Report, Rule, SourceMapping
 from relay.mapping.tables import (
     CUSTOM_KEY,
@@ -31,10 +31,12 @@ def parse_mapping(
     problems: list[str],
     *,
     object_types: tuple[str, ...] | None = None,
+    lead_objects: tuple[str, ...] | None = None,
     other_keys: frozenset[str] = frozenset(),
 ) -> SourceMapping:
-    """`object_types`: the object types the file may map (default: those relay/crms.py gives the
-    source); `other_keys`: top-level keys someone else reads (a declared source's [source])."""
+    """`object_types`: the object types the file may map, and `lead_objects` those of them whose
+    records `unmatched = "create"` may create (default: what relay/crms.py gives the source);
+    `other_keys`: top-level keys someone else reads (a declared source's [source])."""
 
     def problem(key: str, message: str) -> None:
         problems.append(f"{where}: {key}: {message}")
@@ -51,6 +53,10 @@ def parse_mapping(
     data_source = _optional_text(doc, "link_data_source_uuid", problem)
     if data_source is not None and not data_source.startswith("ds_"):
         problem("link_data_source_uuid", f"{data_source!r} is not a data source uuid (ds_…)")
+    unmatched = doc.get("unmatched", "dead_letter")
+    if unmatched not in UNMATCHED_POLICIES:
+        problem("unmatched", f"{unmatched!r} is not one of {', '.join(map(repr, UNMATCHED_POLICIES))}")
+        unmatched = "dead_letter"
 
     lead_statuses = _table(doc, "lead_statuses", problem)
     for status, target in lead_statuses.items():
@@ -100,6 +106,8 @@ def parse_mapping(
         link_holds=link_holds,
         link_data_source_uuid=data_source,
         labels=labels,
+        unmatched=str(unmatched),
+        lead_objects=LEAD_OBJECTS.get(source, ()) if lead_objects is None else lead_objects,
     )
 
 

@@ -8,6 +8,7 @@ counted, so a steady client gets exactly `per_s` requests per second served.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -16,18 +17,27 @@ from typing import Any
 from relay.simulator.customers import InvalidSetup
 
 RATE_LIMIT_WINDOW_S = 1.0
+_ONLY = re.compile(r"(GET|POST|PUT|PATCH|DELETE) /\S*")
 
 
 @dataclass(frozen=True, slots=True)
 class Faults:
     """`POST /_sim/faults` body. Every API request waits `latency_ms`; then `timeout_rate` of them
-    are never answered, and `rate` of them answer `status` (with `Retry-After: retry_after`)."""
+    are never answered, and `rate` of them answer `status` (with `Retry-After: retry_after`);
+    those served are answered `answer_latency_ms` after they took effect (a client that gives
+    up sooner never learns they did). `only` ("POST /v1/customers") limits all of it to the
+    requests of that method and path; the others are served as usual."""
 
     status: int | None = None
     rate: float = 1.0
     latency_ms: float = 0.0
     retry_after: float | None = None
     timeout_rate: float = 0.0
+    answer_latency_ms: float = 0.0
+    only: str | None = None
+
+    def applies_to(self, method: str, path: str) -> bool:
+        return self.only is None or self.only == f"{method} {path}"
 
     @classmethod
     def from_json(cls, doc: Any) -> Faults:
@@ -42,12 +52,17 @@ class Faults:
         rate = _number(doc, "rate", upper=1.0)
         latency_ms = _number(doc, "latency_ms")
         timeout_rate = _number(doc, "timeout_rate", upper=1.0)
+        only = doc.get("only")
+        if only is not None and (not isinstance(only, str) or not _ONLY.fullmatch(only)):
+            raise InvalidSetup('only must be a method and a path, e.g. "POST /v1/customers"')
         return cls(
             status=status,
             rate=1.0 if rate is None else rate,
             latency_ms=latency_ms or 0.0,
             retry_after=_number(doc, "retry_after"),
             timeout_rate=timeout_rate or 0.0,
+            answer_latency_ms=_number(doc, "answer_latency_ms") or 0.0,
+            only=only,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -2,11 +2,12 @@
 
 1. logged (method, path, query, JSON body, Idempotency-Key; never the Authorization header);
 2. the parallel-connection cap (503 past `max_connections` in flight);
-3. the injected latency (`latency_ms`);
+3. the injected latency (`latency_ms`; faults limited to one `only` route apply to it alone);
 4. HTTP Basic auth (401);
 5. the rate limit (429);
 6. injected faults: `timeout_rate` never answers, `rate` answers `status`;
-7. the handler; router errors (404/405) and crashes become ChartMogul-shaped errors.
+7. the handler; router errors (404/405) and crashes become ChartMogul-shaped errors; the answer
+   waits `answer_latency_ms` more (the request has taken effect).
 
 Control endpoints (`/_sim/...`) skip all of it.
 """
@@ -25,6 +26,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from relay.simulator.faults import Faults
 from relay.simulator.responses import TOO_MANY_CONNECTIONS_MESSAGE, error_response
 from relay.simulator.state import BODY, SIM, Body, SimState
 from relay.simulator.values import now_iso
@@ -34,6 +36,7 @@ API_PREFIX = "/v1/"
 # checking every HOLD_POLL_S whether its client went away; server shutdown lets it go at once.
 HOLD_S = 60.0
 HOLD_POLL_S = 0.2
+NO_FAULTS = Faults()
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -73,7 +76,7 @@ async def api_gate(request: web.Request, handler: Handler) -> web.StreamResponse
 
 async def _serve(request: web.Request, handler: Handler, sim: SimState) -> tuple[web.StreamResponse, bool]:
     """The response, and False when the request is one chosen never to be answered."""
-    faults = sim.faults
+    faults = sim.faults if sim.faults.applies_to(request.method, request.path) else NO_FAULTS
     if faults.latency_ms > 0:
         await asyncio.sleep(faults.latency_ms / 1000)
     if not _authorized(request, sim.api_key):
@@ -88,7 +91,10 @@ async def _serve(request: web.Request, handler: Handler, sim: SimState) -> tuple
     if failure is not None:
         return error_response(failure, headers=faults.retry_after_header()), True
     try:
-        return await handler(request), True
+        response = await handler(request)
+        if faults.answer_latency_ms > 0:  # it took effect; the answer comes late
+            await asyncio.sleep(faults.answer_latency_ms / 1000)
+        return response, True
     except web.HTTPException as exc:
         return error_response(exc.status, f"{exc.reason}: {request.method} {request.path}"), True
     except Exception:

@@ -11,6 +11,7 @@ is declared once, in relay/crms.py; others are declared by a file in RELAY_MAPPI
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
@@ -80,11 +81,30 @@ def source_catalog(settings: Settings) -> SourceCatalog:
         if why is not None:
             raise MappingError([f"{declaration.path}: {why}"])
         enabled[name] = declaration.source(settings)
+    _check_lead_data_source(enabled.values(), settings)
     names = tuple(scanned.declarations)
     generic = enabled.get("generic")
     if isinstance(generic, GenericSource):  # its ids may not read as a declared source's
         generic.refuse_ids_of(names)
     return SourceCatalog(enabled, (*KNOWN_SOURCES, *names), names, scanned.problems)
+
+
+def _check_lead_data_source(sources: Iterable[WebhookSource], settings: Settings) -> None:
+    """A mapping that creates leads needs the data source to create them under: refused at
+    start-up, not found out at the first unmatched record."""
+    if settings.chartmogul_data_source_uuid:
+        return
+    creating = [
+        s.mapping.path for s in sources if isinstance(s, CrmSource) and s.mapping.unmatched == "create"
+    ]
+    if creating:
+        raise MappingError(
+            [
+                f'{path}: unmatched = "create" needs RELAY_CHARTMOGUL_DATA_SOURCE_UUID, the ChartMogul '
+                "data source leads are created under (GET /v1/data_sources lists them)"
+                for path in creating
+            ]
+        )
 
 
 def enabled_sources(settings: Settings) -> dict[str, WebhookSource]:

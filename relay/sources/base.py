@@ -194,6 +194,7 @@ class CrmSource(WebhookSource):
             raw=raw,
             parents=parents,
             merged_records=merged_records,
+            object_type=object_type,
         )
 
     def ignored(

@@ -8,6 +8,7 @@ Lua script. Key names are in `keys`, scripts in `lua/`, records and typed answer
      ├── deliveries   customers' delivery state: leases, finish, retries, in-flight  deliveries.py
      ├── log          the event log and the DLQ, page by page                       eventlog.py
      ├── links        CRM record → customer links, parents, merges, look-ups        links.py
+     ├── replays      dead letters by the cause keeping them dead; its triggers     replays.py
      ├── limits       the fleet's request rate and connection cap                   limits.py
      ├── circuit      open while ChartMogul refuses our credentials                 circuit.py
      ├── traffic      webhook requests per source and minute (the console)          traffic.py
@@ -18,8 +19,10 @@ An event's life (its record's `status`):
 
     accepted ──▶ queued ──▶ in flight ──▶ applied
        │           ▲            │    ├──▶ stale     a newer change to its fields came first
+       │           │            │    ├──▶ ignored   no customer matched: its source ignores those
        │           │            │    └──▶ dead ──▶ purged
-       │           └─ replayed ─┼─────────┘           (replay --force: applied|stale too)
+       │           └─ replayed ─┼─────────┘           (replay --force: applied|stale too;
+       │                                              automatic when its cause goes away)
        ├──▶ duplicate (answered, not stored again)
        ├──▶ ignored (recorded only)           expired: its record outlived the event TTL
        └──▶ dead (invalid_event: the CRM sent what the relay cannot read)
@@ -39,6 +42,7 @@ A customer's delivery (one state at a time; see `keys`):
 from relay.store.client import connect
 from relay.store.records import (
     DEAD_LETTER_REASONS,
+    REPLAY_TRIGGERS,
     Accepted,
     DeadLetterReason,
     Edited,
@@ -48,6 +52,7 @@ from relay.store.records import (
     Purged,
     Released,
     Replayed,
+    ReplayTrigger,
     history_entry,
     now_ms,
 )
@@ -55,6 +60,7 @@ from relay.store.store import Store
 
 __all__ = [
     "DEAD_LETTER_REASONS",
+    "REPLAY_TRIGGERS",
     "Accepted",
     "DeadLetterReason",
     "Edited",
@@ -63,6 +69,7 @@ __all__ = [
     "Outcome",
     "Purged",
     "Released",
+    "ReplayTrigger",
     "Replayed",
     "Store",
     "connect",

@@ -164,6 +164,8 @@ class Deliveries:
             keys.applied_fields(customer),
             keys.inflight(customer),
             registry,
+            keys.LINKS,
+            keys.REPLAY_TRIGGERS,
         ]
         args: list[str | int | bytes] = [
             customer,
@@ -185,10 +187,12 @@ class Deliveries:
                 job = [
                     part if isinstance(part, bytes) else str(part) for pair in saved.items() for part in pair
                 ]
+            causes = outcome.causes if outcome.status == EventStatus.DEAD else ()
             script_keys += [
                 keys.event(outcome.event_id),
                 keys.event_history(outcome.event_id),
                 self.mirror.job_key(outcome.event_id) if self.mirror else keys.DLQ,
+                *(keys.dlq_cause(cause) for cause in causes),
             ]
             args += [
                 outcome.event_id,
@@ -198,6 +202,9 @@ class Deliveries:
                 mirror_job_id(outcome.event_id),
                 len(job) // 2,
                 *job,
+                len(causes),
+                "1" if outcome.recheck_links else "",
+                *causes,
             ]
         return int(await self.scripts.finish(keys=script_keys, args=args))
 

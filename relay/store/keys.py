@@ -18,6 +18,8 @@ so within a family the key is as unique as the input, and the inputs are made un
     links fields  CRM records ("<source>:<object>:<id>"), customer keys ("crm:", "ext:",
                   "email:", …) and parent entries ("parent:" + a CRM record): no source is
                   named like a customer key's prefix or "parent" (relay/crms.py RESERVED_NAMES)
+    causes        "link:" + a links field, "owner:" + an email, or "retries_exhausted"
+                  (relay/store/replays.py): a kind's prefix, then what is unique within it
 """
 
 from __future__ import annotations
@@ -61,6 +63,15 @@ REPLICA_ACK = f"{PREFIX}:replica_ack"
 SYNC_WATERMARKS = f"{PREFIX}:sync_watermarks"
 # List of the newest `relay sync` runs, newest first (JSON: what each read and enqueued).
 SYNC_RUNS = f"{PREFIX}:sync_runs"
+# List of JSON triggers: a dead letter's cause went away (relay/store/replays.py), oldest first.
+REPLAY_TRIGGERS = f"{PREFIX}:replay:triggers"
+# String with TTL: one worker's turn to act on the triggers (workers/replays.py).
+REPLAY_TURN = f"{PREFIX}:replay:turn"
+# Hash {failed_at_ms, healthy_since_ms}: the fleet's last failed delivery (a 5xx, a timeout, the
+# circuit opening) and its first success since; `retries_exhausted` waits for it to be healthy.
+DELIVERY_HEALTH = f"{PREFIX}:delivery_health"
+# Sorted sets, one per cause: the dead letters waiting for it, scored by when each died (µs).
+DLQ_CAUSE_FAMILY = f"{PREFIX}:dlq:cause:"
 
 
 # The key families of one accepted event, in the order accept_many.lua takes them: a family's
@@ -128,6 +139,12 @@ def applied_fields(customer_uuid: str) -> str:
     ms>:<event id>" of the newest change applied to it (the first layout: the ms alone); older
     changes to that field are stale, and that event is the one that won."""
     return f"{PREFIX}:applied:{customer_uuid}"
+
+
+def dlq_cause(cause: str) -> str:
+    """Sorted set: the dead letters a cause ("link:<field>", "owner:<email>", "retries_exhausted")
+    keeps dead, scored by when each died (µs, as the DLQ): relay/store/replays.py."""
+    return DLQ_CAUSE_FAMILY + cause
 
 
 def inflight(customer_uuid: str) -> str:

@@ -86,17 +86,26 @@ class Ledger:
         self.commit = GroupCommit(
             accept_redis or redis,
             scripts.accept_many,
-            script_keys=[keys.LINKS, keys.READY, keys.LEASES, keys.RETRY, keys.EVENTS, keys.DLQ],
+            script_keys=[
+                keys.LINKS,
+                keys.READY,
+                keys.LEASES,
+                keys.RETRY,
+                keys.EVENTS,
+                keys.DLQ,
+                keys.REPLAY_TRIGGERS,
+            ],
             header=self._accept_header,
             replica_acks=replica_acks,
             replica_ack_timeout_ms=replica_ack_timeout_ms,
         )
 
     def _accept_header(self) -> list[str | int]:
-        """accept_many.lua's first arguments: the per-event key families, the time, and when
-        the records expire."""
+        """accept_many.lua's first arguments: the per-event key families, the time, when the
+        records expire, and the family of the dead letters' cause indexes (a link it writes
+        may let some through)."""
         now = now_ms()
-        return [*keys.ACCEPT_FAMILIES, now, now + self.event_ttl_s * 1000]
+        return [*keys.ACCEPT_FAMILIES, now, now + self.event_ttl_s * 1000, keys.DLQ_CAUSE_FAMILY]
 
     # --- accepting ------------------------------------------------------------------------
 
@@ -141,7 +150,7 @@ class Ledger:
 
     # --- the dead-letter queue --------------------------------------------------------------
 
-    def _mirror_keys(self, event_id: str) -> tuple[list[str], str]:
+    def mirror_keys(self, event_id: str) -> tuple[list[str], str]:
         """(mirror job key, registry key) and the job id; harmless placeholders without a mirror."""
         if self.mirror is None:
             return [keys.DLQ, keys.DLQ], ""
@@ -159,11 +168,39 @@ class Ledger:
         event already applied (or stale): it is sent again. Its rq-dashboard mirror job goes,
         unless the replay runs as that very job (`from_mirror_job`)."""
         record = await self.event(event_id)
-        mirror_keys, job_id = self._mirror_keys(event_id)
+        _, job_id = self.mirror_keys(event_id)
         if from_mirror_job:
             job_id = ""
         customer = change.customer.key if change else record.customer if record else ""
         occurred_ms = change.occurred_at_ms if change else record.occurred_at_ms if record else 0
+        result = await self.run_replay(
+            event_id,
+            customer=customer,
+            occurred_ms=occurred_ms,
+            entry=history_entry("replayed", remapped=change is not None, forced=force),
+            change_json=change.to_json() if change else b"",
+            force=force,
+            job_id=job_id,
+        )
+        return _REPLAYED[result]
+
+    async def run_replay(
+        self,
+        event_id: str,
+        *,
+        customer: str,
+        occurred_ms: int,
+        entry: bytes,
+        change_json: bytes = b"",
+        force: bool = False,
+        job_id: str,
+        cause_index: str = keys.DLQ,
+        automatic: Sequence[str | int | bytes] = (),
+    ) -> int:
+        """replay.lua for one event, queued under `customer` (its header says the arguments and
+        the answer); `automatic`: an automatic replay's conditions, with the index of its cause
+        (relay/store/replays.py)."""
+        mirror_keys, _ = self.mirror_keys(event_id)
         result = await self.scripts.replay(
             keys=[
                 keys.DLQ,
@@ -174,19 +211,21 @@ class Ledger:
                 keys.LEASES,
                 keys.RETRY,
                 *mirror_keys,
+                cause_index,
             ],
             args=[
                 event_id,
                 customer,
                 occurred_ms,
-                history_entry("replayed", remapped=change is not None, forced=force),
-                change.to_json() if change else b"",
+                entry,
+                change_json,
                 "1" if force else "",
                 job_id,
                 orjson.dumps(OUTCOME_FIELDS),
+                *automatic,
             ],
         )
-        return _REPLAYED[int(result)]
+        return int(result)
 
     async def move_customer(self, record: EventRecord, customer: str) -> None:
         """A re-mapped change names another customer: the record and its customer index follow."""
@@ -198,7 +237,7 @@ class Ledger:
 
     async def purge(self, event_id: str) -> Purged:
         """Take an event out of the DLQ for good (its record and history stay until they expire)."""
-        mirror_keys, job_id = self._mirror_keys(event_id)
+        mirror_keys, job_id = self.mirror_keys(event_id)
         result = await self.scripts.purge(
             keys=[keys.DLQ, keys.event(event_id), keys.event_history(event_id), *mirror_keys],
             args=[event_id, history_entry("purged"), now_ms(), job_id],
@@ -233,10 +272,18 @@ class Ledger:
     # --- attempts -----------------------------------------------------------------------------
 
     async def record_attempt(self, event_ids: Iterable[str], **details: Any) -> None:
-        entry = history_entry("attempt", **details)
+        await self.note(event_ids, "attempt", counts_attempt=True, **details)
+
+    async def note(
+        self, event_ids: Iterable[str], what: str, *, counts_attempt: bool = False, **details: Any
+    ) -> None:
+        """One history entry on each event: what was done for it besides settling it (an
+        attempt, with `counts_attempt`; a lead created for its record)."""
+        entry = history_entry(what, **details)
         async with self.redis.pipeline(transaction=True) as pipe:
             for event_id in event_ids:
-                pipe.hincrby(keys.event(event_id), "attempts", 1)
+                if counts_attempt:
+                    pipe.hincrby(keys.event(event_id), "attempts", 1)
                 pipe.rpush(keys.event_history(event_id), entry)
                 # The list is created by the record's second entry: it expires with the record.
                 pipe.expire(keys.event_history(event_id), self.event_ttl_s, nx=True)

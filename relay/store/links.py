@@ -1,9 +1,11 @@
 """CRM record → ChartMogul customer links, records' parents, and the cache of ChartMogul look-ups.
 
 The link table is permanent (`relay links import`, link properties the CRM sent, a resolved
-CRM record, a merge); a cached look-up of an external_id or email expires, since ChartMogul's
-answer may change. A record's parent (a contact's company) is written by the web app with the
-events that prove it; a record with no link of its own reaches its parent's customer.
+CRM record, a merge, a lead the relay created); a cached look-up of an external_id or email
+expires, since ChartMogul's answer may change. A record's parent (a contact's company) is written
+by the web app with the events that prove it; a record with no link of its own reaches its
+parent's customer. Each way a link is written tells the dead letters waiting for it
+(relay/store/replays.py): they are re-queued.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from relay.store import keys
+from relay.store.records import ReplayTrigger
+from relay.store.replays import Replays, link_cause
 from relay.store.scripts import Scripts
 
 
@@ -29,9 +33,10 @@ class Merged:
 
 
 class Links:
-    def __init__(self, redis: aioredis.Redis, scripts: Scripts) -> None:
+    def __init__(self, redis: aioredis.Redis, scripts: Scripts, replays: Replays) -> None:
         self.redis = redis
         self.scripts = scripts
+        self.replays = replays
 
     async def get(self, crm_record: str) -> str | None:
         uuid = await self.redis.hget(keys.LINKS, crm_record)  # type: ignore[misc]
@@ -52,9 +57,19 @@ class Links:
     async def count(self) -> int:
         return int(await self.redis.hlen(keys.LINKS))  # type: ignore[misc]
 
-    async def add(self, links: Mapping[str, str]) -> None:
+    async def add(
+        self, links: Mapping[str, str], *, trigger: ReplayTrigger = ReplayTrigger.LINK_IMPORTED
+    ) -> None:
+        """Write links (`relay links import`, the console); the dead letters waiting for them are
+        re-queued (`trigger` says why)."""
         if links:
             await self.redis.hset(keys.LINKS, mapping=dict(links))  # type: ignore[misc,arg-type]
+            await self.linked(links, trigger=trigger)
+
+    async def linked(self, links: Mapping[str, str], *, trigger: ReplayTrigger) -> int:
+        """These links were written: re-queue the dead letters waiting for them."""
+        causes = [(link_cause(field), f"{field} is linked to {uuid}") for field, uuid in links.items()]
+        return await self.replays.push(trigger, causes)
 
     async def all(self) -> dict[str, str]:
         """Every link (parents are not links: they name a record, not a customer)."""
@@ -77,7 +92,10 @@ class Links:
     async def merge(self, surviving: str, merged: Sequence[str]) -> Merged:
         """Link `surviving` to the customer its merged records are linked to, atomically; a
         conflict (two customers) writes nothing."""
-        answer = await self.scripts.merge(keys=[keys.LINKS], args=[surviving, *merged])
+        answer = await self.scripts.merge(
+            keys=[keys.LINKS, keys.REPLAY_TRIGGERS, keys.dlq_cause(link_cause(surviving))],
+            args=[surviving, *merged],
+        )
         parts = [p.decode() if isinstance(p, bytes) else str(p) for p in answer]
         return Merged(*parts)
 

@@ -54,6 +54,39 @@ class DeadLetterReason(StrEnum):
 DEAD_LETTER_REASONS: tuple[str, ...] = tuple(reason.value for reason in DeadLetterReason)
 
 
+class ReplayTrigger(StrEnum):
+    """Why a dead letter was re-queued without an operator: its cause went away
+    (relay/store/replays.py keeps the triggers, workers/replays.py acts on them)."""
+
+    LINK_IMPORTED = "link_imported"  # `relay links import` or the console linked its record
+    LINK_SENT = "link_sent"  # the CRM sent a link property, or its record's parent
+    MERGE = "merge"  # a merge moved a link to its record
+    LEAD_CREATED = "lead_created"  # the relay created its record's customer (unmatched = "create")
+    LOOKUP = "lookup"  # ChartMogul's look-up (external id, email) now finds its customer
+    LINK_FOUND = "link_found"  # its record was linked while it was being dead-lettered
+    RECOVERED = "recovered"  # the circuit is closed and deliveries have succeeded for a while
+    OWNER_APPLIED = "owner_applied"  # a change setting the owner it could not set was applied
+
+    @property
+    def phrase(self) -> str:
+        """How an event's history says it: "replayed: link imported"."""
+        return _TRIGGER_PHRASES[self]
+
+
+_TRIGGER_PHRASES = {
+    ReplayTrigger.LINK_IMPORTED: "link imported",
+    ReplayTrigger.LINK_SENT: "link sent by the CRM",
+    ReplayTrigger.MERGE: "records merged",
+    ReplayTrigger.LEAD_CREATED: "lead created",
+    ReplayTrigger.LOOKUP: "customer found by a look-up",
+    ReplayTrigger.LINK_FOUND: "link found",
+    ReplayTrigger.RECOVERED: "ChartMogul healthy again",
+    ReplayTrigger.OWNER_APPLIED: "owner applied",
+}
+# The triggers /metrics exports from the first scrape (relay_dlq_replayed_total{trigger}).
+REPLAY_TRIGGERS: tuple[str, ...] = tuple(trigger.value for trigger in ReplayTrigger)
+
+
 # A record's fields that describe its current outcome: each outcome (finish.lua) and each
 # replay (replay.lua) removes them all first, so a record never shows what an earlier attempt
 # found beside what the latest one did; the history keeps every attempt.
@@ -222,6 +255,8 @@ def compact_change(change: CustomerChange) -> str:
         doc["notes"] = change.notes
     if change.merged_records:
         doc["merged_records"] = change.merged_records
+    if change.unmatched:
+        doc["unmatched"] = change.unmatched
     return orjson.dumps(doc).decode()
 
 
@@ -295,9 +330,15 @@ def _int(value: str | None) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How one event's delivery ended: applied, dead, stale or expired."""
+    """How one event's delivery ended: applied, dead, stale, ignored or expired. A dead letter's
+    `causes` (relay/store/replays.py) are what would let it through: it waits for them."""
 
     event_id: str
     status: EventStatus
     fields: dict[str, str | int] = field(default_factory=dict)
     history: dict[str, Any] = field(default_factory=dict)
+    causes: tuple[str, ...] = ()
+    # A cause of kind "link:" that holds a link already when the dead letter is written (a race
+    # with the write) re-queues it at once (ReplayTrigger.LINK_FOUND); only for events that
+    # reached no customer, never for one whose customer ChartMogul said does not exist.
+    recheck_links: bool = False

@@ -32,3 +32,5 @@ class Scripts:
         self.rate_reserve = redis.register_script(source("rate_reserve"))
         self.rate_slot = redis.register_script(source("rate_slot"))
         self.migrate_dlq = redis.register_script(source("migrate_dlq"))
+        self.trigger = redis.register_script(source("trigger"))
+        self.health = redis.register_script(source("health"))

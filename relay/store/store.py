@@ -14,6 +14,7 @@ from relay.store.eventlog import EventLog
 from relay.store.ledger import Ledger
 from relay.store.limits import FleetLimits
 from relay.store.links import Links
+from relay.store.replays import Replays
 from relay.store.scripts import Scripts
 from relay.store.syncruns import SyncRuns
 from relay.store.traffic import Traffic
@@ -57,7 +58,8 @@ class Store:
             redis, self.scripts, self.ledger, event_ttl_s=event_ttl_s, dlq_ttl_s=dlq_ttl_s, mirror=mirror
         )
         self.log = EventLog(redis, self.ledger, event_ttl_s=event_ttl_s, dlq_ttl_s=dlq_ttl_s)
-        self.links = Links(redis, self.scripts)
+        self.replays = Replays(redis, self.scripts, self.ledger)
+        self.links = Links(redis, self.scripts, self.replays)
         self.limits = FleetLimits(redis, self.scripts)
         self.circuit = CircuitState(redis)
         self.traffic = Traffic(redis)

@@ -342,6 +342,7 @@ def test_link_suggestions_side_by_side_ambiguous_first_imported_with_one_confirm
     done = console.post("/console/links/import", [("link", v) for v in ticked] + initech)
 
     assert "Imported 3 links" in done.text
+    assert "the workers re-queue their dead letters by themselves" in done.text  # RELAY_AUTO_REPLAY on
 
     async def links(store: Store) -> dict[str, str]:
         return await store.links.all()

@@ -9,7 +9,9 @@ from tests.monitoring.tools import DASHBOARD
 
 WEB = "relay-web /metrics"
 WORKER = "relay worker --metrics-port"
-WORKER_METRICS = re.compile(r"relay_(deliveries|delivery_|patch_events|rate_limit_wait|fields_not_applied)")
+WORKER_METRICS = re.compile(
+    r"relay_(deliveries|delivery_|patch_events|rate_limit_wait|fields_not_applied|dlq_replayed|unmatched)"
+)
 
 
 def test_each_panel_names_the_process_that_serves_it() -> None:

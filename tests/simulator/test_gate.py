@@ -153,7 +153,28 @@ def test_clearing_faults_serves_again(sim: SimulatorHandle) -> None:
         "latency_ms": 0.0,
         "retry_after": None,
         "timeout_rate": 0.0,
+        "answer_latency_ms": 0.0,
+        "only": None,
     }
+
+
+def test_faults_limited_to_one_route_leave_the_others_alone(sim: SimulatorHandle) -> None:
+    sim.set_faults(status=503, only="PATCH /v1/customers/cus_x")
+
+    assert sim.request("GET", "/v1/ping").status == 200
+    assert sim.request("PATCH", "/v1/customers/cus_x", {"city": "X"}).status == 503
+    assert sim.request("GET", "/v1/customers/cus_x").status == 404  # served, as usual
+
+
+def test_a_late_answer_comes_after_the_request_took_effect(sim: SimulatorHandle) -> None:
+    sim.set_faults(answer_latency_ms=2000, only="POST /v1/data_sources")
+    impatient = SimulatorHandle(sim.base_url, sim.api_key, timeout_s=0.5)
+
+    with pytest.raises((TimeoutError, socket.timeout)):
+        impatient.request("POST", "/v1/data_sources", {"name": "Made while nobody listened"})
+
+    names = [s["name"] for s in sim.request("GET", "/v1/data_sources").body["data_sources"]]
+    assert "Made while nobody listened" in names
 
 
 def test_control_endpoints_are_exempt_from_faults(sim: SimulatorHandle) -> None:
@@ -174,6 +195,8 @@ def test_control_endpoints_are_exempt_from_faults(sim: SimulatorHandle) -> None:
         {"rate": 1.5},
         {"latency_ms": -1},
         {"timeout_rate": 2},
+        {"answer_latency_ms": -5},
+        {"only": "/v1/customers"},
         {"colour": "red"},
     ],
 )

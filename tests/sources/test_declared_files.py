@@ -303,3 +303,20 @@ def test_a_declared_secret_comes_from_the_environment_before_dot_env_and_is_reda
     assert (
         redact("token from-environment-0123456789, acme-dot-env-0123456789") == "token [redacted], [redacted]"
     )
+
+
+def test_a_declared_source_creates_its_records_but_not_those_with_a_parent(tmp_path: Path) -> None:
+    text = (
+        'unmatched = "create"\n'
+        + MINIMAL.replace('object = "Account"', 'object_path = "type"')
+        + ('\n[objects.Contact]\nname = { field = "primary_contact.first_name" }\n')
+    )
+    with_parents = text.replace(
+        "[objects.Account]",
+        '[source.parents]\nContact = { object = "Account", id = "account" }\n\n[objects.Account]',
+    )
+    declaration = load_declaration(declare(tmp_path, "acme-crm", with_parents))
+
+    assert declaration.mapping.unmatched == "create"
+    assert declaration.mapping.lead_objects == ("Account",)
+    assert declaration.mapping.unmatched_for("Contact") == "await_parent"

@@ -127,6 +127,7 @@ BROKEN = [
         "declared String",
     ),
     pytest.param('link_holds = "phone"', "link_holds", "uuid, external_id, email"),
+    pytest.param('unmatched = "drop"', "unmatched", "'dead_letter', 'create', 'ignore'"),
     pytest.param('link_data_source_uuid = "abc"', "link_data_source_uuid", "ds_"),
     pytest.param('colour = "red"', "colour", "unknown key"),
     pytest.param("[objects.company]\nname = 5", "objects.company.name", "must be a table"),
@@ -235,3 +236,46 @@ def test_types_survive_storage_and_a_change_stored_without_them_falls_back_to_th
     (tmp_path / "hubspot.toml").write_text('[objects.company]\nx = { custom = "employees" }\n')
     with pytest.raises(MappingError):
         load_mapping("hubspot", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("policy", "company", "contact"),
+    [
+        ("dead_letter", "", ""),
+        ("ignore", "ignore", "ignore"),
+        ("create", "create", "await_parent"),  # a contact is never created: its company is
+    ],
+)
+def test_unmatched_says_what_a_change_does_when_no_customer_matches(
+    tmp_path: Path, policy: str, company: str, contact: str
+) -> None:
+    shipped = (DEFAULTS_DIR / "hubspot.toml").read_text()
+    (tmp_path / "hubspot.toml").write_text(f'unmatched = "{policy}"\n' + shipped)
+    mapping = load_mapping("hubspot", tmp_path)
+
+    def carried(object_type: str, record: str) -> str:
+        mapped = map_record(mapping, object_type, {"city": "Boston", "firstname": "Ada"})
+        event = mapped_event(
+            mapping,
+            mapped,
+            event_id="e",
+            occurred_at_ms=1,
+            crm_record=record,
+            raw="{}",
+            object_type=object_type,
+        )
+        return event.change.unmatched
+
+    assert mapping.unmatched == policy
+    assert mapping.lead_objects == ("company",)
+    assert carried("company", "hubspot:company:1") == company
+    assert carried("contact", "hubspot:contact:1") == contact
+
+
+def test_the_default_is_a_dead_letter_and_a_change_stores_its_policy(tmp_path: Path) -> None:
+    assert load_mapping("pipedrive").unmatched == "dead_letter"
+    change = CustomerChange(
+        "e", "hubspot", 1, CustomerRef(crm_record="hubspot:company:1"), unmatched="create"
+    )
+
+    assert CustomerChange.from_json(change.to_json()).unmatched == "create"

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from relay.changes import CustomerRef
 from relay.chartmogul.client import ChartMogulClient
 from relay.simulator.testing import SimulatorHandle
-from relay.store import Store, keys
+from relay.store import ReplayTrigger, Store, keys
 from tests.conftest import SIM_API_KEY
 from workers.resolve import MAX_CANDIDATES_SHOWN, CustomerResolver, Resolution
 
@@ -249,11 +249,17 @@ def test_resolution_order(case: Case, redis_url: str, simulator: SimulatorHandle
     if case.ref.uuid:
         assert resolution == Resolution(case.ref.uuid, None)
     elif case.resolved:
-        assert resolution == Resolution(uuids[case.resolved], None)
+        assert (resolution.uuid, resolution.link) == (uuids[case.resolved], None)
+        # Found by ChartMogul's look-up just now (not a link, not the cache): whatever waited for
+        # this reference may go through too.
+        assert (resolution.trigger is ReplayTrigger.LOOKUP) == bool(case.calls)
     else:
         assert resolution.uuid is None
         pattern = case.why_not.format(**{label: re.escape(uuid) for label, uuid in uuids.items()})
         assert re.search(pattern, resolution.why_not), resolution.why_not
+        # What would let it through: a link of its record (or its parent), or of its key.
+        assert resolution.waits_for[0] == (case.ref.crm_record or case.ref.key)
+        assert case.ref.key in resolution.waits_for
     assert [r["path"] for r in simulator.requests()] == case.calls
     assert cached == (uuids[case.cached_after] if case.cached_after else None)
 

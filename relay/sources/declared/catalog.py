@@ -87,7 +87,11 @@ def load_declaration(path: Path) -> Declaration:
     raw_objects = doc.get("objects", {})
     objects = tuple(str(o) for o in raw_objects) if isinstance(raw_objects, dict) else ()
     spec = parse_source(doc.get("source"), name, objects, problem)
-    mapping = parse_mapping(doc, name, where, problems, object_types=objects, other_keys=_SOURCE_TABLE)
+    # Its records with a parent ([source.parents]) are contacts; the others may become leads.
+    leads = tuple(o for o in objects if spec is None or o not in spec.parents)
+    mapping = parse_mapping(
+        doc, name, where, problems, object_types=objects, lead_objects=leads, other_keys=_SOURCE_TABLE
+    )
     if problems or spec is None:
         raise MappingError(problems or [f"{where}: source: cannot be used"])
     customer_object = spec.object or objects[0]

@@ -151,6 +151,7 @@ def api_event(source: CrmSource, plans: PropertyPlans, doc: object) -> ParsedEve
             crm_record=crm_record,
             raw=raw,
             parents=parents,
+            object_type=object_name,
         )
     if action == "merge" and mapped:
         surviving, merged = _merge(validated(MERGE_FIELDS, doc))
