@@ -291,7 +291,7 @@ def _dry_run(
             if not as_json:
                 click.echo(f"skipped {item.where}: {item.why}", err=True)
             continue
-        if item.uuid is None:
+        if item.uuid is None and item.event is None:
             if out:
                 out.add(item)
             continue
@@ -330,9 +330,11 @@ async def _real_run(
     rate = settings.rate_limit_per_s
     if not as_json or not yes:
         print_totals(totals, rate, records.wording, err=as_json, real_run=True)
-    if totals.to_change == 0:
+    wanted = totals.to_change + totals.to_create
+    leads = f" and {totals.to_create} new leads" if totals.to_create else ""
+    if wanted == 0:
         click.echo("Nothing to change.", err=as_json)
-    elif not yes and not click.confirm(f"Enqueue changes for {totals.to_change} customers?", err=True):
+    elif not yes and not click.confirm(f"Enqueue changes for {totals.to_change} customers{leads}?", err=True):
         click.echo("Nothing was enqueued.", err=True)
         return 1
     run: Planner = planner()
@@ -346,7 +348,7 @@ async def _real_run(
             bar.update(1)
             if isinstance(item, Skipped):
                 continue
-            if item.uuid is None and out:
+            if item.uuid is None and item.event is None and out:
                 out.add(item)
             if item.event is not None:
                 await enqueuer.add(item.event)

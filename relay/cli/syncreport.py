@@ -77,7 +77,8 @@ def stale_line(stale: StaleChange, planned: Planned, wording: Wording) -> str:
 
 
 def print_customer(planned: Planned, wording: Wording) -> None:
-    click.echo(f"{planned.crm_record} ({planned.record.where}) → {planned.uuid}")
+    target = planned.uuid or 'a new ChartMogul lead (unmatched = "create")'
+    click.echo(f"{planned.crm_record} ({planned.record.where}) → {target}")
     for change in planned.changes:
         click.echo(f"  {change.name}: {show(change.current)} → {show(change.new)}")
     for stale in planned.stale:
@@ -97,6 +98,8 @@ def print_totals(
     )
     why = ", ".join(f"{reason} {count}" for reason, count in totals.unmatched_why.most_common())
     echo(f"Unmatched: {totals.unmatched}" + (f" ({why})" if why else ""), err=err)
+    if totals.to_create:
+        echo(f'Leads to create (unmatched = "create"): {totals.to_create}', err=err)
     echo(f"Skipped (bad input): {totals.skipped}", err=err)
     for line in totals.skipped_records[:10]:
         echo(f"  {line}", err=err)

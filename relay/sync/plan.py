@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from relay.changes import CustomerChange, CustomerRef
+from relay.changes import CREATE, CustomerChange, CustomerRef
 from relay.crms import SYNC_SOURCE
 from relay.events import ParsedEvent
 from relay.mapping.apply import Mapped, map_record
@@ -72,6 +72,7 @@ class Totals:
     unmatched: int = 0
     unchanged: int = 0
     to_change: int = 0
+    to_create: int = 0  # unmatched records the mapping's `unmatched = "create"` makes leads of
     stale_only: int = 0  # records whose every difference is stale: nothing to send
     stale: int = 0  # records with a difference not sent: a newer change was applied
     skipped: int = 0
@@ -93,6 +94,7 @@ class Totals:
             "unmatched_why": dict(self.unmatched_why),
             "unchanged": self.unchanged,
             "to_change": self.to_change,
+            "to_create": self.to_create,
             "stale_only": self.stale_only,
             "stale": self.stale,
             "stale_fields": dict(self.stale_fields.most_common()),
@@ -149,7 +151,15 @@ class Planner:
         if uuid is None:
             totals.unmatched += 1
             totals.unmatched_why[why.split(":")[0]] += 1
-            return Planned(record, crm_record, None, at_ms, why)
+            lead = self._lead(record, crm_record, mapped, at_ms, why)
+            if lead is None:
+                return Planned(record, crm_record, None, at_ms, why)
+            totals.to_create += 1
+            totals.calls["create"] += 1
+            changes = [FieldChange(name, None, value) for name, value in mapped.fields.items()]
+            changes += [FieldChange(f"custom.{k}", None, v) for k, v in mapped.custom_set.items()]
+            changes += [FieldChange("tags", [], mapped.tags_add)] if mapped.tags_add else []
+            return Planned(record, crm_record, None, at_ms, why, changes=changes, event=lead)
         totals.matched += 1
         diff = difference(mapped, self.account.customers[uuid])
         applied = self.applied.get(uuid, {})
@@ -259,6 +269,36 @@ class Planner:
         )
         links = {crm_record: mapped.link_uuid} if mapped.link_uuid else {}
         return ParsedEvent(change=change, raw=record.raw, links=links)
+
+    def _lead(
+        self, record: ExportRecord, crm_record: str, mapped: Mapped, at_ms: int, why: str
+    ) -> ParsedEvent | None:
+        """With `unmatched = "create"`, the event a record no customer matches (no link, no
+        match; never an ambiguous one) becomes: a worker creates its lead, links it and applies
+        the whole record, as for a webhook's (workers/unmatched.py). None otherwise."""
+        policy = self.mapping.unmatched_for(self.shape.object_type)
+        if policy != CREATE or not why.startswith(("no link", "no match")) or mapped.is_empty:
+            return None
+        diff = Difference(
+            fields=mapped.fields,
+            tags_add=mapped.tags_add,
+            custom_set=mapped.custom_set,
+            custom_types=mapped.custom_types,
+            shown=[],
+        )
+        change = CustomerChange(
+            event_id=self._event_id(record, diff, at_ms, {}),
+            source=SYNC_SOURCE,
+            occurred_at_ms=at_ms,
+            customer=CustomerRef(crm_record=crm_record),
+            fields=mapped.fields,
+            tags_add=mapped.tags_add,
+            custom_set=mapped.custom_set,
+            custom_types=mapped.custom_types,
+            notes=[f"{self.shape.source} {self.origin} {record.where}", *mapped.notes],
+            unmatched=CREATE,
+        )
+        return ParsedEvent(change=change, raw=record.raw)
 
     def _event_id(
         self, record: ExportRecord, diff: Difference, at_ms: int, applied: Mapping[str, tuple[int, str]]

@@ -243,3 +243,43 @@ def test_relay_serve_refuses_create_without_a_data_source(relay_env: dict[str, s
 
     assert done.returncode == 2
     assert 'unmatched = "create" needs RELAY_CHARTMOGUL_DATA_SOURCE_UUID' in done.stderr
+
+
+def test_a_sync_makes_leads_of_the_records_no_customer_matches(
+    relay: Relay, relay_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A company the CRM export holds and no webhook brought: with `unmatched = "create"`, the
+    sync enqueues it whole, a worker creates its lead and links it; the next sync finds it."""
+    export = tmp_path / "companies.csv"
+    export.write_text(
+        "Record ID,Company name,City,Country/Region,Lead Status\n"
+        "8302,Acme Corp,Boston,United States,OPEN_DEAL\n"
+    )
+    unmatched = tmp_path / "unmatched.csv"
+    env = {**relay_env, **relay.settings}
+
+    dry = relay_cli(env, "sync", "--source", "hubspot", str(export), "--dry-run")
+    ran = relay_cli(env, "sync", "--source", "hubspot", str(export), "--yes", "--unmatched", str(unmatched))
+    relay.start_worker()
+
+    assert dry.returncode == 0, dry.stderr
+    assert f"{RECORD} (line 2) → a new ChartMogul lead" in dry.stdout
+    assert 'Leads to create (unmatched = "create"): 1' in dry.stdout
+    assert ran.returncode == 0, ran.stderr
+    assert RECORD.split(":")[-1] not in unmatched.read_text()  # not left to link by hand
+    wait_for(lambda: relay.leads())
+    [lead] = relay.leads()
+    wait_for(lambda: relay.sim.stored_customer(lead["uuid"])["status"] == "Qualified Lead")
+    stored = relay.sim.stored_customer(lead["uuid"])
+    assert (stored["name"], stored["company"], stored["city"], stored["country"]) == (
+        "Acme Corp",
+        "Acme Corp",
+        "Boston",
+        "US",
+    )
+    assert relay.redis.hget(keys.LINKS, RECORD) == lead["uuid"]
+
+    again = relay_cli(env, "sync", "--source", "hubspot", str(export), "--dry-run", "--json")
+    totals = orjson.loads(again.stdout)["totals"]
+    assert (totals["matched"], totals["to_create"], totals["unchanged"]) == (1, 0, 1)
+    assert len(relay.creates()) == 1
