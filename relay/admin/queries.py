@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from relay.admin.advice import next_step
-from relay.crms import DECLARED_NAME, KNOWN_SOURCES, SYNC_SOURCE
+from relay.crms import KNOWN_SOURCES, SYNC_SOURCE
 from relay.queue import mirrored_event_id
 from relay.store import DEAD_LETTER_REASONS, EventRecord, EventStatus, Store, now_ms
 from relay.store.eventlog import Page
@@ -80,6 +80,8 @@ class EventFilter:
     source: str | None = None
     since_ms: int | None = None
     until_ms: int | None = None
+    # The names a source may have (declared ones included): not a condition of the filter.
+    sources: Collection[str] = field(default=SOURCES, compare=False)
 
     @classmethod
     def parse(
@@ -99,7 +101,7 @@ class EventFilter:
         _check_choice("source", source, sources)
         since_ms, until_ms = _optional_time(since, now), _optional_time(until, now)
         _check_range(since_ms, until_ms)
-        return cls(customer or None, status or None, source or None, since_ms, until_ms)
+        return cls(customer or None, status or None, source or None, since_ms, until_ms, tuple(sources))
 
     def matches(self, record: EventRecord) -> bool:
         """The customer is not checked here: the customer's events indexes are what is read."""
@@ -119,6 +121,8 @@ class DeadLetterFilter:
     since_ms: int | None = None
     until_ms: int | None = None
     customer_keys: frozenset[str] = frozenset()  # every key the customer is known by (customer_keys)
+    # The names a source may have (declared ones included): not a condition of the filter.
+    sources: Collection[str] = field(default=SOURCES, compare=False)
 
     @classmethod
     def parse(
@@ -144,7 +148,15 @@ class DeadLetterFilter:
         _check_choice("reason", reason, DEAD_LETTER_REASONS)
         since_ms, until_ms = _optional_time(since, now), _optional_time(until, now)
         _check_range(since_ms, until_ms)
-        return cls(source or None, reason or None, http_status, customer or None, since_ms, until_ms)
+        return cls(
+            source or None,
+            reason or None,
+            http_status,
+            customer or None,
+            since_ms,
+            until_ms,
+            sources=tuple(sources),
+        )
 
     @classmethod
     def from_document(
@@ -223,26 +235,26 @@ def _named_by(record: EventRecord, keys: frozenset[str] | set[str]) -> bool:
 _KEY_PREFIXES = ("crm:", "ext:", "extn:", "email:", "uuid:")
 
 
-def customer_key(given: str) -> str:
-    """How an operator names a customer → its key: a uuid (cus_…), a CRM record
-    (hubspot:company:9001, or crm:…), an email, an external id (ext:<data source>:<id>, or the
-    bare id of events that named no data source), or a key as the relay prints it."""
+def customer_key(given: str, sources: Collection[str] = KNOWN_SOURCES) -> str:
+    """How an operator names a customer → its key: a uuid (cus_…), a CRM record of one of
+    `sources` (hubspot:company:9001, or crm:…), an email, an external id (ext:<data source>:<id>,
+    or the bare id of events that named no data source), or a key as the relay prints it."""
     text = given.strip()
     if text.startswith("cus_") or text.startswith(_KEY_PREFIXES):
         return text
     if "@" in text:
         return f"email:{text.lower()}"
-    source = text.split(":")[0]
-    if text.count(":") >= 2 and (source in KNOWN_SOURCES or DECLARED_NAME.fullmatch(source)):
+    if text.count(":") >= 2 and text.split(":")[0] in sources:
         return f"crm:{text}"
     return f"ext:*:{text}"
 
 
-async def customer_keys(store: Store, given: str) -> frozenset[str]:
+async def customer_keys(store: Store, given: str, sources: Collection[str] = KNOWN_SOURCES) -> frozenset[str]:
     """Every key the customer is known by: the one given, the uuid it resolved to (the link
     table, a cached look-up), and the CRM records and keys linked to that uuid. A customer's
-    events are indexed under the key they named it by and, once resolved, under its uuid."""
-    key = customer_key(given)
+    events are indexed under the key they named it by and, once resolved, under its uuid.
+    `sources`: the webhook sources whose records a `source:object:id` may name."""
+    key = customer_key(given, sources)
     found = {key}
     uuid = key if key.startswith("cus_") else None
     if uuid is None:
@@ -270,7 +282,7 @@ def page_public(page: Page, name: str) -> dict[str, Any]:
 async def list_events(
     store: Store, query: EventFilter, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page:
-    known = sorted(await customer_keys(store, query.customer)) if query.customer else None
+    known = sorted(await customer_keys(store, query.customer, query.sources)) if query.customer else None
     return await store.log.events(
         customer=known,
         matches=query.matches,
@@ -285,7 +297,8 @@ async def list_dead_letters(
     store: Store, query: DeadLetterFilter, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page:
     if query.customer and not query.customer_keys:
-        query = dataclasses.replace(query, customer_keys=await customer_keys(store, query.customer))
+        keys = await customer_keys(store, query.customer, query.sources)
+        query = dataclasses.replace(query, customer_keys=keys)
     return await store.log.dead_letters(
         matches=query.matches,
         since_ms=query.since_ms,

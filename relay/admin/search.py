@@ -14,6 +14,7 @@ page (relay/store/eventlog.py: MAX_SCAN).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from relay.admin.customers import find_customer
@@ -39,25 +40,26 @@ class Found:
         return self.event_id is not None or bool(self.customers)
 
 
-def crm_records(text: str) -> list[str]:
-    """The CRM records a text may name: itself when written `source:object:id`, else every
-    mapped source's objects with the text as id (`9001` → `hubspot:company:9001`, …)."""
+def crm_records(text: str, sources: Collection[str] = ()) -> list[str]:
+    """The CRM records a text may name: itself when written `source:object:id` (a built-in CRM,
+    or one of `sources`: those declared by a file), else every built-in CRM's objects with the
+    text as id (`9001` → `hubspot:company:9001`, …)."""
     source, _, rest = text.partition(":")
-    if rest and ":" in rest and source in SOURCE_OBJECTS:
+    if rest and ":" in rest and (source in SOURCE_OBJECTS or source in sources):
         return [text]
     if ":" in text or "@" in text or " " in text:
         return []
     return [f"{crm}:{obj.lower()}:{text}" for crm, objects in SOURCE_OBJECTS.items() for obj in objects]
 
 
-def customer_keys(text: str) -> list[str]:
+def customer_keys(text: str, sources: Collection[str] = ()) -> list[str]:
     """Customer keys (CustomerRef.key) the text may be: a uuid, a key as written, a CRM record,
     an external id, an email."""
     if text.startswith("cus_"):
         return [text]
     if text.startswith(("crm:", "ext:", "extn:", "email:", "uuid:")):
         return [text]
-    found = [f"crm:{record}" for record in crm_records(text)]
+    found = [f"crm:{record}" for record in crm_records(text, sources)]
     if "@" in text:
         found.append(f"email:{text.lower()}")
     elif " " not in text:
@@ -65,14 +67,15 @@ def customer_keys(text: str) -> list[str]:
     return found
 
 
-async def resolve(store: Store, text: str) -> Found:
+async def resolve(store: Store, text: str, sources: Collection[str] = ()) -> Found:
+    """What `text` names (`sources`: the declared sources, whose records it may name too)."""
     text = text.strip()[:MAX_TEXT]
     if not text:
         return Found(text)
     event_id = text if await store.ledger.event(text) is not None else None
     customers: dict[str, None] = {}
     via: dict[str, str] = {}
-    for key in customer_keys(text):
+    for key in customer_keys(text, sources):
         customer = await find_customer(store, key)
         if customer.uuid is None and not await store.log.has_events(key):
             continue

@@ -119,7 +119,9 @@ def print_summary(enqueuer: Enqueuer, totals: Totals, wording: Wording) -> None:
     already = enqueuer.already
     stale = sum(totals.stale_fields.values())
     click.echo(
-        f"Enqueued {enqueuer.enqueued} changes; {totals.unmatched} unmatched, {totals.skipped} skipped"
+        f"Enqueued {enqueuer.enqueued} changes"
+        + (f" ({totals.to_create} of them create a lead)" if totals.to_create else "")
+        + f"; {totals.unmatched} unmatched, {totals.skipped} skipped"
         + (f"; {stale} stale field(s) not sent." if stale else ".")
     )
     if already:

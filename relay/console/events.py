@@ -30,7 +30,7 @@ async def events(request: Request) -> Response:
         sources=sources,
     )
     store = relay(request).store
-    found = await search.resolve(store, text)
+    found = await search.resolve(store, text, relay(request).known_sources)
     result = await search.search_events(store, found, query, limit=PAGE_SIZE, cursor=p.get("cursor") or None)
     return page(
         request,

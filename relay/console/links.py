@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,11 @@ from relay.cli.api import customer_pages
 from relay.cli.links import CUSTOMER_UUID
 from relay.console.pages import ConsoleError, checked_form, handler, not_found, page, relay, text
 from relay.console.views import fields_touched
-from relay.crms import KNOWN_SOURCES, MAPPED_SOURCES
+from relay.crms import KNOWN_SOURCES
 from relay.exceptions import DeliveryError
-from relay.mapping.config import MappingError, load_mapping
+from relay.mapping.config import MappingError
 from relay.settings import MissingSetting
-from relay.sources import records as crm_records
+from relay.sources import crm_names, mapped_crm
 from relay.sync.readers import ExportError, read_export
 from relay.sync.suggest import CustomerKeys, Suggester, Suggestion
 
@@ -80,12 +80,13 @@ def _saved(upload: UploadFile) -> Iterator[Path]:
 
 @handler
 async def links(request: Request) -> Response:
-    store = relay(request).store
+    app = relay(request)
+    store = app.store
     return page(
         request,
         "links.html",
         nav="links",
-        sources=MAPPED_SOURCES,
+        sources=crm_names(app.settings.mapping_dir),
         link_count=await store.links.count(),
         runs=await store.sync_runs.recent(),
         max_records=MAX_RECORDS,
@@ -102,16 +103,17 @@ async def suggest(request: Request) -> Response:
 
 
 async def _suggest(request: Request, source: str, upload: UploadFile | str | None) -> Response:
-    if source not in MAPPED_SOURCES:
-        raise ConsoleError(400, f"Choose the CRM the export comes from ({', '.join(MAPPED_SOURCES)}).")
+    app = relay(request)
+    crms = crm_names(app.settings.mapping_dir)
+    if source not in crms:
+        raise ConsoleError(400, f"Choose the CRM the export comes from ({', '.join(crms)}).")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise ConsoleError(400, "Choose the export file to upload.")
-    app = relay(request)
     try:
-        mapping = load_mapping(source, app.settings.mapping_dir)
+        crm = mapped_crm(source, app.settings.mapping_dir)
     except MappingError as exc:
         raise ConsoleError(400, str(exc)) from None
-    shape = crm_records(source)
+    mapping, shape = crm.mapping, crm.records
     keys, names = await _account(request)
     suggester = Suggester(mapping, shape, keys)
     with _saved(upload) as path:
@@ -150,13 +152,14 @@ async def _suggest(request: Request, source: str, upload: UploadFile | str | Non
     )
 
 
-def chosen_links(values: list[str]) -> dict[str, str]:
-    """`<crm record> <uuid>` pairs from the form, checked as `relay links import` checks a row."""
+def chosen_links(values: list[str], sources: Collection[str] = KNOWN_SOURCES) -> dict[str, str]:
+    """`<crm record> <uuid>` pairs from the form, checked as `relay links import` checks a row
+    (`sources`: the webhook sources, declared ones included)."""
     found: dict[str, str] = {}
     for value in values:
         record, _, uuid = value.strip().rpartition(" ")
         source = record.partition(":")[0]
-        if source not in KNOWN_SOURCES or record.count(":") < 2 or not CUSTOMER_UUID.match(uuid):
+        if source not in sources or record.count(":") < 2 or not CUSTOMER_UUID.match(uuid):
             raise ConsoleError(400, f"{value!r} is not a CRM record and a ChartMogul uuid (cus_…).")
         found[record] = uuid
     return found
@@ -170,7 +173,7 @@ async def import_links(request: Request) -> Response:
         for k, v in form.multi_items()
         if isinstance(v, str) and v and (k == "link" or k.startswith("choice."))
     ]
-    chosen = chosen_links(values)
+    chosen = chosen_links(values, relay(request).known_sources)
     if chosen:
         await relay(request).store.links.add(chosen)
     return page(

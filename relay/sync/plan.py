@@ -149,10 +149,10 @@ class Planner:
         at_ms = self.occurred_at_ms if record.occurred_at_ms is None else record.occurred_at_ms
         uuid, why = self._find(crm_record, mapped)
         if uuid is None:
-            totals.unmatched += 1
-            totals.unmatched_why[why.split(":")[0]] += 1
             lead = self._lead(record, crm_record, mapped, at_ms, why)
             if lead is None:
+                totals.unmatched += 1
+                totals.unmatched_why[why.split(":")[0]] += 1
                 return Planned(record, crm_record, None, at_ms, why)
             totals.to_create += 1
             totals.calls["create"] += 1
@@ -290,7 +290,15 @@ class Planner:
             event_id=self._event_id(record, diff, at_ms, {}),
             source=SYNC_SOURCE,
             occurred_at_ms=at_ms,
-            customer=CustomerRef(crm_record=crm_record),
+            # As a webhook's event names it (mapping/apply.py): a worker looks the customer up by
+            # the mapping's external_id or email before creating a lead, and a look-up that finds
+            # one later re-queues the event if it waits.
+            customer=CustomerRef(
+                crm_record=crm_record,
+                external_id=mapped.link_external_id,
+                data_source_uuid=self.mapping.link_data_source_uuid if mapped.link_external_id else None,
+                email=mapped.link_email,
+            ),
             fields=mapped.fields,
             tags_add=mapped.tags_add,
             custom_set=mapped.custom_set,

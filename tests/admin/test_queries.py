@@ -73,6 +73,33 @@ def test_filters_check_their_inputs() -> None:
     assert DeadLetterFilter.from_document({}).is_empty
 
 
+@pytest.mark.parametrize(
+    ("given", "sources", "key"),
+    [
+        ("hubspot:company:9001", queries.SOURCES, "crm:hubspot:company:9001"),
+        ("urn:acme:42", queries.SOURCES, "ext:*:urn:acme:42"),  # an external id with colons
+        ("zoho:accounts:4876", queries.SOURCES, "ext:*:zoho:accounts:4876"),
+        ("zoho:accounts:4876", queries.event_sources(["zoho"]), "crm:zoho:accounts:4876"),
+        ("Ops@Acme.example", queries.SOURCES, "email:ops@acme.example"),
+        ("cus_1", queries.SOURCES, "cus_1"),
+    ],
+)
+def test_a_customer_is_named_by_a_record_of_a_known_source_only(
+    given: str, sources: tuple[str, ...], key: str
+) -> None:
+    assert queries.customer_key(given, sources) == key
+
+
+def test_a_filter_knows_declared_sources_without_them_being_a_condition() -> None:
+    sources = queries.event_sources(["zoho"])
+    with pytest.raises(QueryError, match="source 'zoho' is not one of"):
+        DeadLetterFilter.parse(source="zoho")
+
+    assert DeadLetterFilter.parse(source="zoho", sources=sources).source == "zoho"
+    assert DeadLetterFilter.parse(sources=sources).is_empty
+    assert EventFilter.parse(customer="zoho:accounts:1", sources=sources).sources == sources
+
+
 @given(st.integers(min_value=0, max_value=2**53), st.text(max_size=50))
 def test_cursors_round_trip(score: int, event_id: str) -> None:
     cursor = Cursor(score, event_id)

@@ -13,15 +13,16 @@ from typing import Any
 import orjson
 
 from relay.admin.advice import NEXT_STEPS
+from relay.app import create_app
 from relay.changes import CustomerChange, CustomerRef
 from relay.events import ParsedEvent
 from relay.simulator.testing import SimulatorHandle
 from relay.store import EventStatus, Outcome, Store, now_ms
 from tests.admin.helpers import UUID_B, generic_payload, parsed, seed_dead, settle_as_worker
 from tests.cli import relay_cli
-from tests.conftest import GENERIC_SECRET
+from tests.conftest import GENERIC_SECRET, settings_from
 from tests.console.client import ConsoleClient
-from tests.servers import event_record, wait_for
+from tests.servers import event_record, running_web_app, wait_for
 from tests.webhooks import post, send_generic
 
 Run = Callable[[Callable[[Store], Any]], Any]
@@ -401,3 +402,34 @@ def test_the_overview_counts_webhooks_per_source_in_the_last_hour(console: Conso
         and "Workers" in overview
         and 'data-live-url="/console/overview/live"' in overview
     )
+
+
+def test_a_source_declared_by_a_file_gets_link_suggestions_and_imports_too(
+    console_env: dict[str, str], with_store: Run, tmp_path: Path
+) -> None:
+    mapping = tmp_path / "mapping"
+    mapping.mkdir()
+    (mapping / "zoho.toml").write_text((ROOT / "deploy/examples/sources/zoho.toml").read_text())
+    env = {
+        **console_env,
+        "RELAY_MAPPING_DIR": str(mapping),
+        "RELAY_SOURCE_ZOHO_SECRET": "zoho-token-0123456789",
+    }
+    export = b"Record Id,Account Name,Website\n4876876000000345001,Acme Corp,acme.example\n"
+
+    with running_web_app(create_app(settings_from(env))) as web:
+        console = ConsoleClient(web)
+        listed = console.get("/console/links").text
+        page = console.upload("/console/links/suggest", {"source": "zoho"}, "export", "accounts.csv", export)
+        ticked = re.findall(r'name="link" value="([^"]+)" checked', page.text)
+        done = console.post("/console/links/import", [("link", v) for v in ticked])
+
+    assert '<option value="zoho"' in listed
+    assert page.status == 200, page.text
+    assert ticked == [f"zoho:accounts:4876876000000345001 {ACME}"]
+    assert "Imported 1 link" in done.text
+
+    async def links(store: Store) -> dict[str, str]:
+        return await store.links.all()
+
+    assert with_store(links)["zoho:accounts:4876876000000345001"] == ACME
