@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from relay.admin.customers import find_customer
 from relay.admin.queries import EventFilter, list_events
 from relay.crms import SOURCE_OBJECTS
+from relay.sources.records import record_key
 from relay.store import EventRecord, Store
 from relay.store.eventlog import Page
 
@@ -49,7 +50,7 @@ def crm_records(text: str, sources: Collection[str] = ()) -> list[str]:
         return [text]
     if ":" in text or "@" in text or " " in text:
         return []
-    return [f"{crm}:{obj.lower()}:{text}" for crm, objects in SOURCE_OBJECTS.items() for obj in objects]
+    return [record_key(crm, obj.lower(), text) for crm, objects in SOURCE_OBJECTS.items() for obj in objects]
 
 
 def customer_keys(text: str, sources: Collection[str] = ()) -> list[str]:

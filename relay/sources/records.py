@@ -32,7 +32,7 @@ class CrmRecords:
 
     def key(self, object_name: str, record_id: str) -> str:
         """The record key of `record_id`, an object of `object_name` (e.g. "company")."""
-        return f"{self.source}:{object_name}:{record_id}"
+        return record_key(self.source, object_name, record_id)
 
     def crm_record(self, record_id: str) -> str:
         """The key of a customer-level record (an export's rows, a bare id in a links CSV)."""
@@ -48,6 +48,11 @@ class CrmRecords:
         if value is None or isinstance(value, bool) or str(value).strip() == "":
             raise BadRecord(f"has no id ({self.id_property})")
         return str(value).strip()
+
+
+def record_key(source: str, object_name: str, record_id: str) -> str:
+    """The one spelling of a record key (every `CrmRecords.key`, and searches by a bare id)."""
+    return f"{source}:{object_name}:{record_id}"
 
 
 def json_object(doc: Any) -> Mapping[str, Any]:

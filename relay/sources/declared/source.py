@@ -46,7 +46,7 @@ class DeclaredRecords(CrmRecords):
     theirs (`relay links import zoho,accounts:4876…,cus_…` finds what events name)."""
 
     def key(self, object_name: str, record_id: str) -> str:
-        return f"{self.source}:{object_name.lower()}:{record_id}"
+        return super().key(object_name.lower(), record_id)
 
     def from_api(self, doc: Any) -> tuple[str, dict[str, Any]]:
         """A record of a JSON export is an event as the sender posts it: its id at `record_id`'s
