@@ -258,11 +258,12 @@ class Settings(BaseSettings):
         secret = getattr(self, BY_NAME[source].secret_setting)
         return secret if isinstance(secret, SecretStr) else None
 
-    def require_api_key(self) -> SecretStr:
+    def require_api_key(
+        self, needed_for: str = "the worker needs your ChartMogul API key to deliver changes"
+    ) -> SecretStr:
+        """The API key; `needed_for` says who asks, in the one line a missing key gets."""
         if self.chartmogul_api_key is None or not self.chartmogul_api_key.get_secret_value():
-            raise MissingSetting(
-                "CHARTMOGUL_API_KEY", "the worker needs your ChartMogul API key to deliver changes"
-            )
+            raise MissingSetting("CHARTMOGUL_API_KEY", needed_for)
         return self.chartmogul_api_key
 
 

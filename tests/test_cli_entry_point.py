@@ -89,6 +89,54 @@ def test_an_unreachable_redis_is_one_line_and_exit_1(tmp_path: Path, command: li
     assert done.returncode == 1
 
 
+def test_a_worker_that_cannot_reach_redis_at_start_says_so_and_exits_1(tmp_path: Path) -> None:
+    done = relay_process(tmp_path, "worker", RELAY_REDIS_URL=REDIS_DOWN, CHARTMOGUL_API_KEY="sim_key")
+
+    assert "Traceback" not in done.stderr and "a bug in the relay" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]  # after its JSON log lines
+    assert last.startswith(f"Error: cannot reach Redis at {REDIS_DOWN} (RELAY_REDIS_URL)")
+    assert "worker_started" not in done.stderr
+    assert done.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["serve", "--port", "99999"], "--port"),
+        (["simulator", "--port", "0"], "--port"),
+        (["dev", "--simulator-port", "70000"], "--simulator-port"),
+        (["worker", "--metrics-port", "65536"], "--metrics-port"),
+        (["send", "--source", "generic", "event.json", "--url", "notaurl"], "--url"),
+    ],
+)
+def test_an_option_out_of_its_range_is_a_usage_error_naming_it(
+    tmp_path: Path, command: list[str], option: str
+) -> None:
+    (tmp_path / "event.json").write_text("{}")
+
+    done = relay_process(tmp_path, *command, RELAY_REDIS_URL=REDIS_DOWN)
+
+    assert f"Invalid value for '{option}'" in done.stderr
+    assert "Traceback" not in done.stderr and "a bug in the relay" not in done.stderr
+    assert done.returncode == 2
+
+
+def test_commands_reading_the_account_say_so_when_the_key_is_missing(tmp_path: Path) -> None:
+    export = tmp_path / "companies.csv"
+    export.write_text("Record ID,Company name\n1,Acme\n")
+
+    for command in (
+        ["links", "suggest", "--source", "hubspot", str(export)],
+        ["sync", "--source", "hubspot", "--from-api", "--since", "24h", "--dry-run"],
+    ):
+        done = relay_process(tmp_path, *command, RELAY_REDIS_URL=REDIS_DOWN, RELAY_HUBSPOT_ACCESS_TOKEN="t")
+        assert one_line_error(done) == (
+            "Error: CHARTMOGUL_API_KEY is not set: "
+            "this command reads your ChartMogul account's customers with your API key"
+        ), command
+        assert done.returncode == 2
+
+
 def test_a_redis_password_never_shows_in_the_error(tmp_path: Path) -> None:
     done = relay_process(tmp_path, "status", RELAY_REDIS_URL="redis://:hunter2secret@127.0.0.1:1/0")
 

@@ -69,23 +69,25 @@ def run_worker(settings: Settings, *, burst: bool = False, metrics_port: int | N
     runtime.start()
     jobs.install_runtime(runtime)
     connection = rq_connection(settings.redis_url)
-    log.info(
-        "worker_started",
-        queue=settings.queue_name,
-        concurrency=settings.delivery_concurrency,
-        chartmogul=settings.chartmogul_api_base,
-    )
     try:
+        with translated():  # a worker that cannot reach Redis at start says so in one line
+            connection.ping()
+        log.info(
+            "worker_started",
+            queue=settings.queue_name,
+            concurrency=settings.delivery_concurrency,
+            chartmogul=settings.chartmogul_api_base,
+        )
         while True:
-            worker = RelayWorker(
-                [relay_queue(connection, settings.queue_name)],
-                connection=connection,
-                serializer=JSONSerializer,
-                name=f"relay.{runtime.worker_name}.{uuid.uuid4().hex[:6]}",
-            )
-            worker.runtime = runtime
             try:
                 with translated():
+                    worker = RelayWorker(
+                        [relay_queue(connection, settings.queue_name)],
+                        connection=connection,
+                        serializer=JSONSerializer,
+                        name=f"relay.{runtime.worker_name}.{uuid.uuid4().hex[:6]}",
+                    )
+                    worker.runtime = runtime
                     worker.work(burst=burst, logging_level=settings.log_level.upper(), with_scheduler=False)
             except StoreUnavailable as exc:
                 log.warning("worker_lost_redis", error=exc.cause)

@@ -163,7 +163,8 @@ async def replay_events(
         if record is None:
             if not options.dry_run:
                 await store.ledger.replay(event_id)  # drops a dangling DLQ entry and its mirror
-            yield ReplayResult(event_id, "expired", error="its record has expired; it cannot be replayed")
+            why = "no such event (unknown, or its record has expired); nothing to replay"
+            yield ReplayResult(event_id, "expired", error=why)
             continue
         sent = record.status in (EventStatus.APPLIED, EventStatus.STALE)
         reapply = options.force and sent

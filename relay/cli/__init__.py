@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from relay.cli.common import load_settings
+from relay.cli.common import PORT, load_settings
 from relay.cli.dlq import dlq
 from relay.cli.errors import TRANSLATED, UNREACHABLE, one_line, port_in_use, require_free_port
 from relay.cli.events import events
@@ -38,7 +38,7 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=PORT)
 @click.option(
     "--proxy-headers/--no-proxy-headers", default=False, help="Trust X-Forwarded-* (behind a proxy)."
 )
@@ -71,7 +71,7 @@ def serve(host: str, port: int, proxy_headers: bool) -> None:
 @cli.command()
 @click.option("--burst", is_flag=True, help="Deliver what is waiting, then exit.")
 @click.option(
-    "--metrics-port", type=int, default=None, help="Serve this worker's Prometheus metrics on this port."
+    "--metrics-port", type=PORT, default=None, help="Serve this worker's Prometheus metrics on this port."
 )
 def worker(burst: bool, metrics_port: int | None) -> None:
     """Run an RQ worker that delivers changes to ChartMogul."""
@@ -85,7 +85,7 @@ def worker(burst: bool, metrics_port: int | None) -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8090, show_default=True, type=int)
+@click.option("--port", default=8090, show_default=True, type=PORT)
 @click.option("--api-key", default="sim_key", show_default=True, help="The API key the simulator accepts.")
 @click.option(
     "--seed",
@@ -114,8 +114,8 @@ def simulator(host: str, port: int, api_key: str, seed: str | None, behaviour: t
 
 
 @cli.command()
-@click.option("--port", default=8000, show_default=True, type=int, help="Web app port.")
-@click.option("--simulator-port", default=8090, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=PORT, help="Web app port.")
+@click.option("--simulator-port", default=8090, show_default=True, type=PORT)
 def dev(port: int, simulator_port: int) -> None:
     """Run everything locally: Redis (if needed), web, worker, and the simulator when no API key is set."""
     from relay.dev import run_dev

@@ -17,6 +17,9 @@ from relay.chartmogul import ChartMogulClient, RateLimiter
 from relay.settings import Settings
 from relay.store import Store
 
+# The one line a missing key gets from a command that reads the account (links suggest, sync).
+READS_ACCOUNT = "this command reads your ChartMogul account's customers with your API key"
+
 
 @asynccontextmanager
 async def chartmogul_client(settings: Settings, store: Store) -> AsyncIterator[ChartMogulClient]:
@@ -31,7 +34,7 @@ async def chartmogul_client(settings: Settings, store: Store) -> AsyncIterator[C
         yield ChartMogulClient(
             session,
             base_url=settings.chartmogul_api_base,
-            api_key=settings.require_api_key(),
+            api_key=settings.require_api_key(READS_ACCOUNT),
             timeout_s=settings.http_timeout_s,
             limiter=limiter,
         )

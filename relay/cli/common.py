@@ -21,6 +21,9 @@ from relay.store import Store
 
 T = TypeVar("T")
 
+# A TCP port: out of range is a usage error naming the option (exit 2), not bind()'s OverflowError.
+PORT = click.IntRange(1, 65535)
+
 
 class CrmName(click.ParamType[str, str]):
     """A CRM with a mapping: a built-in one, or one declared by a file in RELAY_MAPPING_DIR."""

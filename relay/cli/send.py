@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -31,10 +32,20 @@ class SenderName(CrmName):
         return (*SIGNERS, *(n for n in super().names() if n not in SIGNERS))
 
 
+def base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An http(s) address with a host; anything else is a usage error naming --url."""
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"{value!r} is not an http(s) address, e.g. {DEFAULT_URL}")
+    return value
+
+
 @click.command("send")
 @click.option("--source", required=True, type=SenderName(), help="Sign as this source's sender.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--url", default=DEFAULT_URL, show_default=True, help="The relay's base address.")
+@click.option(
+    "--url", default=DEFAULT_URL, show_default=True, callback=base_url, help="The relay's base address."
+)
 def send(source: str, file: Path, url: str) -> None:
     """Post FILE to the relay as source S would send it, signed with this machine's secret."""
     settings = load_settings()

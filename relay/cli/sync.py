@@ -25,7 +25,7 @@ from typing import IO, Any
 import click
 import orjson
 
-from relay.cli.api import customer_pages
+from relay.cli.api import READS_ACCOUNT, customer_pages
 from relay.cli.common import CrmName, load_settings, progress, run_store
 from relay.cli.syncreport import Wording, customer_json, print_customer, print_summary, print_totals
 from relay.queue import enqueue_wakeup, relay_queue, rq_connection
@@ -154,7 +154,7 @@ def sync(
             path = file
             records = Records(file.name, lambda: read_export(path, crm.records, crm.mapping), Wording())
             return await run(records, store, as_of_ms)
-        settings.require_api_key()  # ChartMogul's side is read too: say so before reading the CRM
+        settings.require_api_key(READS_ACCOUNT)  # said before the CRM is read, not after
         with tempfile.TemporaryDirectory(prefix="relay-sync-") as spool_dir:
             spooled = Path(spool_dir) / "changes.jsonl"
             read = await _read_api(crm, store, settings, starts, spooled)
