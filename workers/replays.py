@@ -7,8 +7,9 @@ went away (relay/store/replays.py draws the table). Each worker's maintenance lo
   1. takes the waiting triggers and re-queues the dead letters of each trigger's cause that
      died before it (one that dies again waits for a new trigger: no loops);
   2. re-queues `retries_exhausted` dead letters once the circuit is closed and the fleet's
-     deliveries have succeeded, with no failure, for RELAY_AUTO_REPLAY_HEALTHY_S: those that
-     died before that healthy spell began, a batch per pass (no stampede after an outage).
+     deliveries have succeeded, with no failure, for RELAY_AUTO_REPLAY_HEALTHY_S since each
+     died (during an outage, or of 429s alone while the rest succeeded), a batch per pass (no
+     stampede after an outage); MAX_AUTO_REPLAYS bounds how often one comes back.
 
 Every replay is in the event's history ("replayed", with the trigger and why), in the log
 (`dlq_auto_replayed`), and in relay_dlq_replayed_total{trigger}. RELAY_AUTO_REPLAY=0 turns it
@@ -126,6 +127,12 @@ class AutoReplayer:
             return 0
         if await self.store.circuit.is_open():
             return 0
-        detail = f"the circuit is closed and deliveries have succeeded since {iso(since)}, none failing"
-        trigger = Trigger(ReplayTrigger.RECOVERED, RETRIES_EXHAUSTED, since * 1000, detail)
+        # Those that died at least healthy_s ago: before the spell (an outage), or during it of
+        # 429s alone (not a failure: the shared rate at work), deliveries succeeding since.
+        died_before_ms = now_ms() - int(self.healthy_s * 1000)
+        detail = (
+            f"the circuit is closed and deliveries have succeeded since {iso(since)}, none failing, "
+            f"for over {self.healthy_s:g} s since it died"
+        )
+        trigger = Trigger(ReplayTrigger.RECOVERED, RETRIES_EXHAUSTED, died_before_ms * 1000, detail)
         return await self.replay(trigger, limit=BATCH)

@@ -312,8 +312,17 @@ def test_retries_exhausted_wait_for_a_closed_circuit_and_a_healthy_spell(with_st
         [entry] = await replays_in_history(store, "hubspot:1")
         assert entry["trigger"] == "recovered"
 
+        # Dead again (429s alone are no failure: the spell goes on): it waits until deliveries
+        # have succeeded for healthy_s since it died, and comes back at most MAX_AUTO_REPLAYS times.
+        for _ in range(MAX_AUTO_REPLAYS - 1):
+            await die(store, "hubspot:1", exhausted, causes=(RETRIES_EXHAUSTED,), recheck=False)
+            assert await run(auto) == 0
+            await asyncio.sleep(0.1)
+            assert await run(auto) == 1
         await die(store, "hubspot:1", exhausted, causes=(RETRIES_EXHAUSTED,), recheck=False)
-        assert await run(auto) == 0  # died after the healthy spell began: waits for the next one
+        await asyncio.sleep(0.1)
+        assert await run(auto) == 0  # its automatic replays are used up: an operator's turn
+        assert len(await replays_in_history(store, "hubspot:1")) == MAX_AUTO_REPLAYS
 
     with_store(work)
 
