@@ -139,7 +139,8 @@ def test_browsers_use_basic_auth_and_changes_need_the_dashboard_header(admin: Ad
 def test_the_workers_tab_shows_a_worker_busy_with_a_json_job(admin: AdminClient, redis_url: str) -> None:
     """rq-dashboard 0.9 reads workers with pickle and fails (500) on a busy rq 3 worker; ours does not."""
     client = redis.Redis.from_url(redis_url)
-    job = Queue("relay", connection=client, serializer=JSONSerializer).enqueue("time.sleep", 3)
+    # Busy long enough for a loaded CI machine to start the worker and poll the page.
+    job = Queue("relay", connection=client, serializer=JSONSerializer).enqueue("time.sleep", 20)
     rq_bin = str(Path(sys.executable).parent / "rq")
     serializer = ["--serializer", "rq.serializers.JSONSerializer", "--worker-class", "rq.worker.SimpleWorker"]
     rq_worker = subprocess.Popen(
@@ -153,10 +154,11 @@ def test_the_workers_tab_shows_a_worker_busy_with_a_json_job(admin: AdminClient,
         return [w for w in workers if w["state"] == "busy"]
 
     try:
-        busy = wait_for(busy_workers)
+        busy = wait_for(busy_workers, timeout_s=20)
     finally:
+        rq_worker.kill()  # seen busy: the job need not end
         rq_worker.wait(timeout=30)
         client.close()
 
     assert busy[0]["current_job"]["job_id"] == job.id
-    assert busy[0]["current_job"]["call_string"] == "time.sleep(3)"
+    assert busy[0]["current_job"]["call_string"] == "time.sleep(20)"
