@@ -115,6 +115,9 @@ class CustomerChange:
     # AWAIT_PARENT, or "" for a dead letter `customer_not_found` (the default). Set by the
     # source's mapping file when the event is mapped (a replay re-maps: the current file's).
     unmatched: str = ""
+    # Field keys left out because a newer change was already applied (relay sync drops them
+    # before enqueueing), each with the event that won: recorded as this event's stale fields.
+    stale: dict[str, str] = field(default_factory=dict)
 
     @property
     def touches_attributes(self) -> bool:

@@ -78,8 +78,9 @@ def stale_fields(
     record: EventRecord, senders: Mapping[str, str], applied: Mapping[str, tuple[int, str]]
 ) -> dict[str, str]:
     """The record's keys a newer event won: sent by a newer event of the same delivery, or
-    applied before (field key → that event; "" when the applied state does not name it)."""
-    won: dict[str, str] = {}
+    applied before (field key → that event; "" when the applied state does not name it), and
+    those its change left out for a newer one (relay sync's stale checks)."""
+    won: dict[str, str] = dict(record.change.stale) if record.change else {}
     for key in record_keys(record):
         sender = senders.get(key)
         if sender is not None and sender != record.event_id:

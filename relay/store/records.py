@@ -257,6 +257,8 @@ def compact_change(change: CustomerChange) -> str:
         doc["merged_records"] = change.merged_records
     if change.unmatched:
         doc["unmatched"] = change.unmatched
+    if change.stale:
+        doc["stale"] = change.stale
     return orjson.dumps(doc).decode()
 
 

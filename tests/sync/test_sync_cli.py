@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+import orjson
 import pytest
 import redis as redis_sync
 
@@ -211,6 +212,10 @@ def test_an_export_older_than_a_webhook_change_never_overwrites_it(
     assert record.change is not None and "city" not in record.change.fields  # never sent
     # Its record claims exactly what its calls sent and ChartMogul kept.
     assert record.details["applied_fields"].split(",") == ["state", "status", "tag:industry:SaaS"]
+    # ... and lists the field it left out as stale, with the newer event that won.
+    assert orjson.loads(record.details["stale_fields"]) == {"city": "evt_new"}
+    shown = relay_cli(relay_env, "events", "show", sync_id)
+    assert "stale:          city (newer: evt_new)" in shown.stdout, shown.stdout
     stored = simulator.stored_customer(acme)
     assert stored["city"] == "Denver"  # the newer webhook value stands
     assert stored["state"] == "MA"  # fields the webhook did not touch are synced
