@@ -52,7 +52,7 @@ class StaleChange:
     newer_event: str  # "" when the applied state does not name it
     newer_at_ms: int
 
-    def keys(self) -> list[str]:
+    def field_keys(self) -> list[str]:
         """The field keys not sent, as records name them ("city", "tag:vip", "custom:CAC")."""
         name = self.change.name
         if name == "tags":
@@ -184,7 +184,7 @@ class Planner:
         totals.fields.update(change.name for change in diff.shown)
         totals.calls.update(_calls(diff))
         event = self._event(record, crm_record, uuid, mapped, diff, at_ms, applied)
-        event.change.stale = {key: s.newer_event for s in stale for key in s.keys()}
+        event.change.stale = {key: s.newer_event for s in stale for key in s.field_keys()}
         return Planned(record, crm_record, uuid, at_ms, changes=diff.shown, stale=stale, event=event)
 
     @staticmethod
@@ -211,7 +211,7 @@ class Planner:
                 if keep:
                     continue
             else:
-                [key] = StaleChange(change, "", 0).keys()
+                [key] = StaleChange(change, "", 0).field_keys()
                 found = newer(key)
                 if found is None:
                     continue
