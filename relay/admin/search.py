@@ -8,8 +8,9 @@ Exact names first: the text is tried as an event id and as each kind of customer
 key counts when events are indexed under it or the link table (or a cached look-up) maps it to
 a ChartMogul uuid; then every key of that customer counts too (relay/admin/customers.py).
 Only when nothing exact is known is the text looked for in the events themselves (company,
-name, email, and the references the CRM sent), newest first, a bounded number of records per
-page (relay/store/eventlog.py: MAX_SCAN).
+name, email, and the references the CRM sent), newest first, a bounded number of records
+(relay/store/eventlog.py: MAX_SCAN): the customers of those that carry it count, with all
+their keys, so "Acme" finds every event of Acme's customer.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from relay.store.eventlog import Page
 
 MAX_TEXT = 200
 TEXT_FIELDS = ("company", "name", "email")
+# How many events naming a text (newest first) lead to their customers, at most.
+NAMED_CUSTOMERS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +79,32 @@ async def resolve(store: Store, text: str, sources: Collection[str] = ()) -> Fou
     event_id = text if await store.ledger.event(text) is not None else None
     customers: dict[str, None] = {}
     via: dict[str, str] = {}
-    for key in customer_keys(text, sources):
+
+    async def add(key: str, led_by: str | None) -> None:
         customer = await find_customer(store, key)
         if customer.uuid is None and not await store.log.has_events(key):
-            continue
+            return
         for name in customer.keys:
             if name == customer.uuid or await store.log.has_events(name):
                 customers[name] = None
-        if customer.uuid and customer.uuid != key:
-            via.setdefault(customer.uuid, key.removeprefix("crm:"))
+        if customer.uuid and customer.uuid != key and led_by:
+            via.setdefault(customer.uuid, led_by)
+
+    for key in customer_keys(text, sources):
+        await add(key, key.removeprefix("crm:"))
+    if not customers and event_id is None:
+        # A name no key holds (a company name): the customers of the newest events that carry
+        # it, so every event of theirs is found, not only those that named it.
+        named = await store.log.events(
+            customer=None,
+            matches=lambda r: text_matches(r, text),
+            since_ms=None,
+            until_ms=None,
+            cursor=None,
+            limit=NAMED_CUSTOMERS,
+        )
+        for record in named.records:
+            await add(record.customer, None)
     return Found(text, event_id, tuple(customers), via)
 
 

@@ -94,7 +94,8 @@ def test_one_search_box_finds_events_by_any_name_of_their_customer(
     assert found(ACME) == ["evt_acme", "hubspot:1"]
     assert found("crm-1002") == ["evt_ext"]
     assert found("jonas@globex.example") == ["evt_mail"]
-    assert found("acme") == ["evt_acme"]  # no key is named so: the company name the change carries
+    # No key is named so: the company name a change carries leads to its customer's events.
+    assert found("acme") == ["evt_acme", "hubspot:1"]
     assert found("evt_other") == ["evt_other"]
     assert found("9001", source="hubspot") == ["hubspot:1"]
     assert found("", status="queued")[:2] == ["evt_other", "evt_mail"]
