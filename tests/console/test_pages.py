@@ -418,12 +418,23 @@ def test_a_source_declared_by_a_file_gets_link_suggestions_and_imports_too(
     }
     export = b"Record Id,Account Name,Website\n4876876000000345001,Acme Corp,acme.example\n"
 
+    async def seed(store: Store) -> None:
+        await store.ledger.accept_many(
+            [crm_event("zoho:1", "zoho:accounts:4876876000000345001", city="Oakland")]
+        )
+
+    with_store(seed)
+
     with running_web_app(create_app(settings_from(env))) as web:
         console = ConsoleClient(web)
         listed = console.get("/console/links").text
         page = console.upload("/console/links/suggest", {"source": "zoho"}, "export", "accounts.csv", export)
         ticked = re.findall(r'name="link" value="([^"]+)" checked', page.text)
         done = console.post("/console/links/import", [("link", v) for v in ticked])
+        # The search box takes a declared source's bare record id, as a built-in one's.
+        searched = listed_events(console.get("/console/events?q=4876876000000345001").text)
+
+    assert searched == ["zoho:1"]
 
     assert '<option value="zoho"' in listed
     assert page.status == 200, page.text
