@@ -54,10 +54,14 @@ class StaleChange:
 
     def field_keys(self) -> list[str]:
         """The field keys not sent, as records name them ("city", "tag:vip", "custom:CAC")."""
-        name = self.change.name
-        if name == "tags":
+        if self.change.name == "tags":
             return [f"tag:{tag}" for tag in self.change.new]
-        return [f"custom:{name.removeprefix('custom.')}" if name.startswith("custom.") else name]
+        return [field_key(self.change.name)]
+
+
+def field_key(name: str) -> str:
+    """A difference's field ("city", "custom.CAC") as records and the applied state name it."""
+    return f"custom:{name.removeprefix('custom.')}" if name.startswith("custom.") else name
 
 
 @dataclass(slots=True)
@@ -211,8 +215,7 @@ class Planner:
                 if keep:
                     continue
             else:
-                [key] = StaleChange(change, "", 0).field_keys()
-                found = newer(key)
+                found = newer(field_key(change.name))
                 if found is None:
                     continue
                 diff.fields.pop(change.name, None)
